@@ -1,0 +1,156 @@
+// ferry run: build the VM from its spec, run it until it ends, exit with its status.
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <fstream>
+#include <iostream>
+
+#include "commands.h"
+#include "ferry/base/unique_fd.h"
+#include "ferry/vmm/machine.h"
+#include "open_hypervisor.h"
+#include "spec_options.h"
+
+namespace ferry::cli {
+namespace {
+
+namespace po = boost::program_options;
+
+constexpr const char* kUsage =
+    "Usage: ferry run <vm.yaml> [options]\n"
+    "Builds the VM the spec describes and runs it until it ends. The exit status is the "
+    "guest's\n(see docs/cli.md).";
+
+// "VmHWM" from /proc/self/status, in KiB.
+uint64_t proc_status_kib(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoull(line.substr(field.size() + 1));
+  }
+  return 0;
+}
+
+void print_stats(const vmm::Machine& machine) {
+  const vmm::MachineStats s = machine.stats();
+  const uint64_t hwm = proc_status_kib("VmHWM");
+  const uint64_t guest = s.guest_resident_bytes / 1024;
+  std::cerr << fmt::format(
+      "{{\"exits\":{},\"pio\":{},\"mmio\":{},\"unclaimed\":{},\"rss_hwm_kib\":{},"
+      "\"guest_resident_kib\":{},\"overhead_kib\":{}}}\n",
+      s.exits, s.io.pio, s.io.mmio, s.io.unclaimed, hwm, guest, hwm > guest ? hwm - guest : 0);
+}
+
+// Blocks SIGINT and SIGTERM in this thread (and so in every vCPU thread made after) and returns
+// a signalfd that reads them.
+Expected<UniqueFd> take_termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  if (int err = pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0) {
+    return fail_errno(err, "pthread_sigmask");
+  }
+  int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (fd < 0) return fail_errno(errno, "signalfd");
+  return UniqueFd(fd);
+}
+
+// Waits until the VM ends by itself or a termination signal asks it to.
+void wait_for_end_or_signal(vmm::Machine& machine, int signal_fd) {
+  pollfd fds[2] = {{signal_fd, POLLIN, 0}, {machine.done_fd(), POLLIN, 0}};
+  for (;;) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("poll: {}", std::strerror(errno));
+      machine.stop(SIGTERM);
+      return;
+    }
+    if (fds[1].revents) return;
+    if (fds[0].revents) {
+      signalfd_siginfo info{};
+      if (::read(signal_fd, &info, sizeof info) == sizeof info) {
+        spdlog::info("{} received; stopping the VM", strsignal(static_cast<int>(info.ssi_signo)));
+        machine.stop(static_cast<int>(info.ssi_signo));
+        return;
+      }
+    }
+  }
+}
+
+void log_outcome(const vmm::Outcome& outcome) {
+  using Reason = vmm::Outcome::Reason;
+  const std::string text = vmm::describe(outcome);
+  switch (outcome.reason) {
+    case Reason::kGuestExit:
+      spdlog::debug("{}", text);
+      break;
+    case Reason::kPowerOff:
+    case Reason::kHalted:
+    case Reason::kStopped:
+      spdlog::info("{}", text);
+      break;
+    case Reason::kReset:
+      spdlog::warn("{}", text);
+      break;
+    case Reason::kError:
+      spdlog::error("{}", text);
+      break;
+  }
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string>& args) {
+  SpecOptions spec;
+  std::string accel_text = "auto";
+  bool stats = false;
+  po::options_description options("Options");
+  po::options_description hidden;
+  options.add_options()("help,h", "show this help")(
+      "accel", po::value(&accel_text)->default_value("auto")->value_name("NAME"),
+      "accelerator: auto or kvm")("stats", po::bool_switch(&stats),
+                                  "print exit counts and memory use as JSON on stderr at the end");
+  add_spec_options(options, hidden, spec);
+  if (auto done = parse_command_line("run", args, options, hidden, spec, kUsage)) return *done;
+
+  auto accel = parse_accel(accel_text);
+  if (!accel) {
+    spdlog::error("{}", accel.error().message());
+    return kExitUsage;
+  }
+  std::optional<vmm::VmConfig> config = load_spec(spec);
+  if (!config) return kExitUsage;
+
+  ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill the VMM mid-teardown
+  auto signal_fd = take_termination_signals();
+  if (!signal_fd) {
+    spdlog::error("{}", signal_fd.error().message());
+    return kExitFailure;
+  }
+  auto hypervisor = open_hypervisor(*accel);
+  if (!hypervisor) {
+    spdlog::error("{}", hypervisor.error().message());
+    return kExitFailure;
+  }
+  auto machine = vmm::Machine::create(**hypervisor, *config);
+  if (!machine) {
+    spdlog::error("VM {}: {}", config->name, machine.error().message());
+    return machine.error().code() == Errc::kInvalidArgument ? kExitUsage : kExitFailure;
+  }
+  spdlog::debug("VM {}: {} vCPU(s), {} of memory, starting", config->name, config->vcpus,
+                format_size(config->memory_size));
+  (*machine)->start();
+  wait_for_end_or_signal(**machine, signal_fd->get());
+  const vmm::Outcome outcome = (*machine)->wait();
+  log_outcome(outcome);
+  if (stats) print_stats(**machine);
+  return vmm::exit_status(outcome);
+}
+
+}  // namespace ferry::cli

@@ -1,0 +1,58 @@
+// A virtual machine of one accelerator: guest memory, vCPUs and interrupt plumbing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "ferry/accel/vcpu.h"
+#include "ferry/base/error.h"
+
+namespace ferry::accel {
+
+// One MSI route: signals on `gsi` deliver this address/data pair.
+struct MsiRoute {
+  uint32_t gsi = 0;
+  uint64_t address = 0;
+  uint32_t data = 0;
+};
+
+enum class IoSpace : uint8_t { kMmio, kPio };
+
+// An eventfd the hypervisor signals on a guest write, without exiting to the VMM.
+struct IoEventFd {
+  IoSpace space = IoSpace::kMmio;
+  uint64_t address = 0;
+  uint32_t length = 0;  // 0 = any access size (where the backend supports it)
+  std::optional<uint64_t> datamatch;
+  int fd = -1;
+};
+
+class Vm {
+ public:
+  virtual ~Vm() = default;
+
+  /// Creates vCPU `index`; indices are unique and below Hypervisor::max_vcpus().
+  virtual Expected<std::unique_ptr<Vcpu>> create_vcpu(unsigned index) = 0;
+
+  /// Makes [gpa, gpa+size) guest RAM backed by host memory at `host` (page aligned).
+  virtual Expected<void> map_memory(uint64_t gpa, uint64_t size, void* host, bool writable) = 0;
+  /// Removes a mapping made by map_memory with exactly the same gpa and size.
+  virtual Expected<void> unmap_memory(uint64_t gpa, uint64_t size) = 0;
+
+  /// Replaces the whole MSI routing table (an empty span clears it).
+  virtual Expected<void> set_msi_routes(std::span<const MsiRoute> routes) = 0;
+  /// Injects `gsi` each time `eventfd` is signalled; with resample_fd, as a level interrupt that
+  /// re-arms when the guest ends it (resample_fd is signalled at EOI).
+  virtual Expected<void> register_irqfd(int eventfd, uint32_t gsi,
+                                        std::optional<int> resample_fd = std::nullopt) = 0;
+  virtual Expected<void> unregister_irqfd(int eventfd, uint32_t gsi) = 0;
+  /// Raises or lowers a legacy interrupt pin (IOAPIC input `gsi`, 0-23).
+  virtual Expected<void> set_irq_line(uint32_t gsi, bool level) = 0;
+
+  virtual Expected<void> register_ioeventfd(const IoEventFd& event) = 0;
+  virtual Expected<void> unregister_ioeventfd(const IoEventFd& event) = 0;
+};
+
+}  // namespace ferry::accel

@@ -1,0 +1,47 @@
+#include "ferry/base/mapping.h"
+
+#include <linux/mman.h>
+#include <sys/mman.h>
+
+#include <bit>
+#include <cerrno>
+
+namespace ferry {
+
+Expected<Mapping> Mapping::anonymous(size_t size, size_t huge_page_size) {
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+  if (huge_page_size != 0) {
+    if (!std::has_single_bit(huge_page_size)) {
+      return fail(Errc::kInvalidArgument, "huge page size {} is not a power of two",
+                  huge_page_size);
+    }
+    // MAP_HUGETLB takes log2 of the page size in the MAP_HUGE_SHIFT bits. No MAP_NORESERVE here:
+    // reserving at mmap time turns "no free hugepages" into a clean error instead of a SIGBUS.
+    flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+            (std::countr_zero(huge_page_size) << MAP_HUGE_SHIFT);
+  }
+  void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (data == MAP_FAILED) return fail_errno(errno, "mmap of guest memory");
+  return Mapping(data, size);
+}
+
+Expected<Mapping> Mapping::of_fd(int fd, size_t size, int prot, off_t offset) {
+  void* data = ::mmap(nullptr, size, prot, MAP_SHARED, fd, offset);
+  if (data == MAP_FAILED) return fail_errno(errno, "mmap");
+  return Mapping(data, size);
+}
+
+Mapping& Mapping::operator=(Mapping&& other) noexcept {
+  reset();
+  data_ = std::exchange(other.data_, nullptr);
+  size_ = std::exchange(other.size_, 0);
+  return *this;
+}
+
+void Mapping::reset() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+}  // namespace ferry

@@ -1,0 +1,73 @@
+#include "ferry/bus/bus.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ferry/base/checked.h"
+
+namespace ferry::bus {
+
+Bus::Bus(std::string name) : name_(std::move(name)), table_(std::make_shared<const Table>()) {}
+
+Expected<void> Bus::insert(uint64_t base, uint64_t size, std::shared_ptr<BusDevice> device) {
+  if (size == 0 || !checked_add(base, size - 1)) {
+    return fail(Errc::kInvalidArgument, "{} bus: range {:#x}+{:#x} is empty or wraps", name_, base,
+                size);
+  }
+  std::lock_guard lock(writer_mutex_);
+  auto table = std::make_shared<Table>(*table_.load());
+  for (const Range& r : *table) {
+    if (ranges_overlap(base, size, r.base, r.size)) {
+      return fail(Errc::kExists, "{} bus: range {:#x}-{:#x} overlaps the claimed {:#x}-{:#x}",
+                  name_, base, base + size - 1, r.base, r.base + r.size - 1);
+    }
+  }
+  auto at = std::lower_bound(table->begin(), table->end(), base,
+                             [](const Range& r, uint64_t b) { return r.base < b; });
+  table->insert(at, Range{base, size, std::move(device)});
+  table_.store(std::move(table));
+  return {};
+}
+
+Expected<void> Bus::remove(uint64_t base) {
+  std::lock_guard lock(writer_mutex_);
+  auto table = std::make_shared<Table>(*table_.load());
+  auto at =
+      std::find_if(table->begin(), table->end(), [&](const Range& r) { return r.base == base; });
+  if (at == table->end()) {
+    return fail(Errc::kNotFound, "{} bus: no range starts at {:#x}", name_, base);
+  }
+  table->erase(at);
+  table_.store(std::move(table));
+  return {};
+}
+
+const Bus::Range* Bus::find(const Table& table, uint64_t address, uint64_t length) noexcept {
+  // The last range starting at or below address is the only candidate.
+  auto after = std::upper_bound(table.begin(), table.end(), address,
+                                [](uint64_t a, const Range& r) { return a < r.base; });
+  if (after == table.begin()) return nullptr;
+  const Range& r = *std::prev(after);
+  return range_fits(address - r.base, length, r.size) ? &r : nullptr;
+}
+
+bool Bus::read(uint64_t address, std::span<uint8_t> data) const noexcept {
+  std::shared_ptr<const Table> table = table_.load();
+  if (const Range* r = find(*table, address, data.size())) {
+    r->device->read(address - r->base, data);
+    return true;
+  }
+  std::memset(data.data(), 0xff, data.size());
+  return false;
+}
+
+bool Bus::write(uint64_t address, std::span<const uint8_t> data) const noexcept {
+  std::shared_ptr<const Table> table = table_.load();
+  if (const Range* r = find(*table, address, data.size())) {
+    r->device->write(address - r->base, data);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace ferry::bus

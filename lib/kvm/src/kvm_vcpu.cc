@@ -1,0 +1,209 @@
+#include "kvm_vcpu.h"
+
+#include <cstring>
+#include <vector>
+
+#include "kvm_abi.h"
+#include "kvm_registers.h"
+
+namespace ferry::kvm {
+namespace {
+
+const char* internal_suberror_name(uint32_t suberror) {
+  switch (suberror) {
+    case KVM_INTERNAL_ERROR_EMULATION:
+      return "KVM could not emulate an instruction";
+    case KVM_INTERNAL_ERROR_SIMUL_EX:
+      return "exception during exception delivery";
+    case KVM_INTERNAL_ERROR_DELIVERY_EV:
+      return "exit during event delivery";
+    case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON:
+      return "unexpected hardware exit reason";
+    default:
+      return "unknown suberror";
+  }
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<KvmVcpu>> KvmVcpu::create(KvmSys& sys, UniqueFd fd, unsigned index,
+                                                   size_t mmap_size) {
+  FERRY_ASSIGN(Mapping run, sys.map(fd.get(), mmap_size, 0));
+  return std::unique_ptr<KvmVcpu>(new KvmVcpu(sys, std::move(fd), index, std::move(run)));
+}
+
+Expected<accel::Regs> KvmVcpu::get_regs() {
+  kvm_regs regs{};
+  int r = sys_.ioctl(fd_.get(), KVM_GET_REGS, &regs);
+  if (r < 0) return fail_errno(-r, "KVM_GET_REGS");
+  return from_kvm(regs);
+}
+
+Expected<void> KvmVcpu::set_regs(const accel::Regs& regs) {
+  kvm_regs k = to_kvm(regs);
+  int r = sys_.ioctl(fd_.get(), KVM_SET_REGS, &k);
+  if (r < 0) return fail_errno(-r, "KVM_SET_REGS");
+  return {};
+}
+
+Expected<accel::SpecialRegs> KvmVcpu::get_special_regs() {
+  kvm_sregs sregs{};
+  int r = sys_.ioctl(fd_.get(), KVM_GET_SREGS, &sregs);
+  if (r < 0) return fail_errno(-r, "KVM_GET_SREGS");
+  return from_kvm(sregs);
+}
+
+Expected<void> KvmVcpu::set_special_regs(const accel::SpecialRegs& sregs) {
+  kvm_sregs current{};
+  int r = sys_.ioctl(fd_.get(), KVM_GET_SREGS, &current);
+  if (r < 0) return fail_errno(-r, "KVM_GET_SREGS");
+  kvm_sregs k = to_kvm(sregs, current);
+  r = sys_.ioctl(fd_.get(), KVM_SET_SREGS, &k);
+  if (r < 0) return fail_errno(-r, "KVM_SET_SREGS");
+  return {};
+}
+
+Expected<accel::FpuState> KvmVcpu::get_fpu() {
+  kvm_fpu fpu{};
+  int r = sys_.ioctl(fd_.get(), KVM_GET_FPU, &fpu);
+  if (r < 0) return fail_errno(-r, "KVM_GET_FPU");
+  return from_kvm(fpu);
+}
+
+Expected<void> KvmVcpu::set_fpu(const accel::FpuState& fpu) {
+  kvm_fpu current{};
+  int r = sys_.ioctl(fd_.get(), KVM_GET_FPU, &current);
+  if (r < 0) return fail_errno(-r, "KVM_GET_FPU");
+  kvm_fpu k = to_kvm(fpu, current);
+  r = sys_.ioctl(fd_.get(), KVM_SET_FPU, &k);
+  if (r < 0) return fail_errno(-r, "KVM_SET_FPU");
+  return {};
+}
+
+Expected<void> KvmVcpu::set_cpuid(std::span<const accel::CpuidEntry> entries) {
+  KvmCpuid cpuid(entries.size());
+  cpuid.header().nent = static_cast<uint32_t>(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    kvm_cpuid_entry2& k = cpuid.entries()[i];
+    k.function = entries[i].function;
+    k.index = entries[i].index;
+    k.flags =
+        entries[i].flags & accel::kCpuidSignificantIndex ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0;
+    k.eax = entries[i].eax, k.ebx = entries[i].ebx;
+    k.ecx = entries[i].ecx, k.edx = entries[i].edx;
+  }
+  int r = sys_.ioctl(fd_.get(), kKvmSetCpuid2, cpuid.data());
+  if (r < 0) return fail_errno(-r, fmt::format("KVM_SET_CPUID2 on vCPU {}", index_));
+  return {};
+}
+
+Expected<void> KvmVcpu::set_mp_state(accel::MpState state) {
+  kvm_mp_state mp{};
+  mp.mp_state =
+      state == accel::MpState::kRunnable ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_INIT_RECEIVED;
+  int r = sys_.ioctl(fd_.get(), KVM_SET_MP_STATE, &mp);
+  if (r < 0) return fail_errno(-r, fmt::format("KVM_SET_MP_STATE on vCPU {}", index_));
+  return {};
+}
+
+void KvmVcpu::request_exit() noexcept {
+  __atomic_store_n(&run_page()->immediate_exit, 1, __ATOMIC_SEQ_CST);
+}
+
+void KvmVcpu::handle_io(accel::GuestIo& io) noexcept {
+  kvm_run* run = run_page();
+  auto* data = reinterpret_cast<uint8_t*>(run) + run->io.data_offset;
+  const size_t size = run->io.size;
+  // count > 1 is a REP INS/OUTS that KVM batched: one access per element.
+  for (uint32_t i = 0; i < run->io.count; ++i, data += size) {
+    if (run->io.direction == KVM_EXIT_IO_OUT) {
+      io.pio_write(run->io.port, {data, size});
+    } else {
+      io.pio_read(run->io.port, {data, size});
+    }
+  }
+}
+
+void KvmVcpu::handle_mmio(accel::GuestIo& io) noexcept {
+  kvm_run* run = run_page();
+  const size_t length = std::min<size_t>(run->mmio.len, sizeof run->mmio.data);
+  if (run->mmio.is_write) {
+    io.mmio_write(run->mmio.phys_addr, {run->mmio.data, length});
+  } else {
+    io.mmio_read(run->mmio.phys_addr, {run->mmio.data, length});
+  }
+}
+
+Expected<accel::Exit> KvmVcpu::run(accel::GuestIo& io) noexcept {
+  using accel::Exit;
+  using accel::ExitKind;
+  int r = sys_.ioctl(fd_.get(), KVM_RUN, nullptr);
+  kvm_run* run = run_page();
+  if (r < 0) {
+    if (r == -EINTR || r == -EAGAIN) {
+      __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+      return Exit{ExitKind::kInterrupted};
+    }
+    return fail(run_error(fmt::format("KVM_RUN failed: {} (errno {})", std::strerror(-r), -r)));
+  }
+  switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+      handle_io(io);
+      return Exit{ExitKind::kHandled};
+    case KVM_EXIT_MMIO:
+      handle_mmio(io);
+      return Exit{ExitKind::kHandled};
+    case KVM_EXIT_HLT:
+      return Exit{ExitKind::kHalt};
+    case KVM_EXIT_SHUTDOWN:
+      // A triple fault: on real hardware the chipset resets the machine.
+      return Exit{ExitKind::kReset};
+    case KVM_EXIT_INTR:
+      return Exit{ExitKind::kInterrupted};
+    case KVM_EXIT_IOAPIC_EOI:
+      return Exit{ExitKind::kIoapicEoi, run->eoi.vector};
+    case KVM_EXIT_SYSTEM_EVENT:
+      switch (run->system_event.type) {
+        case KVM_SYSTEM_EVENT_SHUTDOWN:
+          return Exit{ExitKind::kShutdown};
+        case KVM_SYSTEM_EVENT_RESET:
+          return Exit{ExitKind::kReset};
+        default:
+          return fail(run_error(fmt::format("the guest reported a system event of type {} (crash)",
+                                            run->system_event.type)));
+      }
+    case KVM_EXIT_FAIL_ENTRY:
+      return fail(run_error(fmt::format(
+          "the CPU refused to enter the guest (hardware entry failure reason {:#x}); the vCPU "
+          "state below is invalid",
+          run->fail_entry.hardware_entry_failure_reason)));
+    case KVM_EXIT_INTERNAL_ERROR: {
+      std::string data;
+      for (uint32_t i = 0; i < std::min<uint32_t>(run->internal.ndata, 16); ++i) {
+        data += fmt::format(" {:#x}", run->internal.data[i]);
+      }
+      return fail(
+          run_error(fmt::format("KVM internal error {}: {}; data:{}", run->internal.suberror,
+                                internal_suberror_name(run->internal.suberror), data)));
+    }
+    case KVM_EXIT_UNKNOWN:
+      return fail(run_error(
+          fmt::format("unknown hardware exit reason {:#x}", run->hw.hardware_exit_reason)));
+    default:
+      return fail(run_error(fmt::format("unhandled KVM exit reason {}", run->exit_reason)));
+  }
+}
+
+Error KvmVcpu::run_error(std::string what) {
+  std::string message = fmt::format("vCPU {}: {}", index_, what);
+  auto regs = get_regs();
+  auto sregs = get_special_regs();
+  if (regs && sregs) {
+    message += "\n" + accel::format_registers(*regs, *sregs);
+  } else {
+    message += "\n(registers unavailable)";
+  }
+  return Error(Errc::kGuestFault, std::move(message));
+}
+
+}  // namespace ferry::kvm

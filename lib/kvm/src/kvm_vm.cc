@@ -1,0 +1,238 @@
+#include "kvm_vm.h"
+
+#include <algorithm>
+#include <set>
+
+#include "ferry/base/checked.h"
+#include "kvm_abi.h"
+#include "kvm_vcpu.h"
+
+namespace ferry::kvm {
+namespace {
+
+constexpr uint64_t kPageSize = 4096;
+
+void* as_arg(uint64_t value) { return reinterpret_cast<void*>(value); }
+
+// KVM installs these routes at KVM_CREATE_IRQCHIP; KVM_SET_GSI_ROUTING replaces the whole table,
+// so every MSI update must carry them again or the legacy pins (the UART's IRQ 4) go dead.
+void append_irqchip_routes(std::vector<kvm_irq_routing_entry>& table) {
+  for (uint32_t gsi = 0; gsi < kIrqchipGsis; ++gsi) {
+    if (gsi < 16) {
+      kvm_irq_routing_entry pic{};
+      pic.gsi = gsi;
+      pic.type = KVM_IRQ_ROUTING_IRQCHIP;
+      pic.u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+      pic.u.irqchip.pin = gsi % 8;
+      table.push_back(pic);
+    }
+    kvm_irq_routing_entry ioapic{};
+    ioapic.gsi = gsi;
+    ioapic.type = KVM_IRQ_ROUTING_IRQCHIP;
+    ioapic.u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+    ioapic.u.irqchip.pin = gsi;
+    table.push_back(ioapic);
+  }
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<KvmVm>> KvmVm::create(KvmSys& sys, int kvm_fd, size_t vcpu_mmap_size,
+                                               unsigned max_vcpus, unsigned max_routes) {
+  int fd = sys.ioctl(kvm_fd, KVM_CREATE_VM, nullptr);
+  if (fd < 0) return fail_errno(-fd, "KVM_CREATE_VM");
+  std::unique_ptr<KvmVm> vm(new KvmVm(sys, UniqueFd(fd), vcpu_mmap_size, max_vcpus, max_routes));
+  FERRY_TRY(vm->set_up_platform());
+  return vm;
+}
+
+Expected<void> KvmVm::set_up_platform() {
+  int r = sys_.ioctl(fd_.get(), KVM_SET_TSS_ADDR, as_arg(kKvmTssAddress));
+  if (r < 0) return fail_errno(-r, "KVM_SET_TSS_ADDR");
+  uint64_t identity_map = kKvmIdentityMapAddress;
+  r = sys_.ioctl(fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &identity_map);
+  if (r < 0 && r != -ENOTTY) return fail_errno(-r, "KVM_SET_IDENTITY_MAP_ADDR");
+  r = sys_.ioctl(fd_.get(), KVM_CREATE_IRQCHIP, nullptr);
+  if (r < 0) return fail_errno(-r, "KVM_CREATE_IRQCHIP");
+  // A PIT for guests that calibrate against it; the speaker port stays a dummy.
+  kvm_pit_config pit{};
+  pit.flags = KVM_PIT_SPEAKER_DUMMY;
+  r = sys_.ioctl(fd_.get(), KVM_CREATE_PIT2, &pit);
+  if (r < 0) return fail_errno(-r, "KVM_CREATE_PIT2");
+  return {};
+}
+
+Expected<std::unique_ptr<accel::Vcpu>> KvmVm::create_vcpu(unsigned index) {
+  {
+    std::lock_guard lock(mutex_);
+    if (index >= vcpu_created_.size()) {
+      return fail(Errc::kInvalidArgument, "vCPU index {} is beyond this KVM's limit of {}", index,
+                  vcpu_created_.size());
+    }
+    if (vcpu_created_[index]) {
+      return fail(Errc::kExists, "vCPU {} already exists", index);
+    }
+    vcpu_created_[index] = true;
+  }
+  int fd = sys_.ioctl(fd_.get(), KVM_CREATE_VCPU, as_arg(index));
+  if (fd < 0) {
+    std::lock_guard lock(mutex_);
+    vcpu_created_[index] = false;
+    return fail_errno(-fd, fmt::format("KVM_CREATE_VCPU {}", index));
+  }
+  FERRY_ASSIGN(auto vcpu, KvmVcpu::create(sys_, UniqueFd(fd), index, vcpu_mmap_size_));
+  return std::unique_ptr<accel::Vcpu>(std::move(vcpu));
+}
+
+uint32_t KvmVm::allocate_slot_id() const {
+  std::set<uint32_t> used;
+  for (const Slot& s : slots_) used.insert(s.id);
+  uint32_t id = 0;
+  while (used.count(id) != 0) ++id;
+  return id;
+}
+
+Expected<void> KvmVm::map_memory(uint64_t gpa, uint64_t size, void* host, bool writable) {
+  auto host_address = reinterpret_cast<uint64_t>(host);
+  if (size == 0 || !is_aligned(gpa | size | host_address, kPageSize)) {
+    return fail(Errc::kInvalidArgument,
+                "guest memory {:#x}+{:#x} at host {:#x} must be non-empty and page aligned", gpa,
+                size, host_address);
+  }
+  if (!checked_add(gpa, size)) {
+    return fail(Errc::kInvalidArgument, "guest memory {:#x}+{:#x} wraps", gpa, size);
+  }
+  std::lock_guard lock(mutex_);
+  for (const Slot& s : slots_) {
+    if (ranges_overlap(gpa, size, s.gpa, s.size)) {
+      return fail(Errc::kExists, "guest memory {:#x}+{:#x} overlaps the mapped {:#x}+{:#x}", gpa,
+                  size, s.gpa, s.size);
+    }
+  }
+  kvm_userspace_memory_region region{};
+  region.slot = allocate_slot_id();
+  region.flags = writable ? 0 : KVM_MEM_READONLY;
+  region.guest_phys_addr = gpa;
+  region.memory_size = size;
+  region.userspace_addr = host_address;
+  int r = sys_.ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region);
+  if (r < 0) {
+    return fail_errno(-r, fmt::format("KVM_SET_USER_MEMORY_REGION {:#x}+{:#x}", gpa, size));
+  }
+  slots_.push_back({region.slot, gpa, size});
+  return {};
+}
+
+Expected<void> KvmVm::unmap_memory(uint64_t gpa, uint64_t size) {
+  std::lock_guard lock(mutex_);
+  auto slot = std::find_if(slots_.begin(), slots_.end(),
+                           [&](const Slot& s) { return s.gpa == gpa && s.size == size; });
+  if (slot == slots_.end()) {
+    return fail(Errc::kNotFound, "no guest memory mapping is exactly {:#x}+{:#x}", gpa, size);
+  }
+  kvm_userspace_memory_region region{};
+  region.slot = slot->id;
+  region.guest_phys_addr = gpa;  // size 0 deletes the slot
+  int r = sys_.ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region);
+  if (r < 0) return fail_errno(-r, fmt::format("deleting memory slot {}", slot->id));
+  slots_.erase(slot);
+  return {};
+}
+
+Expected<void> KvmVm::set_msi_routes(std::span<const accel::MsiRoute> routes) {
+  std::vector<kvm_irq_routing_entry> table;
+  append_irqchip_routes(table);
+  std::set<uint32_t> seen;
+  for (const accel::MsiRoute& route : routes) {
+    if (route.gsi < kIrqchipGsis) {
+      return fail(Errc::kInvalidArgument, "MSI route on GSI {}: GSIs 0-{} are interrupt pins",
+                  route.gsi, kIrqchipGsis - 1);
+    }
+    if (route.gsi >= max_routes_) {
+      return fail(Errc::kNoResources, "MSI route on GSI {}: KVM allows GSIs below {}", route.gsi,
+                  max_routes_);
+    }
+    if (!seen.insert(route.gsi).second) {
+      return fail(Errc::kInvalidArgument, "two MSI routes for GSI {}", route.gsi);
+    }
+    kvm_irq_routing_entry entry{};
+    entry.gsi = route.gsi;
+    entry.type = KVM_IRQ_ROUTING_MSI;
+    entry.u.msi.address_lo = static_cast<uint32_t>(route.address);
+    entry.u.msi.address_hi = static_cast<uint32_t>(route.address >> 32);
+    entry.u.msi.data = route.data;
+    table.push_back(entry);
+  }
+  KvmIrqRouting routing(table.size());
+  routing.header().nr = static_cast<uint32_t>(table.size());
+  std::copy(table.begin(), table.end(), routing.entries());
+  int r = sys_.ioctl(fd_.get(), kKvmSetGsiRouting, routing.data());
+  if (r < 0) return fail_errno(-r, "KVM_SET_GSI_ROUTING");
+  return {};
+}
+
+Expected<void> KvmVm::register_irqfd(int eventfd, uint32_t gsi, std::optional<int> resample_fd) {
+  kvm_irqfd irqfd{};
+  irqfd.fd = static_cast<uint32_t>(eventfd);
+  irqfd.gsi = gsi;
+  if (resample_fd) {
+    irqfd.flags = KVM_IRQFD_FLAG_RESAMPLE;
+    irqfd.resamplefd = static_cast<uint32_t>(*resample_fd);
+  }
+  int r = sys_.ioctl(fd_.get(), KVM_IRQFD, &irqfd);
+  if (r < 0) return fail_errno(-r, fmt::format("KVM_IRQFD on GSI {}", gsi));
+  return {};
+}
+
+Expected<void> KvmVm::unregister_irqfd(int eventfd, uint32_t gsi) {
+  kvm_irqfd irqfd{};
+  irqfd.fd = static_cast<uint32_t>(eventfd);
+  irqfd.gsi = gsi;
+  irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
+  int r = sys_.ioctl(fd_.get(), KVM_IRQFD, &irqfd);
+  if (r < 0) return fail_errno(-r, fmt::format("KVM_IRQFD deassign on GSI {}", gsi));
+  return {};
+}
+
+Expected<void> KvmVm::set_irq_line(uint32_t gsi, bool level) {
+  if (gsi >= kIrqchipGsis) {
+    return fail(Errc::kInvalidArgument, "GSI {} is not an interrupt pin (0-{})", gsi,
+                kIrqchipGsis - 1);
+  }
+  kvm_irq_level line{};
+  line.irq = gsi;
+  line.level = level ? 1 : 0;
+  int r = sys_.ioctl(fd_.get(), KVM_IRQ_LINE, &line);
+  if (r < 0) return fail_errno(-r, fmt::format("KVM_IRQ_LINE {}", gsi));
+  return {};
+}
+
+Expected<void> KvmVm::ioeventfd(const accel::IoEventFd& event, bool deassign) {
+  kvm_ioeventfd request{};
+  request.addr = event.address;
+  request.len = event.length;
+  request.fd = event.fd;
+  if (event.space == accel::IoSpace::kPio) request.flags |= KVM_IOEVENTFD_FLAG_PIO;
+  if (event.datamatch) {
+    request.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+    request.datamatch = *event.datamatch;
+  }
+  if (deassign) request.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+  int r = sys_.ioctl(fd_.get(), KVM_IOEVENTFD, &request);
+  if (r < 0) {
+    return fail_errno(-r, fmt::format("KVM_IOEVENTFD{} {} {:#x}/{}", deassign ? " deassign" : "",
+                                      event.space == accel::IoSpace::kPio ? "port" : "mmio",
+                                      event.address, event.length));
+  }
+  return {};
+}
+
+Expected<void> KvmVm::register_ioeventfd(const accel::IoEventFd& event) {
+  return ioeventfd(event, false);
+}
+
+Expected<void> KvmVm::unregister_ioeventfd(const accel::IoEventFd& event) {
+  return ioeventfd(event, true);
+}
+
+}  // namespace ferry::kvm

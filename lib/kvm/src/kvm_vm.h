@@ -1,0 +1,63 @@
+// A KVM virtual machine with an in-kernel irqchip (PIC, IOAPIC, LAPICs) and PIT.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "ferry/accel/vm.h"
+#include "ferry/base/unique_fd.h"
+#include "ferry/kvm/kvm_sys.h"
+
+namespace ferry::kvm {
+
+// Where KVM keeps its private pages on Intel; both sit in the 3-4 GiB hole, outside RAM and
+// the guest's device windows (docs/memory-map.md).
+constexpr uint64_t kKvmTssAddress = 0xfffbd000;          // 3 pages
+constexpr uint64_t kKvmIdentityMapAddress = 0xfeffc000;  // 1 page
+constexpr uint32_t kIrqchipGsis = 24;                    // GSIs 0-23 are IOAPIC (and PIC) pins
+
+class KvmVm final : public accel::Vm {
+ public:
+  static Expected<std::unique_ptr<KvmVm>> create(KvmSys& sys, int kvm_fd, size_t vcpu_mmap_size,
+                                                 unsigned max_vcpus, unsigned max_routes);
+
+  Expected<std::unique_ptr<accel::Vcpu>> create_vcpu(unsigned index) override;
+  Expected<void> map_memory(uint64_t gpa, uint64_t size, void* host, bool writable) override;
+  Expected<void> unmap_memory(uint64_t gpa, uint64_t size) override;
+  Expected<void> set_msi_routes(std::span<const accel::MsiRoute> routes) override;
+  Expected<void> register_irqfd(int eventfd, uint32_t gsi, std::optional<int> resample_fd) override;
+  Expected<void> unregister_irqfd(int eventfd, uint32_t gsi) override;
+  Expected<void> set_irq_line(uint32_t gsi, bool level) override;
+  Expected<void> register_ioeventfd(const accel::IoEventFd& event) override;
+  Expected<void> unregister_ioeventfd(const accel::IoEventFd& event) override;
+
+ private:
+  struct Slot {
+    uint32_t id;
+    uint64_t gpa;
+    uint64_t size;
+  };
+
+  KvmVm(KvmSys& sys, UniqueFd fd, size_t vcpu_mmap_size, unsigned max_vcpus, unsigned max_routes)
+      : sys_(sys),
+        fd_(std::move(fd)),
+        vcpu_mmap_size_(vcpu_mmap_size),
+        max_routes_(max_routes),
+        vcpu_created_(max_vcpus, false) {}
+  Expected<void> set_up_platform();
+  Expected<void> ioeventfd(const accel::IoEventFd& event, bool deassign);
+  uint32_t allocate_slot_id() const;
+
+  KvmSys& sys_;
+  UniqueFd fd_;
+  size_t vcpu_mmap_size_;
+  unsigned max_routes_;
+  std::mutex mutex_;  // guards slots_ and vcpu_created_; never held across a vCPU run
+  std::vector<Slot> slots_;
+  std::vector<bool> vcpu_created_;
+};
+
+}  // namespace ferry::kvm

@@ -1,0 +1,93 @@
+// A running virtual machine: the composition of one accelerator VM, guest memory, the buses and
+// their devices, and a thread per vCPU.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ferry/accel/hypervisor.h"
+#include "ferry/base/event_fd.h"
+#include "ferry/bus/bus.h"
+#include "ferry/irq/msi_route_table.h"
+#include "ferry/vmm/bus_io.h"
+#include "ferry/vmm/guest_memory.h"
+#include "ferry/vmm/irq_line.h"
+#include "ferry/vmm/vcpu_runner.h"
+#include "ferry/vmm/vm_config.h"
+
+namespace ferry::vmm {
+
+// Why a VM ended, and the status `ferry run` exits with (docs/cli.md).
+struct Outcome {
+  enum class Reason : uint8_t { kGuestExit, kPowerOff, kReset, kHalted, kStopped, kError };
+  Reason reason = Reason::kError;
+  int code = 0;  // kGuestExit: the byte the guest wrote; kStopped: the signal number
+  std::optional<Error> error;
+
+  static Outcome guest_exit(int code) { return {Reason::kGuestExit, code, std::nullopt}; }
+  static Outcome stopped(int signal_number) { return {Reason::kStopped, signal_number, {}}; }
+  static Outcome failed(Error error) { return {Reason::kError, 0, std::move(error)}; }
+  static Outcome because(Reason reason) { return {reason, 0, std::nullopt}; }
+};
+
+std::string describe(const Outcome& outcome);
+int exit_status(const Outcome& outcome);
+
+struct MachineStats {
+  uint64_t exits = 0;
+  IoCounts io;
+  uint64_t guest_resident_bytes = 0;
+};
+
+class Machine final : private VcpuRunner::Observer {
+ public:
+  /// Builds the whole VM, paused. On error nothing is left behind.
+  static Expected<std::unique_ptr<Machine>> create(accel::Hypervisor& hypervisor,
+                                                   const VmConfig& config);
+  ~Machine() override;
+
+  /// Starts every vCPU.
+  void start();
+  /// Ends the VM on behalf of a signal (or a caller); safe from any thread.
+  void stop(int signal_number);
+  /// Readable (an eventfd) once the VM has ended; for poll() beside a signalfd.
+  int done_fd() const { return done_.fd(); }
+  /// Waits for the end, joins every vCPU thread, and says why it ended.
+  Outcome wait();
+
+  MachineStats stats() const;
+  const GuestMemory& memory() const { return *memory_; }
+
+ private:
+  Machine(const VmConfig& config, EventFd done) : config_(config), done_(std::move(done)) {}
+  Expected<void> load_payload(bool gib_pages);
+  Expected<void> add_devices();
+  Expected<void> create_vcpus(const std::vector<accel::CpuidEntry>& cpuid);
+  void end(Outcome outcome);
+  void on_vcpu_stopped(unsigned index, const Expected<accel::Exit>& why) override;
+
+  // Declaration order is teardown order reversed: threads stop first, memory goes last.
+  VmConfig config_;
+  std::optional<GuestMemory> memory_;
+  std::unique_ptr<accel::Vm> vm_;
+  std::unique_ptr<irq::MsiRouteTable> routes_;
+  std::unique_ptr<VmIrqLine> com1_irq_;
+  bus::Bus mmio_bus_{"mmio"};
+  bus::Bus pio_bus_{"port"};
+  std::vector<std::unique_ptr<accel::Vcpu>> vcpus_;
+  std::vector<std::unique_ptr<BusIo>> vcpu_io_;  // one per vCPU: uncontended counters
+  std::vector<std::unique_ptr<VcpuRunner>> runners_;
+  uint64_t entry_ = 0;
+
+  EventFd done_;
+  std::mutex end_mutex_;  // guards outcome_ and halted_; a leaf lock
+  std::condition_variable ended_;
+  std::optional<Outcome> outcome_;
+  unsigned halted_ = 0;
+};
+
+}  // namespace ferry::vmm

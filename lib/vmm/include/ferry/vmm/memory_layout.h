@@ -1,0 +1,39 @@
+// The guest-physical address map (docs/memory-map.md): where RAM goes for a given size and
+// which ranges are holes for devices.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ferry/base/units.h"
+
+namespace ferry::vmm {
+
+constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t kLegacyHoleStart = 0xa0000;  // VGA window: unclaimed MMIO, as on a PC
+constexpr uint64_t kLegacyHoleEnd = 0xc0000;
+constexpr uint64_t kLowRamLimit = 3 * kGiB;  // 3-4 GiB holds the 32-bit device windows
+constexpr uint64_t kHighRamStart = 4 * kGiB;
+constexpr uint64_t kMinRamSize = 2 * kMiB;
+constexpr uint64_t kMaxRamSize = 1024 * kGiB;
+
+// Platform devices in the 3-4 GiB hole.
+constexpr uint64_t kIoapicAddress = 0xfec00000;
+constexpr uint64_t kLapicAddress = 0xfee00000;
+
+// A run of guest RAM and where it lives in the single host allocation.
+struct RamRange {
+  uint64_t gpa;
+  uint64_t size;
+  uint64_t host_offset;
+};
+
+// RAM for `size` bytes: [0, 640K), [768K, min(size, 3G)), and the rest from 4 GiB up. The legacy
+// hole is carved out of the low RAM, so the guest gets size - 128 KiB. Host offsets keep low RAM
+// at offset == gpa and put high RAM right after it.
+std::vector<RamRange> ram_ranges(uint64_t size);
+
+// One past the highest RAM address (where a 64-bit device window can start).
+uint64_t ram_top(uint64_t size);
+
+}  // namespace ferry::vmm

@@ -1,0 +1,28 @@
+// Where a UART's transmitted bytes go: stdout, a file, or nowhere.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ferry/base/error.h"
+#include "ferry/base/unique_fd.h"
+
+namespace ferry::vmm {
+
+class SerialOutput {
+ public:
+  static SerialOutput discard() { return SerialOutput(-1, UniqueFd()); }
+  static SerialOutput to_stdout() { return SerialOutput(1, UniqueFd()); }
+  /// Creates or truncates `path`.
+  static Expected<SerialOutput> to_file(const std::string& path);
+
+  /// Writes one byte now (unbuffered, so prompts without a newline show up).
+  void put(uint8_t byte) const;
+
+ private:
+  SerialOutput(int fd, UniqueFd owned) : fd_(fd), owned_(std::move(owned)) {}
+  int fd_;
+  UniqueFd owned_;
+};
+
+}  // namespace ferry::vmm

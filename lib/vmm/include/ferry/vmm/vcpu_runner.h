@@ -1,0 +1,76 @@
+// Runs one vCPU on its own thread with an explicit state machine:
+//
+//   kPaused <-> kRunning --> kExiting --> kExited
+//
+// A controller thread requests a state; the vCPU thread acknowledges it. To get a vCPU out of
+// the guest the controller stores the request, then calls Vcpu::request_exit() (so a run that
+// has not entered yet returns at once), then sends the kick signal (so a run inside the guest
+// returns). The vCPU thread re-reads the request after every run, so no request is lost.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+#include "ferry/accel/vcpu.h"
+
+namespace ferry::vmm {
+
+enum class VcpuState : uint8_t { kPaused, kRunning, kExiting, kExited };
+
+class VcpuRunner {
+ public:
+  // Told when the vCPU stops on its own: an exit that ends it (halt, shutdown, reset) or an error.
+  class Observer {
+   public:
+    virtual ~Observer() = default;
+    /// Called on the vCPU thread, once, before it acknowledges kExited.
+    virtual void on_vcpu_stopped(unsigned index, const Expected<accel::Exit>& why) = 0;
+  };
+
+  VcpuRunner(accel::Vcpu& vcpu, accel::GuestIo& io, Observer& observer);
+  ~VcpuRunner();  // stops and joins
+  VcpuRunner(const VcpuRunner&) = delete;
+  VcpuRunner& operator=(const VcpuRunner&) = delete;
+
+  /// Starts the thread in kPaused.
+  void start();
+  /// kPaused -> kRunning.
+  void resume();
+  /// kRunning -> kPaused; returns once the vCPU is out of the guest.
+  void pause();
+  /// Asks the thread to end without waiting (safe from any thread, including this vCPU's).
+  void request_stop();
+  /// Ends the thread and joins it.
+  void stop();
+
+  VcpuState state() const;
+  uint64_t exits() const { return exits_.load(std::memory_order_relaxed); }
+
+ private:
+  void thread_main();
+  // Runs the guest until the request is no longer kRunning; false when the vCPU stopped itself.
+  bool run_while_requested();
+  void request(VcpuState state);
+  void kick();
+
+  accel::Vcpu& vcpu_;
+  accel::GuestIo& io_;
+  Observer& observer_;
+  std::atomic<VcpuState> requested_{VcpuState::kPaused};
+  std::atomic<uint64_t> exits_{0};
+  std::atomic<bool> thread_started_{false};
+  pthread_t thread_handle_{};
+
+  // Lock order: mutex_ is a leaf; it is never held while the vCPU runs or calls the observer.
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  VcpuState acknowledged_ = VcpuState::kPaused;  // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace ferry::vmm

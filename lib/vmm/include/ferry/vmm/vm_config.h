@@ -1,0 +1,39 @@
+// A validated VM description (docs/config.md). config_loader.h builds it from YAML; everything
+// in here has already been checked, so the Machine can trust it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "ferry/base/units.h"
+#include "ferry/vmm/payload.h"
+
+namespace ferry::vmm {
+
+enum class SerialMode : uint8_t { kStdout, kOff, kFile };
+
+struct SerialConfig {
+  SerialMode mode = SerialMode::kStdout;
+  std::string path;  // kFile: absolute
+};
+
+struct PayloadConfig {
+  std::string builtin;  // a built-in guest's name, or empty when `file` is set
+  std::string file;     // absolute path
+  PayloadFormat format = PayloadFormat::kElf;
+  BootMode mode = BootMode::kLong;
+  uint64_t load_address = 0;      // flat only
+  std::optional<uint64_t> entry;  // flat only; defaults to load_address
+};
+
+struct VmConfig {
+  std::string name;
+  unsigned vcpus = 1;
+  uint64_t memory_size = 64 * kMiB;
+  uint64_t huge_page_size = 0;  // 0 = normal pages
+  PayloadConfig payload;
+  SerialConfig serial;
+};
+
+}  // namespace ferry::vmm

@@ -1,0 +1,304 @@
+#include "ferry/vmm/config_loader.h"
+
+#include <filesystem>
+#include <map>
+
+#include "ferry/base/file.h"
+#include "ferry/vmm/builtin_payloads.h"
+#include "ferry/vmm/memory_layout.h"
+#include "yaml_reader.h"
+
+namespace ferry::vmm {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kMaxSpecBytes = 1 * kMiB;
+constexpr unsigned kMaxVcpus = 256;  // MSHV's limit; KVM's own is checked when the VM is made
+
+std::string absolute_from(const std::string& base_dir, const std::string& path) {
+  fs::path p(path);
+  return (p.is_absolute() ? p : fs::path(base_dir) / p).lexically_normal().string();
+}
+
+std::string builtin_names() {
+  std::string names;
+  for (const BuiltinPayload& p : builtin_payloads()) {
+    if (!names.empty()) names += ", ";
+    names += p.name;
+  }
+  return names;
+}
+
+class SpecParser {
+ public:
+  SpecParser(const YamlReader& reader, std::string base_dir)
+      : r_(reader), base_dir_(std::move(base_dir)) {}
+
+  Expected<VmConfig> parse(const YAML::Node& root, const std::string& default_name);
+
+ private:
+  Expected<void> parse_memory(const YAML::Node& node, VmConfig& config);
+  Expected<void> parse_payload(const YAML::Node& node, PayloadConfig& payload);
+  Expected<void> parse_file_payload(const YAML::Node& node, PayloadConfig& payload);
+  Expected<void> parse_serial(const YAML::Node& node, SerialConfig& serial);
+
+  const YamlReader& r_;
+  std::string base_dir_;
+};
+
+Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& default_name) {
+  if (!root.IsDefined() || root.IsNull()) {
+    return fail(r_.error(root, "", "is empty; it needs at least a payload (see docs/config.md)"));
+  }
+  FERRY_TRY(r_.check_map(root, "",
+                         {"version", "name", "vcpus", "memory", "payload", "serial", "devices"}));
+  VmConfig config;
+  if (root["version"]) FERRY_TRY(r_.integer(root["version"], "version", 1, 1));
+  config.name = default_name;
+  if (root["name"]) {
+    FERRY_ASSIGN(config.name, r_.string(root["name"], "name"));
+    const bool tidy = config.name.size() <= 64 &&
+                      config.name.find_first_not_of(
+                          "abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos;
+    if (!tidy) {
+      return fail(
+          r_.error(root["name"], "name", "use at most 64 letters, digits, '.', '_' or '-'"));
+    }
+  }
+  if (root["vcpus"]) {
+    FERRY_ASSIGN(uint64_t vcpus, r_.integer(root["vcpus"], "vcpus", 1, kMaxVcpus));
+    config.vcpus = static_cast<unsigned>(vcpus);
+  }
+  if (root["memory"]) FERRY_TRY(parse_memory(root["memory"], config));
+  if (!root["payload"]) {
+    return fail(r_.error(root, "payload",
+                         "is missing; say what to run, e.g. payload: {builtin: "
+                         "hello} or payload: {file: guest.elf}"));
+  }
+  FERRY_TRY(parse_payload(root["payload"], config.payload));
+  if (root["serial"]) FERRY_TRY(parse_serial(root["serial"], config.serial));
+  if (const YAML::Node devices = root["devices"]) {
+    if (!devices.IsSequence() && !devices.IsNull()) {
+      return fail(r_.error(devices, "devices", "must be a list"));
+    }
+    if (devices.IsSequence() && devices.size() > 0) {
+      return fail(r_.error(devices[0], "devices[0]",
+                           "spec version 1 has no device types yet; leave the list empty"));
+    }
+  }
+  return config;
+}
+
+Expected<void> SpecParser::parse_memory(const YAML::Node& node, VmConfig& config) {
+  YAML::Node size = node;  // "memory: 64M" is short for "memory: {size: 64M}"
+  if (node.IsMap()) {
+    FERRY_TRY(r_.check_map(node, "memory", {"size", "hugepages"}));
+    size.reset(node["size"]);
+    if (const YAML::Node huge = node["hugepages"]) {
+      FERRY_ASSIGN(std::string choice, r_.choice(huge, "memory.hugepages", {"none", "2M", "1G"}));
+      config.huge_page_size = choice == "2M" ? 2 * kMiB : choice == "1G" ? kGiB : 0;
+    }
+  }
+  const std::string path = node.IsMap() ? "memory.size" : "memory";
+  if (size) {
+    FERRY_ASSIGN(config.memory_size, r_.size(size, path));
+  }
+  const YAML::Node& where = size ? size : node;
+  if (config.memory_size < kMinRamSize || config.memory_size > kMaxRamSize) {
+    return fail(r_.error(where, path,
+                         fmt::format("{} is outside {} to {}", format_size(config.memory_size),
+                                     format_size(kMinRamSize), format_size(kMaxRamSize))));
+  }
+  const uint64_t granule = config.huge_page_size ? config.huge_page_size : kPageSize;
+  if (config.memory_size % granule != 0) {
+    return fail(r_.error(where, path,
+                         fmt::format("{} is not a multiple of the {} page size",
+                                     format_size(config.memory_size), format_size(granule))));
+  }
+  return {};
+}
+
+Expected<void> SpecParser::parse_payload(const YAML::Node& node, PayloadConfig& payload) {
+  FERRY_TRY(r_.check_map(node, "payload",
+                         {"builtin", "file", "format", "mode", "load_address", "entry"}));
+  if (node["builtin"] && node["file"]) {
+    return fail(r_.error(node, "payload", "has both builtin and file; keep one"));
+  }
+  if (node["file"]) return parse_file_payload(node, payload);
+  if (!node["builtin"]) {
+    return fail(r_.error(node, "payload", "needs builtin: <name> or file: <path>"));
+  }
+  FERRY_ASSIGN(payload.builtin, r_.string(node["builtin"], "payload.builtin"));
+  const BuiltinPayload* builtin = find_builtin_payload(payload.builtin);
+  if (builtin == nullptr) {
+    return fail(r_.error(node["builtin"], "payload.builtin",
+                         fmt::format("no built-in guest named '{}'; built-in guests: {}",
+                                     payload.builtin, builtin_names())));
+  }
+  for (const char* key : {"format", "mode", "load_address", "entry"}) {
+    if (node[key]) {
+      return fail(r_.error(node[key], fmt::format("payload.{}", key),
+                           "a built-in guest brings its own format, mode and addresses; remove "
+                           "this key"));
+    }
+  }
+  payload.format = builtin->format;
+  payload.mode = builtin->mode;
+  payload.load_address = builtin->load_address;
+  return {};
+}
+
+Expected<void> SpecParser::parse_file_payload(const YAML::Node& node, PayloadConfig& payload) {
+  FERRY_ASSIGN(std::string file, r_.string(node["file"], "payload.file"));
+  payload.file = absolute_from(base_dir_, file);
+  // Read the start now so that `ferry validate` catches a missing or unreadable payload.
+  auto head = read_file_prefix(payload.file, 64);
+  if (!head) return fail(r_.error(node["file"], "payload.file", head.error().message()));
+
+  if (node["format"]) {
+    FERRY_ASSIGN(std::string format, r_.choice(node["format"], "payload.format", {"elf", "flat"}));
+    payload.format = format == "elf" ? PayloadFormat::kElf : PayloadFormat::kFlat;
+  } else if (looks_like_elf(*head)) {
+    payload.format = PayloadFormat::kElf;
+  } else {
+    return fail(r_.error(node["file"], "payload.file",
+                         fmt::format("{} is not an ELF file; for a raw image add format: flat, "
+                                     "load_address and mode",
+                                     payload.file)));
+  }
+
+  if (node["mode"]) {
+    FERRY_ASSIGN(std::string mode,
+                 r_.choice(node["mode"], "payload.mode", {"real", "protected", "long"}));
+    payload.mode = *parse_boot_mode(mode);
+  } else if (payload.format == PayloadFormat::kFlat) {
+    return fail(
+        r_.error(node, "payload.mode", "is required for a flat image: real, protected or long"));
+  } else {
+    payload.mode = BootMode::kLong;
+  }
+
+  if (payload.format == PayloadFormat::kElf) {
+    for (const char* key : {"load_address", "entry"}) {
+      if (node[key]) {
+        return fail(r_.error(node[key], fmt::format("payload.{}", key),
+                             "an ELF file carries its own addresses; this key is for flat "
+                             "images"));
+      }
+    }
+    if (payload.mode == BootMode::kReal) {
+      return fail(
+          r_.error(node["mode"], "payload.mode", "ELF payloads start in protected or long mode"));
+    }
+    return {};
+  }
+  if (!node["load_address"]) {
+    return fail(r_.error(node, "payload.load_address",
+                         "is required for a flat image (where to put it in guest memory)"));
+  }
+  FERRY_ASSIGN(payload.load_address, r_.size(node["load_address"], "payload.load_address"));
+  if (node["entry"]) {
+    FERRY_ASSIGN(payload.entry, r_.size(node["entry"], "payload.entry"));
+  }
+  const uint64_t entry = payload.entry.value_or(payload.load_address);
+  if (payload.mode == BootMode::kReal && entry >= 0x100000) {
+    return fail(r_.error(node["entry"] ? node["entry"] : node["load_address"],
+                         node["entry"] ? "payload.entry" : "payload.load_address",
+                         fmt::format("{:#x} is above 1 MiB, out of reach of real mode", entry)));
+  }
+  return {};
+}
+
+Expected<void> SpecParser::parse_serial(const YAML::Node& node, SerialConfig& serial) {
+  if (node.IsMap()) {
+    FERRY_TRY(r_.check_map(node, "serial", {"file"}));
+    if (!node["file"]) return fail(r_.error(node, "serial", "needs file: <path>"));
+    FERRY_ASSIGN(std::string path, r_.string(node["file"], "serial.file"));
+    serial.mode = SerialMode::kFile;
+    serial.path = absolute_from(base_dir_, path);
+    return {};
+  }
+  FERRY_ASSIGN(std::string mode, r_.choice(node, "serial", {"stdout", "off"}));
+  serial.mode = mode == "stdout" ? SerialMode::kStdout : SerialMode::kOff;
+  return {};
+}
+
+// Applies one override to the tree, creating the mappings on its path.
+Expected<void> apply_override(YAML::Node& root, const ConfigOverride& o) {
+  YAML::Node value;
+  try {
+    value = YAML::Load(o.value);
+  } catch (const YAML::Exception& e) {
+    return fail(Errc::kInvalidArgument, "--set {}={}: the value is not valid YAML: {}", o.key,
+                o.value, e.msg);
+  }
+  if (!root.IsMap()) root = YAML::Node(YAML::NodeType::Map);
+  YAML::Node node = root;
+  std::string_view rest = o.key;
+  for (;;) {
+    const size_t dot = rest.find('.');
+    const std::string key(rest.substr(0, dot));
+    if (dot == std::string_view::npos) {
+      node[key] = value;
+      return {};
+    }
+    if (!node[key] || !node[key].IsMap()) node[key] = YAML::Node(YAML::NodeType::Map);
+    node.reset(node[key]);
+    rest.remove_prefix(dot + 1);
+  }
+}
+
+}  // namespace
+
+Expected<ConfigOverride> parse_config_override(std::string_view text) {
+  const size_t eq = text.find('=');
+  const std::string_view key = text.substr(0, eq);
+  const bool key_ok = !key.empty() && key.front() != '.' && key.back() != '.' &&
+                      key.find("..") == std::string_view::npos &&
+                      key.find_first_of(" \t[]") == std::string_view::npos;
+  if (eq == std::string_view::npos || !key_ok) {
+    return fail(Errc::kInvalidArgument,
+                "--set '{}': write key=value with a dotted key, e.g. --set vcpus=2 or --set "
+                "memory.size=128M",
+                text);
+  }
+  return ConfigOverride{std::string(key), std::string(text.substr(eq + 1))};
+}
+
+Expected<VmConfig> parse_vm_config(std::string_view yaml, const std::string& source,
+                                   const std::string& base_dir,
+                                   std::span<const ConfigOverride> overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    return fail(Errc::kInvalidArgument, "{}:{}:{}: not valid YAML: {}", source, e.mark.line + 1,
+                e.mark.column + 1, e.msg);
+  }
+  std::map<std::string, std::string> overridden;
+  for (const ConfigOverride& o : overrides) {
+    FERRY_TRY(apply_override(root, o));
+    overridden[o.key] = fmt::format("--set {}={}", o.key, o.value);
+  }
+  YamlReader reader(source, std::move(overridden));
+  std::string default_name = fs::path(source).stem().string();
+  if (default_name.empty()) default_name = "vm";
+  try {
+    return SpecParser(reader, base_dir).parse(root, default_name);
+  } catch (const YAML::Exception& e) {  // yaml-cpp throws on some malformed trees
+    return fail(Errc::kInvalidArgument, "{}: {}", source, e.what());
+  }
+}
+
+Expected<VmConfig> load_vm_config(const std::string& path,
+                                  std::span<const ConfigOverride> overrides) {
+  auto bytes = read_file(path, kMaxSpecBytes);
+  if (!bytes) return fail(bytes.error().context("reading the VM spec"));
+  const std::string text(bytes->begin(), bytes->end());
+  const std::string base_dir = fs::absolute(fs::path(path)).parent_path().string();
+  return parse_vm_config(text, path, base_dir, overrides);
+}
+
+}  // namespace ferry::vmm

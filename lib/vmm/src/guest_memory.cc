@@ -1,0 +1,117 @@
+#include "ferry/vmm/guest_memory.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "ferry/base/checked.h"
+
+namespace ferry::vmm {
+namespace {
+
+std::string hugepage_pool_dir(uint64_t huge_page_size) {
+  return fmt::format("/sys/kernel/mm/hugepages/hugepages-{}kB", huge_page_size / kKiB);
+}
+
+// -1 when the pool does not exist on this kernel.
+long read_pool_count(const std::string& file) {
+  std::ifstream in(file);
+  long count = -1;
+  in >> count;
+  return in ? count : -1;
+}
+
+Error hugepage_error(uint64_t size, uint64_t huge_page_size, const Error& cause) {
+  const std::string dir = hugepage_pool_dir(huge_page_size);
+  const long free_pages = read_pool_count(dir + "/free_hugepages");
+  const long pool_pages = read_pool_count(dir + "/nr_hugepages");
+  const long needed = static_cast<long>(size / huge_page_size);
+  if (free_pages < 0 || pool_pages < 0) {
+    return Error(Errc::kUnsupported,
+                 fmt::format("memory.hugepages: this host has no {} hugepage pool ({} is "
+                             "missing); choose another size or hugepages: none",
+                             format_size(huge_page_size), dir));
+  }
+  if (free_pages >= needed) return cause.context("memory.hugepages");
+  return Error(Errc::kNoResources,
+               fmt::format("memory.hugepages: {} of guest memory needs {} free {} hugepages but "
+                           "the host has {} free. Grow the pool with: echo {} | sudo tee "
+                           "{}/nr_hugepages, or set memory.hugepages: none",
+                           format_size(size), needed, format_size(huge_page_size), free_pages,
+                           pool_pages + (needed - free_pages), dir));
+}
+
+}  // namespace
+
+Expected<GuestMemory> GuestMemory::allocate(uint64_t size, uint64_t huge_page_size) {
+  if (size < kMinRamSize || size > kMaxRamSize) {
+    return fail(Errc::kInvalidArgument, "memory.size {} is outside {} to {}", format_size(size),
+                format_size(kMinRamSize), format_size(kMaxRamSize));
+  }
+  const uint64_t granule = huge_page_size ? huge_page_size : kPageSize;
+  if (!is_aligned(size, granule)) {
+    return fail(Errc::kInvalidArgument, "memory.size {} is not a multiple of the {} page size",
+                format_size(size), format_size(granule));
+  }
+  auto mapping = Mapping::anonymous(size, huge_page_size);
+  if (!mapping) {
+    if (huge_page_size) return fail(hugepage_error(size, huge_page_size, mapping.error()));
+    return fail(
+        mapping.error().context(fmt::format("allocating {} of guest memory", format_size(size))));
+  }
+  return GuestMemory(std::move(*mapping), size);
+}
+
+uint8_t* GuestMemory::host_span(uint64_t gpa, uint64_t length) const noexcept {
+  for (const RamRange& r : ranges_) {
+    if (gpa >= r.gpa && range_fits(gpa - r.gpa, length, r.size)) {
+      return mapping_.data() + r.host_offset + (gpa - r.gpa);
+    }
+  }
+  return nullptr;
+}
+
+Expected<void> GuestMemory::write(uint64_t gpa, std::span<const uint8_t> bytes) const {
+  uint8_t* host = host_span(gpa, bytes.size());
+  if (host == nullptr) {
+    return fail(Errc::kInvalidArgument, "{:#x}-{:#x} is not inside guest RAM (RAM: {})", gpa,
+                gpa + bytes.size(), [&] {
+                  std::string s;
+                  for (const RamRange& r : ranges_) {
+                    s += fmt::format("{}{:#x}-{:#x}", s.empty() ? "" : ", ", r.gpa, r.gpa + r.size);
+                  }
+                  return s;
+                }());
+  }
+  std::memcpy(host, bytes.data(), bytes.size());
+  return {};
+}
+
+Expected<void> GuestMemory::zero(uint64_t gpa, uint64_t length) const {
+  uint8_t* host = host_span(gpa, length);
+  if (host == nullptr) {
+    return fail(Errc::kInvalidArgument, "{:#x}+{:#x} is not inside guest RAM", gpa, length);
+  }
+  std::memset(host, 0, length);
+  return {};
+}
+
+Expected<void> GuestMemory::map_into(accel::Vm& vm) const {
+  for (const RamRange& r : ranges_) {
+    FERRY_TRY(vm.map_memory(r.gpa, r.size, mapping_.data() + r.host_offset, true));
+  }
+  return {};
+}
+
+uint64_t GuestMemory::resident_bytes() const {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> present((size_ + page - 1) / page);
+  if (::mincore(mapping_.data(), size_, present.data()) != 0) return 0;
+  uint64_t pages = 0;
+  for (unsigned char p : present) pages += p & 1;
+  return pages * page;
+}
+
+}  // namespace ferry::vmm

@@ -1,0 +1,216 @@
+#include "ferry/vmm/machine.h"
+
+#include <spdlog/spdlog.h>
+
+#include "ferry/base/checked.h"
+#include "ferry/base/file.h"
+#include "ferry/guests/testdev.h"
+#include "ferry/vmm/boot_state.h"
+#include "ferry/vmm/builtin_payloads.h"
+#include "ferry/vmm/cpuid.h"
+#include "ferry/vmm/exit_device.h"
+#include "ferry/vmm/serial_16550.h"
+#include "ferry/vmm/test_device.h"
+
+namespace ferry::vmm {
+
+std::string describe(const Outcome& outcome) {
+  switch (outcome.reason) {
+    case Outcome::Reason::kGuestExit:
+      return fmt::format("the guest exited with status {}", outcome.code);
+    case Outcome::Reason::kPowerOff:
+      return "the guest powered off";
+    case Outcome::Reason::kReset:
+      return "the guest reset the machine (a reset request or a triple fault); ferry stops the "
+             "VM instead of rebooting it";
+    case Outcome::Reason::kHalted:
+      return "every vCPU halted with nothing left to wake it";
+    case Outcome::Reason::kStopped:
+      return fmt::format("stopped by signal {}", outcome.code);
+    case Outcome::Reason::kError:
+      return outcome.error ? outcome.error->message() : "failed";
+  }
+  return "ended";
+}
+
+int exit_status(const Outcome& outcome) {
+  switch (outcome.reason) {
+    case Outcome::Reason::kGuestExit:
+      return outcome.code;
+    case Outcome::Reason::kPowerOff:
+    case Outcome::Reason::kHalted:
+      return 0;
+    case Outcome::Reason::kReset:
+      return 3;
+    case Outcome::Reason::kStopped:
+      return 128 + outcome.code;
+    case Outcome::Reason::kError:
+      return 1;
+  }
+  return 1;
+}
+
+Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor,
+                                                   const VmConfig& config) {
+  FERRY_ASSIGN(EventFd done, EventFd::create());
+  std::unique_ptr<Machine> machine(new Machine(config, std::move(done)));
+  FERRY_ASSIGN(GuestMemory memory,
+               GuestMemory::allocate(config.memory_size, config.huge_page_size));
+  machine->memory_.emplace(std::move(memory));
+  FERRY_ASSIGN(machine->vm_, hypervisor.create_vm({.vcpus = config.vcpus}));
+  machine->routes_ = std::make_unique<irq::MsiRouteTable>(*machine->vm_);
+  FERRY_TRY(machine->memory_->map_into(*machine->vm_));
+  FERRY_ASSIGN(auto cpuid, hypervisor.supported_cpuid());
+  FERRY_TRY(machine->load_payload(has_gib_pages(cpuid)));
+  FERRY_TRY(machine->add_devices());
+  FERRY_TRY(machine->create_vcpus(cpuid));
+  return machine;
+}
+
+Machine::~Machine() {
+  for (auto& runner : runners_) runner->stop();
+}
+
+Expected<void> Machine::load_payload(bool gib_pages) {
+  const PayloadConfig& p = config_.payload;
+  std::vector<uint8_t> file_bytes;
+  std::span<const uint8_t> image;
+  std::string what;
+  if (!p.builtin.empty()) {
+    const BuiltinPayload* builtin = find_builtin_payload(p.builtin);
+    if (builtin == nullptr) {
+      return fail(Errc::kNotFound, "payload: no built-in guest named '{}'", p.builtin);
+    }
+    image = builtin->image;
+    what = fmt::format("payload (built-in {})", p.builtin);
+  } else {
+    FERRY_ASSIGN(file_bytes, read_file(p.file, memory_->size()));
+    image = file_bytes;
+    what = fmt::format("payload {}", p.file);
+  }
+
+  Expected<LoadedPayload> loaded = p.format == PayloadFormat::kElf
+                                       ? load_elf64(*memory_, image)
+                                       : load_flat(*memory_, image, p.load_address, p.entry);
+  if (!loaded) return fail(loaded.error().context(what));
+  if (p.mode != BootMode::kReal &&
+      ranges_overlap(loaded->begin, loaded->end - loaded->begin, kBootTablesBegin,
+                     kBootTablesEnd - kBootTablesBegin)) {
+    return fail(Errc::kInvalidArgument,
+                "{}: it occupies {:#x}-{:#x}, over the boot tables ferry writes at {:#x}-{:#x} "
+                "for {} mode; load it at or above {:#x}",
+                what, loaded->begin, loaded->end, kBootTablesBegin, kBootTablesEnd,
+                boot_mode_name(p.mode), kBootTablesEnd);
+  }
+  if (p.mode == BootMode::kReal && loaded->entry >= 0x100000) {
+    return fail(Errc::kInvalidArgument, "{}: real-mode entry {:#x} must be below 1 MiB", what,
+                loaded->entry);
+  }
+  FERRY_TRY(write_boot_tables(*memory_, p.mode, gib_pages));
+  entry_ = loaded->entry;
+  spdlog::debug("{}: {:#x}-{:#x}, entry {:#x}, {} mode", what, loaded->begin, loaded->end, entry_,
+                boot_mode_name(p.mode));
+  return {};
+}
+
+Expected<void> Machine::add_devices() {
+  SerialOutput output = SerialOutput::discard();
+  if (config_.serial.mode == SerialMode::kStdout) output = SerialOutput::to_stdout();
+  if (config_.serial.mode == SerialMode::kFile) {
+    FERRY_ASSIGN(output, SerialOutput::to_file(config_.serial.path));
+  }
+  com1_irq_ = std::make_unique<VmIrqLine>(*vm_, kCom1Irq);
+  FERRY_TRY(pio_bus_.insert(kCom1Port, kUartPorts,
+                            std::make_shared<Serial16550>(std::move(output), com1_irq_.get())));
+  FERRY_TRY(pio_bus_.insert(FERRY_EXIT_PORT, 1, std::make_shared<ExitDevice>([this](uint8_t code) {
+                              end(Outcome::guest_exit(code));
+                            })));
+  FERRY_ASSIGN(auto test_device, TestDevice::create(*vm_, *routes_));
+  FERRY_TRY(mmio_bus_.insert(FERRY_TESTDEV_BASE, FERRY_TESTDEV_SIZE, std::move(test_device)));
+  return {};
+}
+
+Expected<void> Machine::create_vcpus(const std::vector<accel::CpuidEntry>& cpuid) {
+  for (unsigned i = 0; i < config_.vcpus; ++i) {
+    FERRY_ASSIGN(auto vcpu, vm_->create_vcpu(i));
+    FERRY_TRY(vcpu->set_cpuid(vcpu_cpuid(cpuid, i)));
+    FERRY_TRY(set_entry_state(*vcpu, config_.payload.mode, entry_, i, config_.vcpus));
+    // Every vCPU starts at the entry point; none waits for INIT/SIPI.
+    FERRY_TRY(vcpu->set_mp_state(accel::MpState::kRunnable));
+    vcpus_.push_back(std::move(vcpu));
+    vcpu_io_.push_back(std::make_unique<BusIo>(mmio_bus_, pio_bus_));
+  }
+  VcpuRunner::Observer& observer = *this;
+  for (unsigned i = 0; i < config_.vcpus; ++i) {
+    runners_.push_back(std::make_unique<VcpuRunner>(*vcpus_[i], *vcpu_io_[i], observer));
+  }
+  return {};
+}
+
+void Machine::start() {
+  for (auto& runner : runners_) runner->start();
+  for (auto& runner : runners_) runner->resume();
+}
+
+void Machine::stop(int signal_number) { end(Outcome::stopped(signal_number)); }
+
+void Machine::end(Outcome outcome) {
+  {
+    std::lock_guard lock(end_mutex_);
+    if (outcome_) return;  // the first reason wins
+    outcome_ = std::move(outcome);
+  }
+  ended_.notify_all();
+  for (auto& runner : runners_) runner->request_stop();
+  (void)done_.signal();
+}
+
+void Machine::on_vcpu_stopped(unsigned index, const Expected<accel::Exit>& why) {
+  if (!why) {
+    end(Outcome::failed(why.error()));
+    return;
+  }
+  switch (why->kind) {
+    case accel::ExitKind::kShutdown:
+      end(Outcome::because(Outcome::Reason::kPowerOff));
+      return;
+    case accel::ExitKind::kReset:
+      end(Outcome::because(Outcome::Reason::kReset));
+      return;
+    case accel::ExitKind::kHalt: {
+      spdlog::debug("vCPU {} halted for good", index);
+      std::unique_lock lock(end_mutex_);
+      if (++halted_ < vcpus_.size()) return;
+      lock.unlock();
+      end(Outcome::because(Outcome::Reason::kHalted));
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+Outcome Machine::wait() {
+  {
+    std::unique_lock lock(end_mutex_);
+    ended_.wait(lock, [&] { return outcome_.has_value(); });
+  }
+  for (auto& runner : runners_) runner->stop();
+  std::lock_guard lock(end_mutex_);
+  return *outcome_;
+}
+
+MachineStats Machine::stats() const {
+  MachineStats stats;
+  for (const auto& runner : runners_) stats.exits += runner->exits();
+  for (const auto& io : vcpu_io_) {
+    IoCounts c = io->counts();
+    stats.io.mmio += c.mmio;
+    stats.io.pio += c.pio;
+    stats.io.unclaimed += c.unclaimed;
+  }
+  stats.guest_resident_bytes = memory_->resident_bytes();
+  return stats;
+}
+
+}  // namespace ferry::vmm

@@ -1,0 +1,154 @@
+#include "ferry/vmm/serial_16550.h"
+
+namespace ferry::vmm {
+namespace {
+
+enum Register : uint64_t {
+  kData = 0,
+  kIer = 1,
+  kIir = 2,
+  kLcr = 3,
+  kMcr = 4,
+  kLsr = 5,
+  kMsr = 6,
+  kScr = 7
+};
+
+constexpr uint8_t kIerRxData = 0x01;
+constexpr uint8_t kIerThrEmpty = 0x02;
+constexpr uint8_t kIirNone = 0x01;
+constexpr uint8_t kIirThrEmpty = 0x02;
+constexpr uint8_t kIirRxData = 0x04;
+constexpr uint8_t kIirFifoEnabled = 0xc0;
+constexpr uint8_t kFcrEnable = 0x01;
+constexpr uint8_t kFcrClearRx = 0x02;
+constexpr uint8_t kLcrDlab = 0x80;
+constexpr uint8_t kMcrOut2 = 0x08;
+constexpr uint8_t kMcrLoop = 0x10;
+constexpr uint8_t kLsrDataReady = 0x01;
+constexpr uint8_t kLsrThrEmpty = 0x20;
+constexpr uint8_t kLsrTransmitterEmpty = 0x40;
+constexpr uint8_t kMsrDcd = 0x80, kMsrRi = 0x40, kMsrDsr = 0x20, kMsrCts = 0x10;
+
+}  // namespace
+
+uint64_t Serial16550::read_register(uint64_t offset, unsigned size) {
+  std::lock_guard lock(mutex_);
+  uint64_t value = 0;
+  // Wider accesses read consecutive registers, as the ISA bus would split them.
+  for (unsigned i = 0; i < size && offset + i < kUartPorts; ++i) {
+    value |= uint64_t{read_locked(offset + i)} << (8 * i);
+  }
+  update_irq();
+  return value;
+}
+
+void Serial16550::write_register(uint64_t offset, unsigned size, uint64_t value) {
+  std::lock_guard lock(mutex_);
+  for (unsigned i = 0; i < size && offset + i < kUartPorts; ++i) {
+    write_locked(offset + i, static_cast<uint8_t>(value >> (8 * i)));
+  }
+  update_irq();
+}
+
+uint8_t Serial16550::read_locked(uint64_t offset) {
+  const bool dlab = lcr_ & kLcrDlab;
+  switch (offset) {
+    case kData:
+      if (dlab) return dll_;
+      if (rx_.empty()) return 0;
+      {
+        uint8_t byte = rx_.front();
+        rx_.pop_front();
+        return byte;
+      }
+    case kIer:
+      return dlab ? dlm_ : ier_;
+    case kIir: {
+      uint8_t id = interrupt_id();
+      // Reading IIR acknowledges a THR-empty interrupt when that is what it reports.
+      if (id == kIirThrEmpty) thr_empty_pending_ = false;
+      return id | ((fcr_ & kFcrEnable) ? kIirFifoEnabled : 0);
+    }
+    case kLcr:
+      return lcr_;
+    case kMcr:
+      return mcr_;
+    case kLsr:
+      return kLsrThrEmpty | kLsrTransmitterEmpty | (rx_.empty() ? 0 : kLsrDataReady);
+    case kMsr:
+      return modem_status();
+    case kScr:
+      return scr_;
+    default:
+      return 0xff;
+  }
+}
+
+void Serial16550::write_locked(uint64_t offset, uint8_t value) {
+  const bool dlab = lcr_ & kLcrDlab;
+  switch (offset) {
+    case kData:
+      if (dlab) {
+        dll_ = value;
+        return;
+      }
+      if (mcr_ & kMcrLoop) {
+        rx_.push_back(value);
+      } else {
+        output_.put(value);
+      }
+      // The byte leaves at once, so the holding register is empty again.
+      thr_empty_pending_ = true;
+      return;
+    case kIer:
+      if (dlab) {
+        dlm_ = value;
+        return;
+      }
+      // Enabling the THR-empty interrupt with an empty THR raises it at once.
+      if ((value & kIerThrEmpty) && !(ier_ & kIerThrEmpty)) thr_empty_pending_ = true;
+      ier_ = value & 0x0f;
+      return;
+    case kIir:
+      fcr_ = value;
+      if (value & kFcrClearRx) rx_.clear();
+      return;
+    case kLcr:
+      lcr_ = value;
+      return;
+    case kMcr:
+      mcr_ = value & 0x1f;
+      return;
+    case kScr:
+      scr_ = value;
+      return;
+    default:  // LSR and MSR are read-only
+      return;
+  }
+}
+
+uint8_t Serial16550::interrupt_id() const {
+  if ((ier_ & kIerRxData) && !rx_.empty()) return kIirRxData;
+  if ((ier_ & kIerThrEmpty) && thr_empty_pending_) return kIirThrEmpty;
+  return kIirNone;
+}
+
+uint8_t Serial16550::modem_status() const {
+  if (mcr_ & kMcrLoop) {
+    // Loopback mirrors DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD; drivers probe for this.
+    return static_cast<uint8_t>(((mcr_ & 0x01) ? kMsrDsr : 0) | ((mcr_ & 0x02) ? kMsrCts : 0) |
+                                ((mcr_ & 0x04) ? kMsrRi : 0) | ((mcr_ & 0x08) ? kMsrDcd : 0));
+  }
+  return kMsrDcd | kMsrDsr | kMsrCts;
+}
+
+void Serial16550::update_irq() {
+  // On a PC the UART's interrupt output is gated by OUT2.
+  const bool level = interrupt_id() != kIirNone && (mcr_ & kMcrOut2);
+  if (level == irq_level_ || irq_ == nullptr) return;
+  irq_level_ = level;
+  irq_->set_level(level);
+}
+
+}  // namespace ferry::vmm

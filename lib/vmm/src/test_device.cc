@@ -1,0 +1,105 @@
+#include "ferry/vmm/test_device.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "ferry/base/checked.h"
+#include "ferry/guests/testdev.h"
+
+namespace ferry::vmm {
+
+Expected<std::shared_ptr<TestDevice>> TestDevice::create(accel::Vm& vm,
+                                                         irq::MsiRouteTable& routes) {
+  FERRY_ASSIGN(uint32_t gsi, routes.allocate());
+  auto trigger = EventFd::create();
+  if (!trigger) {
+    (void)routes.release(gsi);
+    return fail(trigger.error());
+  }
+  return std::shared_ptr<TestDevice>(new TestDevice(vm, routes, gsi, std::move(*trigger)));
+}
+
+TestDevice::~TestDevice() {
+  // Order matters on MSHV: stop injection before the route disappears.
+  if (irqfd_registered_) (void)vm_.unregister_irqfd(trigger_.fd(), gsi_);
+  (void)routes_.release(gsi_);
+}
+
+uint64_t TestDevice::read_register(uint64_t offset, unsigned size) {
+  std::lock_guard lock(mutex_);
+  const uint32_t seen = accesses_++;
+  if (offset >= FERRY_TESTDEV_SCRATCH &&
+      range_fits(offset - FERRY_TESTDEV_SCRATCH, size, FERRY_TESTDEV_SCRATCH_SIZE)) {
+    uint64_t value = 0;
+    std::memcpy(&value, &scratch_[offset - FERRY_TESTDEV_SCRATCH], size);
+    return value;
+  }
+  switch (offset) {
+    case FERRY_TESTDEV_ID:
+      return FERRY_TESTDEV_MAGIC;
+    case FERRY_TESTDEV_VERSION:
+      return 1;
+    case FERRY_TESTDEV_ACCESSES:
+      return seen;
+    case FERRY_TESTDEV_MSI_ADDR_LO:
+      return msi_address_lo_;
+    case FERRY_TESTDEV_MSI_ADDR_HI:
+      return msi_address_hi_;
+    case FERRY_TESTDEV_MSI_DATA:
+      return msi_data_;
+    case FERRY_TESTDEV_MSI_SENT:
+      return msi_sent_;
+    default:
+      return ~uint64_t{0};
+  }
+}
+
+void TestDevice::write_register(uint64_t offset, unsigned size, uint64_t value) {
+  std::lock_guard lock(mutex_);
+  ++accesses_;
+  if (offset >= FERRY_TESTDEV_SCRATCH &&
+      range_fits(offset - FERRY_TESTDEV_SCRATCH, size, FERRY_TESTDEV_SCRATCH_SIZE)) {
+    std::memcpy(&scratch_[offset - FERRY_TESTDEV_SCRATCH], &value, size);
+    return;
+  }
+  switch (offset) {
+    case FERRY_TESTDEV_MSI_ADDR_LO:
+      msi_address_lo_ = static_cast<uint32_t>(value);
+      return;
+    case FERRY_TESTDEV_MSI_ADDR_HI:
+      msi_address_hi_ = static_cast<uint32_t>(value);
+      return;
+    case FERRY_TESTDEV_MSI_DATA:
+      msi_data_ = static_cast<uint32_t>(value);
+      return;
+    case FERRY_TESTDEV_MSI_DOORBELL:
+      send_msi();
+      return;
+    default:
+      return;
+  }
+}
+
+void TestDevice::send_msi() {
+  // Route first, then the irqfd, then the signal: the order that loses nothing on MSHV.
+  const uint64_t address = uint64_t{msi_address_hi_} << 32 | msi_address_lo_;
+  if (auto routed = routes_.set_route(gsi_, address, msi_data_); !routed) {
+    spdlog::warn("test device: MSI not sent: {}", routed.error().message());
+    return;
+  }
+  if (!irqfd_registered_) {
+    if (auto wired = vm_.register_irqfd(trigger_.fd(), gsi_); !wired) {
+      spdlog::warn("test device: MSI not sent: {}", wired.error().message());
+      return;
+    }
+    irqfd_registered_ = true;
+  }
+  if (auto sent = trigger_.signal(); !sent) {
+    spdlog::warn("test device: MSI not sent: {}", sent.error().message());
+    return;
+  }
+  ++msi_sent_;
+}
+
+}  // namespace ferry::vmm
