@@ -1,0 +1,28 @@
+// Tests that need a working /dev/kvm call FERRY_REQUIRE_KVM() first. Without KVM they FAIL,
+// loudly, unless FERRY_ALLOW_NO_KVM=1 is set; then they are SKIPPED (ctest says so) and never
+// counted as passing.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ferry::test {
+
+// Empty when /dev/kvm can be opened read-write; otherwise why not.
+std::string kvm_unusable_reason();
+bool no_kvm_allowed();
+
+}  // namespace ferry::test
+
+#define FERRY_REQUIRE_KVM()                                                                 \
+  do {                                                                                      \
+    const std::string ferry_kvm_reason = ::ferry::test::kvm_unusable_reason();              \
+    if (!ferry_kvm_reason.empty()) {                                                        \
+      if (::ferry::test::no_kvm_allowed()) {                                                \
+        GTEST_SKIP() << "NO KVM: " << ferry_kvm_reason << " (FERRY_ALLOW_NO_KVM=1 is set)"; \
+      }                                                                                     \
+      FAIL() << "this test needs /dev/kvm: " << ferry_kvm_reason                            \
+             << ". Run it on a KVM host, or set FERRY_ALLOW_NO_KVM=1 to skip it.";          \
+    }                                                                                       \
+  } while (0)

@@ -1,0 +1,87 @@
+#include "ferry/vmm/serial_16550.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+namespace ferry::vmm {
+namespace {
+
+using ::testing::InSequence;
+using ::testing::StrictMock;
+
+class MockIrqLine : public IrqLine {
+ public:
+  MOCK_METHOD(void, set_level, (bool), (override));
+};
+
+constexpr uint64_t kThr = 0, kIer = 1, kIir = 2, kLcr = 3, kMcr = 4, kLsr = 5, kMsr = 6, kScr = 7;
+
+class Serial16550Test : public ::testing::Test {
+ protected:
+  Serial16550Test() : uart_(*SerialOutput::to_file(dir_.path() + "/out"), &irq_) {}
+  uint8_t in(uint64_t reg) { return static_cast<uint8_t>(uart_.read_register(reg, 1)); }
+  void out(uint64_t reg, uint8_t value) { uart_.write_register(reg, 1, value); }
+
+  test::TempDir dir_;
+  StrictMock<MockIrqLine> irq_;
+  Serial16550 uart_;
+};
+
+TEST_F(Serial16550Test, TransmitsBytesAndIsAlwaysReady) {
+  EXPECT_EQ(in(kLsr)&0x60, 0x60);
+  for (char c : std::string("hi\n")) out(kThr, static_cast<uint8_t>(c));
+  EXPECT_EQ(dir_.read("out"), "hi\n");
+  EXPECT_EQ(in(kIir), 0x01);  // no interrupt pending
+}
+
+TEST_F(Serial16550Test, DivisorLatchHidesDataAndIer) {
+  out(kLcr, 0x80);
+  out(kThr, 0x01);  // DLL
+  out(kIer, 0x02);  // DLM
+  EXPECT_EQ(in(kThr), 0x01);
+  EXPECT_EQ(in(kIer), 0x02);
+  out(kLcr, 0x03);
+  EXPECT_EQ(in(kIer), 0x00);
+  EXPECT_EQ(dir_.read("out"), "");
+  out(kScr, 0x5a);
+  EXPECT_EQ(in(kScr), 0x5a);
+}
+
+TEST_F(Serial16550Test, ThrEmptyInterruptIsGatedByOut2AndAcknowledgedByIir) {
+  out(kIer, 0x02);                 // pending, but OUT2 is low: no line change
+  EXPECT_EQ(in(kIir)&0x0f, 0x02);  // reading IIR acknowledges it
+  EXPECT_EQ(in(kIir)&0x0f, 0x01);
+  InSequence order;
+  EXPECT_CALL(irq_, set_level(true));
+  EXPECT_CALL(irq_, set_level(false));
+  EXPECT_CALL(irq_, set_level(true));
+  EXPECT_CALL(irq_, set_level(false));
+  out(kMcr, 0x08);  // OUT2
+  out(kThr, 'x');   // THR empties at once: interrupt
+  EXPECT_EQ(in(kIir)&0x0f, 0x02);
+  out(kThr, 'y');
+  out(kIer, 0x00);  // disabling the source drops the line
+  EXPECT_EQ(dir_.read("out"), "xy");
+}
+
+TEST_F(Serial16550Test, LoopbackEchoesDataAndMirrorsModemControl) {
+  out(kMcr, 0x10 | 0x01 | 0x02);  // loop, DTR, RTS
+  EXPECT_EQ(in(kMsr), 0x30);      // DSR, CTS
+  out(kThr, 0x42);
+  EXPECT_EQ(in(kLsr)&0x01, 0x01);
+  EXPECT_EQ(in(kThr), 0x42);
+  EXPECT_EQ(in(kLsr)&0x01, 0x00);
+  EXPECT_EQ(dir_.read("out"), "");  // looped bytes do not leave the chip
+  out(kMcr, 0x00);
+  EXPECT_EQ(in(kMsr), 0xb0);  // DCD, DSR, CTS when not looped
+}
+
+TEST_F(Serial16550Test, FifoControlShowsInIir) {
+  out(kIir, 0x01);
+  EXPECT_EQ(in(kIir), 0xc1);
+}
+
+}  // namespace
+}  // namespace ferry::vmm

@@ -1,0 +1,77 @@
+#include "ferry/vmm/test_device.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "ferry/guests/testdev.h"
+#include "support/mock_accel.h"
+
+namespace ferry::vmm {
+namespace {
+
+using test::MockVm;
+using test::MsiRouteIs;
+using ::testing::_;
+using ::testing::DoAll;
+using ::testing::ElementsAre;
+using ::testing::InSequence;
+using ::testing::Return;
+using ::testing::SaveArg;
+using ::testing::StrictMock;
+
+TEST(TestDevice, ScratchBehavesLikeLittleEndianMemory) {
+  StrictMock<MockVm> vm;
+  irq::MsiRouteTable routes(vm);
+  auto device = *TestDevice::create(vm, routes);
+  device->write_register(FERRY_TESTDEV_SCRATCH, 8, 0x1122334455667788);
+  EXPECT_EQ(device->read_register(FERRY_TESTDEV_SCRATCH + 1, 2), 0x6677u);
+  device->write_register(FERRY_TESTDEV_SCRATCH + 0xfc, 4, 0xaabbccdd);
+  EXPECT_EQ(device->read_register(FERRY_TESTDEV_SCRATCH + 0xfc, 4), 0xaabbccddu);
+  // Past the end of scratch nothing is stored and reads are all ones.
+  device->write_register(FERRY_TESTDEV_SCRATCH + 0xfd, 4, 0);
+  EXPECT_EQ(device->read_register(FERRY_TESTDEV_SCRATCH + 0xfd, 4), 0xffffffffffffffffu);
+  EXPECT_EQ(device->read_register(FERRY_TESTDEV_ID, 4), FERRY_TESTDEV_MAGIC);
+  EXPECT_EQ(device->read_register(FERRY_TESTDEV_ACCESSES, 4), 7u);
+}
+
+TEST(TestDevice, DoorbellCommitsTheRouteThenWiresTheIrqfdThenSignals) {
+  StrictMock<MockVm> vm;
+  irq::MsiRouteTable routes(vm);
+  auto device = *TestDevice::create(vm, routes);
+  int irqfd = -1;
+  {
+    InSequence order;  // route before irqfd: an MSHV irqfd without a route drops signals
+    EXPECT_CALL(vm, set_msi_routes(ElementsAre(MsiRouteIs(24u, 0xfee00000u, 0x40u))))
+        .WillOnce(Return(Expected<void>{}));
+    EXPECT_CALL(vm, register_irqfd(_, 24u, std::optional<int>()))
+        .WillOnce(DoAll(SaveArg<0>(&irqfd), Return(Expected<void>{})));
+    EXPECT_CALL(vm, set_msi_routes(ElementsAre(MsiRouteIs(24u, 0xfee00000u, 0x41u))))
+        .WillOnce(Return(Expected<void>{}));
+  }
+  device->write_register(FERRY_TESTDEV_MSI_ADDR_LO, 4, 0xfee00000);
+  device->write_register(FERRY_TESTDEV_MSI_DATA, 4, 0x40);
+  device->write_register(FERRY_TESTDEV_MSI_DOORBELL, 4, 1);
+  device->write_register(FERRY_TESTDEV_MSI_DOORBELL, 4, 1);  // same route: no commit
+  device->write_register(FERRY_TESTDEV_MSI_DATA, 4, 0x41);
+  device->write_register(FERRY_TESTDEV_MSI_DOORBELL, 4, 1);
+  EXPECT_EQ(device->read_register(FERRY_TESTDEV_MSI_SENT, 4), 3u);
+  uint64_t count = 0;
+  ASSERT_EQ(::read(irqfd, &count, sizeof count), 8);
+  EXPECT_EQ(count, 3u);
+
+  EXPECT_CALL(vm, unregister_irqfd(irqfd, 24u)).WillOnce(Return(Expected<void>{}));
+  EXPECT_CALL(vm, set_msi_routes(ElementsAre())).WillOnce(Return(Expected<void>{}));
+  device.reset();
+}
+
+TEST(TestDevice, ARefusedRouteSendsNothing) {
+  StrictMock<MockVm> vm;
+  irq::MsiRouteTable routes(vm);
+  auto device = *TestDevice::create(vm, routes);
+  EXPECT_CALL(vm, set_msi_routes(_)).WillOnce(Return(fail(Errc::kInvalidArgument, "no")));
+  device->write_register(FERRY_TESTDEV_MSI_DOORBELL, 4, 1);
+  EXPECT_EQ(device->read_register(FERRY_TESTDEV_MSI_SENT, 4), 0u);
+}
+
+}  // namespace
+}  // namespace ferry::vmm
