@@ -28,20 +28,22 @@ void on_interrupt(uint64_t vector);
 
 /* INTERRUPT_STUB(0x40) defines stub_0x40: saves the caller-saved registers (which keeps the stack
  * 16-byte aligned for the call), calls on_interrupt(vector) and returns with iretq. */
-#define INTERRUPT_STUB(v)                                                     \
-  void stub_##v(void);                                                        \
-  __asm__(".global stub_" #v "\nstub_" #v ":\n"                               \
-          "push %rax\npush %rcx\npush %rdx\npush %rsi\npush %rdi\n"            \
-          "push %r8\npush %r9\npush %r10\npush %r11\n"                        \
-          "mov $" #v ", %edi\ncall on_interrupt\n"                            \
-          "pop %r11\npop %r10\npop %r9\npop %r8\n"                            \
+#define INTERRUPT_STUB(v)                                           \
+  void stub_##v(void);                                              \
+  __asm__(".global stub_" #v "\nstub_" #v                           \
+          ":\n"                                                     \
+          "push %rax\npush %rcx\npush %rdx\npush %rsi\npush %rdi\n" \
+          "push %r8\npush %r9\npush %r10\npush %r11\n"              \
+          "mov $" #v                                                \
+          ", %edi\ncall on_interrupt\n"                             \
+          "pop %r11\npop %r10\npop %r9\npop %r8\n"                  \
           "pop %rdi\npop %rsi\npop %rdx\npop %rcx\npop %rax\niretq\n");
 
 static UNUSED void set_gate(uint8_t vector, void (*handler)(void)) {
   uint64_t address = (uint64_t)handler;
   uint16_t cs;
   __asm__ volatile("mov %%cs, %0" : "=r"(cs));
-  idt[vector] = (struct idt_gate){(uint16_t)address, cs, 0, 0x8e, (uint16_t)(address >> 16),
+  idt[vector] = (struct idt_gate){(uint16_t)address,         cs, 0, 0x8e, (uint16_t)(address >> 16),
                                   (uint32_t)(address >> 32), 0};
 }
 
@@ -62,6 +64,5 @@ static UNUSED void enable_lapic_and_interrupts(void) {
 
 static UNUSED uint32_t lapic_id(void) { return mmio_read32(LAPIC_BASE + LAPIC_ID) >> 24; }
 static UNUSED void lapic_eoi(void) { mmio_write32(LAPIC_BASE + LAPIC_EOI, 0); }
-
 
 #endif

@@ -70,7 +70,7 @@ TEST_F(IoapicTest, IdentifiesAsVersion0x20With24PinsAllMasked) {
   EXPECT_EQ(read(0x01), 0x00170020u);
   for (unsigned pin = 0; pin < Ioapic::kPins; ++pin) EXPECT_EQ(read(0x10 + 2 * pin), kMasked);
   write(0x00, 0x0f000000 | 0xff);
-  EXPECT_EQ(read(0x00), 0x0f000000u);  // only the 4-bit ID is writable
+  EXPECT_EQ(read(0x00), 0x0f000000u);             // only the 4-bit ID is writable
   EXPECT_EQ(read(0x10 + 2 * Ioapic::kPins), 0u);  // past the last entry
 }
 

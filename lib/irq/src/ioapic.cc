@@ -33,8 +33,8 @@ accel::MsiRoute route_of(unsigned pin, uint64_t entry) {
   const uint64_t destination = (entry >> kDestinationShift) & 0xff;
   const uint64_t address =
       0xfee00000ull | (destination << 12) | ((entry & kDestModeLogical) ? 1ull << 2 : 0);
-  uint32_t data = vector_of(entry) |
-                  static_cast<uint32_t>(((entry >> kDeliveryModeShift) & 7) << 8);
+  uint32_t data =
+      vector_of(entry) | static_cast<uint32_t>(((entry >> kDeliveryModeShift) & 7) << 8);
   if (level_triggered(entry)) data |= (1u << 15) | (1u << 14);  // level, asserted
   return {pin, address, data};
 }
