@@ -70,9 +70,9 @@ class CliSignals : public CliRun, public ::testing::WithParamInterface<int> {};
 
 TEST_P(CliSignals, StopTheVmCleanlyWith128PlusTheSignal) {
   const std::string image = write_exitloop(dir_, 0xffffffff, 0);
-  const std::string spec = dir_.write(
-      "spin.yaml", "vcpus: 2\nmemory: 4M\npayload: {file: " + image +
-                       ", format: flat, load_address: 0xf0000, mode: real}\n");
+  const std::string spec =
+      dir_.write("spin.yaml", "vcpus: 2\nmemory: 4M\npayload: {file: " + image +
+                                  ", format: flat, load_address: 0xf0000, mode: real}\n");
   Process ferry_process({FERRY_BINARY, "run", spec}, dir_.path());
   ASSERT_TRUE(ferry_process.wait_for_output("!", 10s)) << "the guest never started";
   std::this_thread::sleep_for(50ms);
@@ -101,8 +101,8 @@ TEST_F(CliRun, AShortHugepagePoolIsAClearErrorWithTheFix) {
   const long surplus = read_long(std::string(kPool2M) + "/nr_overcommit_hugepages");
   ASSERT_GE(free_pages, 0) << "this host has no 2 MiB hugepage pool";
   const long want = free_pages + std::max(surplus, 0L) + 1;  // always more than the pool gives
-  ProcessResult r = ferry({"run", kHello, "--set",
-                           "memory={size: " + std::to_string(want * 2) + "M, hugepages: 2M}"});
+  ProcessResult r = ferry(
+      {"run", kHello, "--set", "memory={size: " + std::to_string(want * 2) + "M, hugepages: 2M}"});
   EXPECT_EQ(r.exit_status, 1);
   EXPECT_THAT(r.err, HasSubstr(fmt::format("needs {} free 2 MiB hugepages but the host has {} "
                                            "free. Grow the pool with: echo",
@@ -117,8 +117,7 @@ TEST_F(CliRun, GuestMemoryCanComeFromHugepages) {
   const long before = read_long(pool);
   ASSERT_GE(before, 0);
   std::ofstream(pool) << before + 8;
-  ProcessResult r =
-      ferry({"run", kHello, "--set", "memory={size: 16M, hugepages: 2M}", "--stats"});
+  ProcessResult r = ferry({"run", kHello, "--set", "memory={size: 16M, hugepages: 2M}", "--stats"});
   std::ofstream(pool) << before;  // give the pages back
   EXPECT_EQ(r.exit_status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("Hello from a ferry guest"));

@@ -86,8 +86,7 @@ TEST_F(CliSpec, PayloadMistakesSayWhatToWrite) {
                  "hello, hello32, hello16");
   expect_refused("payload: {builtin: hello, mode: real}\n",
                  "payload.mode: a built-in guest brings its own format, mode and addresses");
-  expect_refused("payload: {file: missing.elf}\n",
-                 "vm.yaml:1:17: payload.file: opening");
+  expect_refused("payload: {file: missing.elf}\n", "vm.yaml:1:17: payload.file: opening");
   dir_.write("raw.bin", std::string(16, '\x90'));
   expect_refused("payload: {file: raw.bin}\n",
                  "is not an ELF file; for a raw image add format: flat, load_address and mode");
@@ -109,9 +108,9 @@ TEST_F(CliSpec, OverridesAreCheckedLikeTheFileAndNamedInErrors) {
                  {"--set", "vcpus=0"});
   expect_refused("payload: {builtin: hello}\n", "--set 'vcpus': write key=value",
                  {"--set", "vcpus"});
-  ProcessResult r = with_spec("validate", "payload: {builtin: hello}\n",
-                              {"--set", "vcpus=3", "--set", "memory.size=128M", "--set",
-                               "payload.builtin=smp"});
+  ProcessResult r =
+      with_spec("validate", "payload: {builtin: hello}\n",
+                {"--set", "vcpus=3", "--set", "memory.size=128M", "--set", "payload.builtin=smp"});
   EXPECT_EQ(r.exit_status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("3 vCPU(s), 128 MiB of memory, payload built-in smp"));
 }
@@ -128,7 +127,8 @@ TEST_F(CliSpec, UsageErrorsExit2) {
   r = ferry({"run", "--bogus", "a.yaml"});
   EXPECT_EQ(r.exit_status, 2);
   EXPECT_THAT(r.err, HasSubstr("See: ferry run --help"));
-  r = ferry({"run", "--log-level", "chatty", std::string(FERRY_SOURCE_DIR) + "/examples/hello.yaml"});
+  r = ferry(
+      {"run", "--log-level", "chatty", std::string(FERRY_SOURCE_DIR) + "/examples/hello.yaml"});
   EXPECT_EQ(r.exit_status, 2);
   EXPECT_THAT(r.err, HasSubstr("--log-level chatty: choose"));
   r = ferry({"run", "--accel", "xen", std::string(FERRY_SOURCE_DIR) + "/examples/hello.yaml"});

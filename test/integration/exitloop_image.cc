@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "ferry/guests/exitloop.h"
 #include "ferry/vmm/builtin_payloads.h"
 
 namespace ferry::test {
@@ -9,8 +10,8 @@ namespace ferry::test {
 std::string write_exitloop(const TempDir& dir, uint32_t pio_exits, uint32_t mmio_exits) {
   const vmm::BuiltinPayload* exitloop = vmm::find_builtin_payload("exitloop");
   std::string image(exitloop->image.begin(), exitloop->image.end());
-  std::memcpy(&image[kExitloopPioCountOffset], &pio_exits, sizeof pio_exits);
-  std::memcpy(&image[kExitloopMmioCountOffset], &mmio_exits, sizeof mmio_exits);
+  std::memcpy(&image[FERRY_EXITLOOP_PIO_COUNT_OFFSET], &pio_exits, sizeof pio_exits);
+  std::memcpy(&image[FERRY_EXITLOOP_MMIO_COUNT_OFFSET], &mmio_exits, sizeof mmio_exits);
   return dir.write("exitloop.bin", image);
 }
 

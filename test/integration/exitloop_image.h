@@ -8,9 +8,6 @@
 
 namespace ferry::test {
 
-constexpr uint64_t kExitloopPioCountOffset = 0xffe0;
-constexpr uint64_t kExitloopMmioCountOffset = 0xffe4;
-
 /// Writes exitloop.bin into `dir` with the given counts and returns its path.
 std::string write_exitloop(const TempDir& dir, uint32_t pio_exits, uint32_t mmio_exits);
 

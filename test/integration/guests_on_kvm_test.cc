@@ -56,7 +56,7 @@ TEST_F(GuestsOnKvm, HelloInRealMode) {
 TEST_F(GuestsOnKvm, MmioReadsAndWritesOfEveryWidthReachTheTestDevice) {
   auto result = expect_exit(builtin_config("mmio", dir_), 0);
   EXPECT_EQ(result.serial, "mmio: 14 checks passed\n");
-  EXPECT_GE(result.stats.io.mmio, 19u);     // 14 to the device, 5 unclaimed
+  EXPECT_GE(result.stats.io.mmio, 19u);  // 14 to the device, 5 unclaimed
   EXPECT_GE(result.stats.io.unclaimed, 5u);
 }
 

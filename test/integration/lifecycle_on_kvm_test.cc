@@ -47,7 +47,7 @@ TEST_F(LifecycleOnKvm, EveryGuestExitIsCountedOnce) {
   EXPECT_EQ(result->outcome.reason, Reason::kGuestExit);
   EXPECT_EQ(result->outcome.code, 0);
   EXPECT_EQ(result->serial, "!");
-  // '!' to COM1, 1000 to port 0x80, 1 to the exit port; 300 unclaimed MMIO writes.
+  // '!' to COM1, 1000 to port 0x80, 1 to the exit port; 300 unclaimed MMIO reads.
   EXPECT_EQ(result->stats.io.pio, 1002u);
   EXPECT_EQ(result->stats.io.mmio, 300u);
   EXPECT_EQ(result->stats.io.unclaimed, 1300u);
@@ -92,8 +92,7 @@ TEST_F(LifecycleOnKvm, ATripleFaultEndsTheVmAsAReset) {
   // ud2 with an empty IDT: #UD -> #GP -> #DF -> triple fault. (Not int3: this PVM host's
   // emulator gives up on int3 with an empty IDT and reports an internal error instead.)
   auto file = dir_.write("ud2.bin", std::string("\x0f\x0b", 2));
-  auto result =
-      run_guest(*kvm, flat_config(file, 0x100000, vmm::BootMode::kProtected, dir_), dir_);
+  auto result = run_guest(*kvm, flat_config(file, 0x100000, vmm::BootMode::kProtected, dir_), dir_);
   ASSERT_TRUE(result) << result.error().message();
   EXPECT_EQ(result->outcome.reason, Reason::kReset) << vmm::describe(result->outcome);
   EXPECT_EQ(vmm::exit_status(result->outcome), 3);

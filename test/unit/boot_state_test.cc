@@ -81,9 +81,9 @@ TEST_F(EntryState, LongModeHasPagingFlatSegmentsAndTheBootProtocolRegisters) {
   EXPECT_FALSE(sregs.cs.db);
   EXPECT_EQ(sregs.ss.selector, kDataSelector);
   EXPECT_EQ(sregs.cr3, kBootPml4Address);
-  EXPECT_EQ(sregs.cr0, 0x80000031u);  // PG, NE, ET, PE; CD and NW cleared
-  EXPECT_EQ(sregs.cr4, 0x620u);       // PAE, OSFXSR, OSXMMEXCPT
-  EXPECT_EQ(sregs.efer, 0x500u);      // LME, LMA
+  EXPECT_EQ(sregs.cr0, 0x80000031u);        // PG, NE, ET, PE; CD and NW cleared
+  EXPECT_EQ(sregs.cr4, 0x620u);             // PAE, OSFXSR, OSXMMEXCPT
+  EXPECT_EQ(sregs.efer, 0x500u);            // LME, LMA
   EXPECT_EQ(sregs.apic_base, 0xfee00900u);  // untouched
   EXPECT_EQ(sregs.tr.type, 0xb);
 }

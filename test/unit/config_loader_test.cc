@@ -37,7 +37,10 @@ TEST(ConfigLoader, MemoryShorthandAndHugepages) {
 
 TEST(ConfigLoader, RelativePathsResolveAgainstTheSpecsDirectory) {
   test::TempDir dir;
-  dir.write("guest.elf", std::string("\x7f" "ELF", 4) + std::string(60, '\0'));
+  dir.write("guest.elf", std::string("\x7f"
+                                     "ELF",
+                                     4) +
+                             std::string(60, '\0'));
   auto config = parse_vm_config("payload: {file: guest.elf}\nserial: {file: out/console.log}\n",
                                 "vm.yaml", dir.path(), {});
   ASSERT_TRUE(config) << config.error().message();
@@ -60,9 +63,8 @@ TEST(ConfigLoader, FlatPayloadsTakeAddressesInAnyNotation) {
 }
 
 TEST(ConfigLoader, OverridesReplaceValuesAndCreateMissingMappings) {
-  auto config = parse("payload: {builtin: hello}\n", {{"memory.size", "32M"},
-                                                       {"vcpus", "4"},
-                                                       {"payload", "{builtin: smp}"}});
+  auto config = parse("payload: {builtin: hello}\n",
+                      {{"memory.size", "32M"}, {"vcpus", "4"}, {"payload", "{builtin: smp}"}});
   ASSERT_TRUE(config) << config.error().message();
   EXPECT_EQ(config->memory_size, 32 * kMiB);
   EXPECT_EQ(config->vcpus, 4u);

@@ -60,8 +60,8 @@ class MachineCreate : public ::testing::Test {
 
 TEST_F(MachineCreate, AnAcceleratorThatRefusesTheVmIsReported) {
   EXPECT_CALL(hypervisor_, create_vm(_))
-      .WillOnce(Return(::testing::ByMove(Expected<std::unique_ptr<accel::Vm>>(
-          fail(Errc::kNoResources, "no more VMs")))));
+      .WillOnce(Return(::testing::ByMove(
+          Expected<std::unique_ptr<accel::Vm>>(fail(Errc::kNoResources, "no more VMs")))));
   auto machine = Machine::create(hypervisor_, hello_config());
   ASSERT_FALSE(machine);
   EXPECT_EQ(machine.error().message(), "no more VMs");
@@ -90,11 +90,11 @@ TEST_F(MachineCreate, EachVcpuGetsItsCpuidEntryStateAndStartsRunnable) {
     ON_CALL(*vcpu, get_special_regs()).WillByDefault(Return(accel::SpecialRegs{}));
     ON_CALL(*vcpu, set_special_regs(_)).WillByDefault(Return(Expected<void>{}));
     ON_CALL(*vcpu, set_regs(_)).WillByDefault(Return(Expected<void>{}));
-    EXPECT_CALL(*vcpu, set_cpuid(::testing::ElementsAre(::testing::Field(
-                           &accel::CpuidEntry::ebx, i << 24))))
+    EXPECT_CALL(
+        *vcpu,
+        set_cpuid(::testing::ElementsAre(::testing::Field(&accel::CpuidEntry::ebx, i << 24))))
         .WillOnce(Return(Expected<void>{}));
-    EXPECT_CALL(*vcpu, set_mp_state(accel::MpState::kRunnable))
-        .WillOnce(Return(Expected<void>{}));
+    EXPECT_CALL(*vcpu, set_mp_state(accel::MpState::kRunnable)).WillOnce(Return(Expected<void>{}));
     EXPECT_CALL(*vm_, create_vcpu(i))
         .WillOnce(Return(::testing::ByMove(Expected<std::unique_ptr<accel::Vcpu>>(
             std::unique_ptr<accel::Vcpu>(std::move(vcpu))))));

@@ -1,0 +1,236 @@
+// The exit benchmark (issue: ferry foundation). Runs the exitloop guest under a minimal raw KVM
+// loop (the limit), ferry, and QEMU when installed, each as a fresh process, and prints in one
+// run: microseconds per port and MMIO exit, the ratios, time from process start to the guest's
+// first instruction and to exit, and resident memory.
+//
+// Per-exit cost = (wall time with N exits - wall time with none) / N, best of several runs,
+// the runners interleaved so machine noise hits all of them alike.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "child_run.h"
+#include "ferry/guests/exitloop.h"
+#include "ferry/vmm/builtin_payloads.h"
+#include "raw_kvm_loop.h"
+
+namespace ferry::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Options {
+  uint32_t exits = 400000;
+  int reps = 3;
+  std::string ferry = FERRY_BINARY;
+  std::string qemu;  // found on PATH unless given
+};
+
+struct Runner {
+  std::string name;
+  std::function<std::vector<std::string>(const std::string& image)> command;
+  int expected_status;
+  // Best-of results.
+  double idle_ms = 1e18, first_output_ms = 1e18, pio_ms = 1e18, mmio_ms = 1e18;
+  long peak_rss_kib = 0;
+  long overhead_kib = -1;  // ferry only
+};
+
+std::vector<uint8_t> exitloop_image(uint32_t pio, uint32_t mmio) {
+  auto image = vmm::find_builtin_payload("exitloop")->image;
+  std::vector<uint8_t> bytes(image.begin(), image.end());
+  std::memcpy(&bytes[FERRY_EXITLOOP_PIO_COUNT_OFFSET], &pio, 4);
+  std::memcpy(&bytes[FERRY_EXITLOOP_MMIO_COUNT_OFFSET], &mmio, 4);
+  return bytes;
+}
+
+std::string write_file(const fs::path& path, const std::string& contents) {
+  std::ofstream(path, std::ios::binary) << contents;
+  return path.string();
+}
+
+std::string find_on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    fs::path candidate = fs::path(dirs.substr(start, end - start)) / program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    start = end + 1;
+  }
+  return "";
+}
+
+std::optional<Options> parse_options(int argc, char** argv) {
+  Options o;
+  o.qemu = find_on_path("qemu-system-x86_64");
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (arg == "--exits") {
+      o.exits = static_cast<uint32_t>(std::strtoul(next().c_str(), nullptr, 10));
+    } else if (arg == "--reps") {
+      o.reps = std::atoi(next().c_str());
+    } else if (arg == "--ferry") {
+      o.ferry = next();
+    } else if (arg == "--qemu") {
+      o.qemu = next();
+    } else if (arg == "--no-qemu") {
+      o.qemu.clear();
+    } else {
+      std::fprintf(stderr,
+                   "usage: exit_bench [--exits N] [--reps R] [--ferry PATH] [--qemu PATH | "
+                   "--no-qemu]\n");
+      return std::nullopt;
+    }
+  }
+  if (o.exits == 0 || o.reps < 1) return std::nullopt;
+  return o;
+}
+
+// Runs one command; dies loudly when the guest did not run as expected.
+ChildRun run_checked(const Runner& runner, const std::string& image) {
+  ChildRun run = run_child(runner.command(image));
+  if (!run.ok || run.status != runner.expected_status ||
+      run.out.find(FERRY_EXITLOOP_MARKER) == std::string::npos) {
+    std::fprintf(stderr, "%s did not run the guest (status %d)\nstdout: %s\nstderr: %s\n",
+                 runner.name.c_str(), run.status, run.out.c_str(), run.err.c_str());
+    std::exit(1);
+  }
+  return run;
+}
+
+void measure(std::vector<Runner>& runners, const Options& o, const fs::path& dir) {
+  const std::string idle = write_file(dir / "idle.bin", std::string(
+      reinterpret_cast<const char*>(exitloop_image(0, 0).data()), FERRY_EXITLOOP_SIZE));
+  const std::string pio = write_file(dir / "pio.bin", std::string(
+      reinterpret_cast<const char*>(exitloop_image(o.exits, 0).data()), FERRY_EXITLOOP_SIZE));
+  const std::string mmio = write_file(dir / "mmio.bin", std::string(
+      reinterpret_cast<const char*>(exitloop_image(0, o.exits).data()), FERRY_EXITLOOP_SIZE));
+  const std::regex overhead("\"overhead_kib\":([0-9]+)");
+  for (int rep = 0; rep < 3 * o.reps; ++rep) {
+    for (Runner& r : runners) {
+      ChildRun run = run_checked(r, idle);
+      r.idle_ms = std::min(r.idle_ms, run.total_ms);
+      r.first_output_ms = std::min(r.first_output_ms, run.first_output_ms);
+      r.peak_rss_kib = std::max(r.peak_rss_kib, run.peak_rss_kib);
+      std::smatch m;
+      if (std::regex_search(run.err, m, overhead)) r.overhead_kib = std::stol(m[1]);
+    }
+  }
+  for (int rep = 0; rep < o.reps; ++rep) {
+    for (Runner& r : runners) r.pio_ms = std::min(r.pio_ms, run_checked(r, pio).total_ms);
+    for (Runner& r : runners) r.mmio_ms = std::min(r.mmio_ms, run_checked(r, mmio).total_ms);
+    std::fprintf(stderr, "  round %d of %d done\n", rep + 1, o.reps);
+  }
+}
+
+double per_exit_us(double with_ms, double idle_ms, uint32_t exits) {
+  return (with_ms - idle_ms) * 1000.0 / exits;
+}
+
+const char* verdict(bool met) { return met ? "met" : "MISSED"; }
+
+void report(const std::vector<Runner>& runners, const Options& o) {
+  const Runner& raw = runners[0];
+  const Runner& ferry = runners[1];
+  const Runner* qemu = runners.size() > 2 ? &runners[2] : nullptr;
+  fmt::print("\nferry exit benchmark: exitloop guest (16-bit), {} exits per run, best of {} "
+             "runs, runners interleaved\n\n",
+             o.exits, o.reps);
+  fmt::print("{:<34}", "");
+  for (const Runner& r : runners) fmt::print("{:>16}", r.name);
+  fmt::print("\n");
+  auto row = [&](const char* label, auto value) {
+    fmt::print("{:<34}", label);
+    for (const Runner& r : runners) fmt::print("{:>16.2f}", value(r));
+    fmt::print("\n");
+  };
+  row("port I/O exit (us)", [&](const Runner& r) { return per_exit_us(r.pio_ms, r.idle_ms, o.exits); });
+  row("MMIO exit (us)", [&](const Runner& r) { return per_exit_us(r.mmio_ms, r.idle_ms, o.exits); });
+  row("start -> first instruction (ms)", [](const Runner& r) { return r.first_output_ms; });
+  row("start -> exit (ms)", [](const Runner& r) { return r.idle_ms; });
+  row("peak resident memory (MiB)", [](const Runner& r) { return r.peak_rss_kib / 1024.0; });
+
+  const double ferry_pio = per_exit_us(ferry.pio_ms, ferry.idle_ms, o.exits);
+  const double ferry_mmio = per_exit_us(ferry.mmio_ms, ferry.idle_ms, o.exits);
+  const double pio_ratio = ferry_pio / per_exit_us(raw.pio_ms, raw.idle_ms, o.exits);
+  const double mmio_ratio = ferry_mmio / per_exit_us(raw.mmio_ms, raw.idle_ms, o.exits);
+  fmt::print("\nferry / raw loop, per exit: port I/O {:.3f}x, MMIO {:.3f}x   (target <= 1.03x: "
+             "{})\n",
+             pio_ratio, mmio_ratio, verdict(pio_ratio <= 1.03 && mmio_ratio <= 1.03));
+  if (qemu) {
+    const double startup = qemu->idle_ms / ferry.idle_ms;
+    fmt::print("QEMU / ferry, per exit: port I/O {:.3f}x, MMIO {:.3f}x\n",
+               per_exit_us(qemu->pio_ms, qemu->idle_ms, o.exits) / ferry_pio,
+               per_exit_us(qemu->mmio_ms, qemu->idle_ms, o.exits) / ferry_mmio);
+    fmt::print("QEMU / ferry, start -> first instruction: {:.1f}x; start -> exit: {:.1f}x   "
+               "(target >= 10x: {})\n",
+               qemu->first_output_ms / ferry.first_output_ms, startup, verdict(startup >= 10));
+  } else {
+    fmt::print("QEMU: not found (apt-get install qemu-system-x86 to compare)\n");
+  }
+  fmt::print("ferry resident memory beyond guest RAM: {} KiB   (target <= 4096 KiB: {})\n",
+             ferry.overhead_kib, verdict(ferry.overhead_kib >= 0 && ferry.overhead_kib <= 4096));
+}
+
+int bench_main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--raw-child") == 0) {
+    std::ifstream in(argv[2], std::ios::binary);
+    std::vector<uint8_t> image((std::istreambuf_iterator<char>(in)), {});
+    return run_raw_kvm_loop(image);
+  }
+  std::optional<Options> o = parse_options(argc, argv);
+  if (!o) return 2;
+  const fs::path dir = fs::temp_directory_path() / fmt::format("ferry-bench-{}", ::getpid());
+  fs::create_directories(dir);
+  const std::string self = fs::read_symlink("/proc/self/exe").string();
+  std::vector<Runner> runners;
+  runners.push_back({"raw KVM loop",
+                     [self](const std::string& image) {
+                       return std::vector<std::string>{self, "--raw-child", image};
+                     },
+                     0});
+  runners.push_back({"ferry",
+                     [ferry = o->ferry, dir](const std::string& image) {
+                       const std::string spec = write_file(
+                           dir / (fs::path(image).stem().string() + ".yaml"),
+                           "memory: 2M\npayload: {file: " + image +
+                               ", format: flat, load_address: 0xf0000, mode: real}\n");
+                       return std::vector<std::string>{ferry, "run", spec, "--stats"};
+                     },
+                     0});
+  if (!o->qemu.empty()) {
+    // isa-debug-exit makes QEMU exit with (value << 1) | 1: 1 for the guest's 0.
+    runners.push_back({"QEMU -accel kvm",
+                       [qemu = o->qemu](const std::string& image) {
+                         return std::vector<std::string>{
+                             qemu, "-accel", "kvm", "-M", "pc", "-nodefaults", "-no-user-config",
+                             "-display", "none", "-m", "16", "-bios", image, "-serial", "stdio",
+                             "-device", "isa-debug-exit,iobase=0xf4,iosize=1"};
+                       },
+                       1});
+  }
+  std::fprintf(stderr, "measuring (this takes a while: %u exits per run)...\n", o->exits);
+  measure(runners, *o, dir);
+  report(runners, *o);
+  fs::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace ferry::bench
+
+int main(int argc, char** argv) { return ferry::bench::bench_main(argc, argv); }

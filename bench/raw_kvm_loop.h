@@ -1,0 +1,14 @@
+// The limit ferry is measured against: the least a program can do to run the exitloop guest on
+// KVM (one memory slot pair, one vCPU, no irqchip, an exit switch that only counts).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace ferry::bench {
+
+/// Runs the 64 KiB real-mode image at 0xf0000 until it writes the exit port; prints the marker
+/// byte it writes to COM1 on stdout. Returns the byte written to the exit port, or -1 on error.
+int run_raw_kvm_loop(std::span<const uint8_t> image);
+
+}  // namespace ferry::bench
