@@ -13,6 +13,7 @@
 #include "ferry/base/event_fd.h"
 #include "ferry/bus/bus.h"
 #include "ferry/irq/msi_route_table.h"
+#include "ferry/pci/root_complex.h"
 #include "ferry/vmm/bus_io.h"
 #include "ferry/vmm/guest_memory.h"
 #include "ferry/vmm/irq_line.h"
@@ -78,6 +79,7 @@ class Machine final : private VcpuRunner::Observer {
   std::unique_ptr<VmIrqLine> com1_irq_;
   bus::Bus mmio_bus_{"mmio"};
   bus::Bus pio_bus_{"port"};
+  std::unique_ptr<pci::RootComplex> pci_;  // its devices live on until the buses let go
   std::vector<std::unique_ptr<accel::Vcpu>> vcpus_;
   std::vector<std::unique_ptr<BusIo>> vcpu_io_;  // one per vCPU: uncontended counters
   std::vector<std::unique_ptr<VcpuRunner>> runners_;
