@@ -8,11 +8,11 @@
 namespace ferry::bench {
 
 struct ChildRun {
-  bool ok = false;          // started, exited normally
-  int status = -1;          // exit status
+  bool ok = false;              // started, exited normally
+  int status = -1;              // exit status
   double first_output_ms = -1;  // from fork to the first byte on stdout
-  double total_ms = 0;      // from fork to exit
-  long peak_rss_kib = 0;    // from wait4
+  double total_ms = 0;          // from fork to exit
+  long peak_rss_kib = 0;        // from wait4
   std::string out, err;
 };
 

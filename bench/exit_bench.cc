@@ -113,12 +113,16 @@ ChildRun run_checked(const Runner& runner, const std::string& image) {
 }
 
 void measure(std::vector<Runner>& runners, const Options& o, const fs::path& dir) {
-  const std::string idle = write_file(dir / "idle.bin", std::string(
-      reinterpret_cast<const char*>(exitloop_image(0, 0).data()), FERRY_EXITLOOP_SIZE));
-  const std::string pio = write_file(dir / "pio.bin", std::string(
-      reinterpret_cast<const char*>(exitloop_image(o.exits, 0).data()), FERRY_EXITLOOP_SIZE));
-  const std::string mmio = write_file(dir / "mmio.bin", std::string(
-      reinterpret_cast<const char*>(exitloop_image(0, o.exits).data()), FERRY_EXITLOOP_SIZE));
+  const std::string idle = write_file(
+      dir / "idle.bin",
+      std::string(reinterpret_cast<const char*>(exitloop_image(0, 0).data()), FERRY_EXITLOOP_SIZE));
+  const std::string pio = write_file(
+      dir / "pio.bin", std::string(reinterpret_cast<const char*>(exitloop_image(o.exits, 0).data()),
+                                   FERRY_EXITLOOP_SIZE));
+  const std::string mmio =
+      write_file(dir / "mmio.bin",
+                 std::string(reinterpret_cast<const char*>(exitloop_image(0, o.exits).data()),
+                             FERRY_EXITLOOP_SIZE));
   const std::regex overhead("\"overhead_kib\":([0-9]+)");
   for (int rep = 0; rep < 3 * o.reps; ++rep) {
     for (Runner& r : runners) {
@@ -147,9 +151,10 @@ void report(const std::vector<Runner>& runners, const Options& o) {
   const Runner& raw = runners[0];
   const Runner& ferry = runners[1];
   const Runner* qemu = runners.size() > 2 ? &runners[2] : nullptr;
-  fmt::print("\nferry exit benchmark: exitloop guest (16-bit), {} exits per run, best of {} "
-             "runs, runners interleaved\n\n",
-             o.exits, o.reps);
+  fmt::print(
+      "\nferry exit benchmark: exitloop guest (16-bit), {} exits per run, best of {} "
+      "runs, runners interleaved\n\n",
+      o.exits, o.reps);
   fmt::print("{:<34}", "");
   for (const Runner& r : runners) fmt::print("{:>16}", r.name);
   fmt::print("\n");
@@ -158,8 +163,10 @@ void report(const std::vector<Runner>& runners, const Options& o) {
     for (const Runner& r : runners) fmt::print("{:>16.2f}", value(r));
     fmt::print("\n");
   };
-  row("port I/O exit (us)", [&](const Runner& r) { return per_exit_us(r.pio_ms, r.idle_ms, o.exits); });
-  row("MMIO exit (us)", [&](const Runner& r) { return per_exit_us(r.mmio_ms, r.idle_ms, o.exits); });
+  row("port I/O exit (us)",
+      [&](const Runner& r) { return per_exit_us(r.pio_ms, r.idle_ms, o.exits); });
+  row("MMIO exit (us)",
+      [&](const Runner& r) { return per_exit_us(r.mmio_ms, r.idle_ms, o.exits); });
   row("start -> first instruction (ms)", [](const Runner& r) { return r.first_output_ms; });
   row("start -> exit (ms)", [](const Runner& r) { return r.idle_ms; });
   row("peak resident memory (MiB)", [](const Runner& r) { return r.peak_rss_kib / 1024.0; });
@@ -168,17 +175,19 @@ void report(const std::vector<Runner>& runners, const Options& o) {
   const double ferry_mmio = per_exit_us(ferry.mmio_ms, ferry.idle_ms, o.exits);
   const double pio_ratio = ferry_pio / per_exit_us(raw.pio_ms, raw.idle_ms, o.exits);
   const double mmio_ratio = ferry_mmio / per_exit_us(raw.mmio_ms, raw.idle_ms, o.exits);
-  fmt::print("\nferry / raw loop, per exit: port I/O {:.3f}x, MMIO {:.3f}x   (target <= 1.03x: "
-             "{})\n",
-             pio_ratio, mmio_ratio, verdict(pio_ratio <= 1.03 && mmio_ratio <= 1.03));
+  fmt::print(
+      "\nferry / raw loop, per exit: port I/O {:.3f}x, MMIO {:.3f}x   (target <= 1.03x: "
+      "{})\n",
+      pio_ratio, mmio_ratio, verdict(pio_ratio <= 1.03 && mmio_ratio <= 1.03));
   if (qemu) {
     const double startup = qemu->idle_ms / ferry.idle_ms;
     fmt::print("QEMU / ferry, per exit: port I/O {:.3f}x, MMIO {:.3f}x\n",
                per_exit_us(qemu->pio_ms, qemu->idle_ms, o.exits) / ferry_pio,
                per_exit_us(qemu->mmio_ms, qemu->idle_ms, o.exits) / ferry_mmio);
-    fmt::print("QEMU / ferry, start -> first instruction: {:.1f}x; start -> exit: {:.1f}x   "
-               "(target >= 10x: {})\n",
-               qemu->first_output_ms / ferry.first_output_ms, startup, verdict(startup >= 10));
+    fmt::print(
+        "QEMU / ferry, start -> first instruction: {:.1f}x; start -> exit: {:.1f}x   "
+        "(target >= 10x: {})\n",
+        qemu->first_output_ms / ferry.first_output_ms, startup, verdict(startup >= 10));
   } else {
     fmt::print("QEMU: not found (apt-get install qemu-system-x86 to compare)\n");
   }
@@ -205,10 +214,10 @@ int bench_main(int argc, char** argv) {
                      0});
   runners.push_back({"ferry",
                      [ferry = o->ferry, dir](const std::string& image) {
-                       const std::string spec = write_file(
-                           dir / (fs::path(image).stem().string() + ".yaml"),
-                           "memory: 2M\npayload: {file: " + image +
-                               ", format: flat, load_address: 0xf0000, mode: real}\n");
+                       const std::string spec =
+                           write_file(dir / (fs::path(image).stem().string() + ".yaml"),
+                                      "memory: 2M\npayload: {file: " + image +
+                                          ", format: flat, load_address: 0xf0000, mode: real}\n");
                        return std::vector<std::string>{ferry, "run", spec, "--stats"};
                      },
                      0});
@@ -216,10 +225,23 @@ int bench_main(int argc, char** argv) {
     // isa-debug-exit makes QEMU exit with (value << 1) | 1: 1 for the guest's 0.
     runners.push_back({"QEMU -accel kvm",
                        [qemu = o->qemu](const std::string& image) {
-                         return std::vector<std::string>{
-                             qemu, "-accel", "kvm", "-M", "pc", "-nodefaults", "-no-user-config",
-                             "-display", "none", "-m", "16", "-bios", image, "-serial", "stdio",
-                             "-device", "isa-debug-exit,iobase=0xf4,iosize=1"};
+                         return std::vector<std::string>{qemu,
+                                                         "-accel",
+                                                         "kvm",
+                                                         "-M",
+                                                         "pc",
+                                                         "-nodefaults",
+                                                         "-no-user-config",
+                                                         "-display",
+                                                         "none",
+                                                         "-m",
+                                                         "16",
+                                                         "-bios",
+                                                         image,
+                                                         "-serial",
+                                                         "stdio",
+                                                         "-device",
+                                                         "isa-debug-exit,iobase=0xf4,iosize=1"};
                        },
                        1});
   }

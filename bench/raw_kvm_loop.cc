@@ -32,8 +32,7 @@ int run_raw_kvm_loop(std::span<const uint8_t> image) {
   if (::ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0) return fail("KVM_SET_TSS_ADDR");
   void* ram = ::mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (ram == MAP_FAILED) return fail("mmap");
-  std::memcpy(static_cast<uint8_t*>(ram) + FERRY_EXITLOOP_LOAD_ADDRESS, image.data(),
-              image.size());
+  std::memcpy(static_cast<uint8_t*>(ram) + FERRY_EXITLOOP_LOAD_ADDRESS, image.data(), image.size());
   kvm_userspace_memory_region low = {0, 0, 0, kHoleStart, reinterpret_cast<uint64_t>(ram)};
   kvm_userspace_memory_region high = {1, 0, kHoleEnd, kRamSize - kHoleEnd,
                                       reinterpret_cast<uint64_t>(ram) + kHoleEnd};

@@ -12,14 +12,20 @@
 #define UART_LSR_THRE 0x20
 #define UNUSED __attribute__((unused))
 
-static inline void outb(uint16_t port, uint8_t v) {
-  __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port));
-}
-static inline uint8_t inb(uint16_t port) {
-  uint8_t v;
-  __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-  return v;
-}
+/* outb/inb, outw/inw, outl/inl. */
+#define FERRY_PORT_IO(suffix, type)                                  \
+  static inline void out##suffix(uint16_t port, type v) {            \
+    __asm__ volatile("out" #suffix " %0, %1" ::"a"(v), "Nd"(port));  \
+  }                                                                  \
+  static inline type in##suffix(uint16_t port) {                     \
+    type v;                                                          \
+    __asm__ volatile("in" #suffix " %1, %0" : "=a"(v) : "Nd"(port)); \
+    return v;                                                        \
+  }
+FERRY_PORT_IO(b, uint8_t)
+FERRY_PORT_IO(w, uint16_t)
+FERRY_PORT_IO(l, uint32_t)
+#undef FERRY_PORT_IO
 
 static inline uint8_t mmio_read8(uintptr_t a) { return *(volatile uint8_t*)a; }
 static inline uint16_t mmio_read16(uintptr_t a) { return *(volatile uint16_t*)a; }

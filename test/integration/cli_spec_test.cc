@@ -95,7 +95,7 @@ TEST_F(CliSpec, PayloadMistakesSayWhatToWrite) {
   expect_refused("payload: {file: raw.bin, format: flat, load_address: 2M, mode: real}\n",
                  "payload.load_address: 0x200000 is above 1 MiB, out of reach of real mode");
   expect_refused("devices: [{type: gpu}]\npayload: {builtin: hello}\n",
-                 "vm.yaml:1:11: devices[0]: spec version 1 has no device types yet");
+                 "vm.yaml:1:18: devices[0].type: 'gpu' is not one of: pci-test");
 }
 
 TEST_F(CliSpec, BrokenYamlPointsAtTheSyntaxError) {

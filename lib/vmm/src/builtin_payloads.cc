@@ -13,6 +13,7 @@ FERRY_GUEST_IMAGE(mmio)
 FERRY_GUEST_IMAGE(irq)
 FERRY_GUEST_IMAGE(ioapic)
 FERRY_GUEST_IMAGE(smp)
+FERRY_GUEST_IMAGE(pci)
 FERRY_GUEST_IMAGE(exitloop)
 #undef FERRY_GUEST_IMAGE
 
@@ -28,7 +29,7 @@ std::span<const uint8_t> image(const uint8_t* begin, const uint8_t* end) {
 }  // namespace
 
 std::span<const BuiltinPayload> builtin_payloads() {
-  static const std::array<BuiltinPayload, 8> kPayloads = {{
+  static const std::array<BuiltinPayload, 9> kPayloads = {{
       {"hello", "greets over the serial port in long mode and exits 0", PayloadFormat::kElf,
        BootMode::kLong, 0, IMAGE(hello)},
       {"hello32", "the same greeting from flat 32-bit protected mode", PayloadFormat::kFlat,
@@ -43,6 +44,10 @@ std::span<const BuiltinPayload> builtin_payloads() {
        PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(ioapic)},
       {"smp", "every vCPU checks in; exits with the vCPU count", PayloadFormat::kElf,
        BootMode::kLong, 0, IMAGE(smp)},
+      {"pci",
+       "enumerates, sizes and programs the PCI test device and takes its MSI-X interrupts; needs "
+       "devices: [{type: pci-test}]",
+       PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(pci)},
       {"exitloop", "benchmark firmware: timed port and MMIO exits", PayloadFormat::kFlat,
        BootMode::kReal, 0xf0000, IMAGE(exitloop)},
   }};

@@ -43,6 +43,7 @@ class SpecParser {
   Expected<void> parse_payload(const YAML::Node& node, PayloadConfig& payload);
   Expected<void> parse_file_payload(const YAML::Node& node, PayloadConfig& payload);
   Expected<void> parse_serial(const YAML::Node& node, SerialConfig& serial);
+  Expected<void> parse_devices(const YAML::Node& node, std::vector<DeviceConfig>& devices);
 
   const YamlReader& r_;
   std::string base_dir_;
@@ -80,14 +81,8 @@ Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& 
   }
   FERRY_TRY(parse_payload(root["payload"], config.payload));
   if (root["serial"]) FERRY_TRY(parse_serial(root["serial"], config.serial));
-  if (const YAML::Node devices = root["devices"]) {
-    if (!devices.IsSequence() && !devices.IsNull()) {
-      return fail(r_.error(devices, "devices", "must be a list"));
-    }
-    if (devices.IsSequence() && devices.size() > 0) {
-      return fail(r_.error(devices[0], "devices[0]",
-                           "spec version 1 has no device types yet; leave the list empty"));
-    }
+  if (root["devices"]) {
+    FERRY_TRY(parse_devices(root["devices"], config.devices));
   }
   return config;
 }
@@ -226,6 +221,47 @@ Expected<void> SpecParser::parse_serial(const YAML::Node& node, SerialConfig& se
   }
   FERRY_ASSIGN(std::string mode, r_.choice(node, "serial", {"stdout", "off"}));
   serial.mode = mode == "stdout" ? SerialMode::kStdout : SerialMode::kOff;
+  return {};
+}
+
+Expected<void> SpecParser::parse_devices(const YAML::Node& node,
+                                         std::vector<DeviceConfig>& devices) {
+  if (node.IsNull()) return {};
+  if (!node.IsSequence()) {
+    return fail(r_.error(node, "devices", "must be a list, e.g. devices: [{type: pci-test}]"));
+  }
+  std::map<uint64_t, size_t> slots;  // slot -> the entry that took it
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node entry = node[i];
+    const std::string path = fmt::format("devices[{}]", i);
+    FERRY_TRY(r_.check_map(entry, path, {"type", "slot"}));
+    if (!entry["type"]) {
+      return fail(r_.error(entry, path + ".type", "is missing; say which device: type: pci-test"));
+    }
+    FERRY_TRY(r_.choice(entry["type"], path + ".type", {"pci-test"}));
+    DeviceConfig device{.type = DeviceType::kPciTest, .slot = std::nullopt};
+    if (const YAML::Node slot_node = entry["slot"]) {
+      FERRY_ASSIGN(uint64_t slot, r_.integer(slot_node, path + ".slot", 0, 31));
+      if (slot == 0) {
+        return fail(r_.error(slot_node, path + ".slot",
+                             "slot 0 is the host bridge (00:00.0); use 1 to 31 or leave slot out"));
+      }
+      if (auto [taken, fresh] = slots.emplace(slot, i); !fresh) {
+        return fail(r_.error(slot_node, path + ".slot",
+                             fmt::format("slot {} is already taken by devices[{}]; choose another "
+                                         "from 1 to 31 or leave slot out",
+                                         slot, taken->second)));
+      }
+      device.slot = static_cast<unsigned>(slot);
+    }
+    devices.push_back(device);
+  }
+  if (devices.size() > 31) {
+    return fail(r_.error(node, "devices",
+                         fmt::format("{} devices do not fit the 31 free slots of PCI bus 0 (the "
+                                     "guest bus has no bridges yet); remove {}",
+                                     devices.size(), devices.size() - 31)));
+  }
   return {};
 }
 

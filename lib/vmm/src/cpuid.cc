@@ -29,4 +29,11 @@ bool has_gib_pages(std::span<const accel::CpuidEntry> table) {
   return false;
 }
 
+unsigned physical_address_bits(std::span<const accel::CpuidEntry> table) {
+  for (const accel::CpuidEntry& e : table) {
+    if (e.function == 0x80000008 && (e.eax & 0xff) != 0) return e.eax & 0xff;
+  }
+  return 36;  // what a CPU without the leaf has (PAE)
+}
+
 }  // namespace ferry::vmm

@@ -9,6 +9,7 @@
 #include "ferry/vmm/builtin_payloads.h"
 #include "ferry/vmm/cpuid.h"
 #include "ferry/vmm/exit_device.h"
+#include "ferry/vmm/pci_platform.h"
 #include "ferry/vmm/serial_16550.h"
 #include "ferry/vmm/test_device.h"
 
@@ -63,6 +64,8 @@ Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor
   FERRY_ASSIGN(auto cpuid, hypervisor.supported_cpuid());
   FERRY_TRY(machine->load_payload(has_gib_pages(cpuid)));
   FERRY_TRY(machine->add_devices());
+  FERRY_ASSIGN(machine->pci_, create_pci(config, physical_address_bits(cpuid), *machine->vm_,
+                                         *machine->routes_, machine->mmio_bus_, machine->pio_bus_));
   FERRY_TRY(machine->create_vcpus(cpuid));
   return machine;
 }

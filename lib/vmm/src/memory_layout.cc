@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ferry/base/checked.h"
+
 namespace ferry::vmm {
 
 std::vector<RamRange> ram_ranges(uint64_t size) {
@@ -19,6 +21,10 @@ std::vector<RamRange> ram_ranges(uint64_t size) {
 
 uint64_t ram_top(uint64_t size) {
   return size > kLowRamLimit ? kHighRamStart + (size - kLowRamLimit) : size;
+}
+
+uint64_t pci_mmio64_base(uint64_t size) {
+  return std::max(kHighRamStart, align_up(ram_top(size), kPciMmio64Alignment));
 }
 
 }  // namespace ferry::vmm

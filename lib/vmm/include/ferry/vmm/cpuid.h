@@ -16,4 +16,7 @@ std::vector<accel::CpuidEntry> vcpu_cpuid(std::span<const accel::CpuidEntry> sup
 /// Whether the table offers 1 GiB pages (CPUID 0x80000001 EDX bit 26).
 bool has_gib_pages(std::span<const accel::CpuidEntry> table);
 
+/// The guest's physical address width (CPUID 0x80000008 EAX bits 7:0); 36 without the leaf.
+unsigned physical_address_bits(std::span<const accel::CpuidEntry> table);
+
 }  // namespace ferry::vmm

@@ -14,6 +14,7 @@
 #include "ferry/bus/bus.h"
 #include "ferry/irq/ioapic.h"
 #include "ferry/irq/msi_route_table.h"
+#include "ferry/pci/root_complex.h"
 #include "ferry/vmm/bus_io.h"
 #include "ferry/vmm/guest_memory.h"
 #include "ferry/vmm/vcpu_runner.h"
@@ -83,6 +84,7 @@ class Machine final : private VcpuRunner::Observer {
   std::shared_ptr<irq::Ioapic> ioapic_;
   bus::Bus mmio_bus_{"mmio"};
   bus::Bus pio_bus_{"port"};
+  std::unique_ptr<pci::RootComplex> pci_;  // its devices live on until the buses let go
   std::vector<std::unique_ptr<accel::Vcpu>> vcpus_;
   std::vector<std::unique_ptr<BusIo>> vcpu_io_;  // one per vCPU: uncontended counters
   std::vector<std::unique_ptr<VcpuRunner>> runners_;

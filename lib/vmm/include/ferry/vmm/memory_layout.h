@@ -21,6 +21,19 @@ constexpr uint64_t kMaxRamSize = 1024 * kGiB;
 constexpr uint64_t kIoapicAddress = 0xfec00000;
 constexpr uint64_t kLapicAddress = 0xfee00000;
 
+// The PCI host bridge (docs/pci-bus.md): a 32-bit MMIO window and ECAM at the bottom of the
+// 3-4 GiB hole, an I/O port window, and a 64-bit MMIO window from pci_mmio64_base() to the end
+// of the guest's physical address space.
+constexpr uint64_t kPciMmio32Base = 0xc0000000;
+constexpr uint64_t kPciMmio32Size = 512 * kMiB;
+constexpr uint64_t kPciEcamBase = 0xe0000000;
+constexpr uint64_t kPciEcamSize = 256 * kMiB;  // 256 buses of 1 MiB; functions sit on bus 0 only
+constexpr uint64_t kPciIoBase = 0xc000;
+constexpr uint64_t kPciIoSize = 0x4000;
+constexpr uint64_t kPciMmio64Alignment = kGiB;
+static_assert(kPciMmio32Base >= kLowRamLimit && kPciMmio32Base + kPciMmio32Size <= kPciEcamBase);
+static_assert(kPciEcamBase + kPciEcamSize <= kIoapicAddress);
+
 // A run of guest RAM and where it lives in the single host allocation.
 struct RamRange {
   uint64_t gpa;
@@ -35,5 +48,8 @@ std::vector<RamRange> ram_ranges(uint64_t size);
 
 // One past the highest RAM address (where a 64-bit device window can start).
 uint64_t ram_top(uint64_t size);
+
+// Where the 64-bit PCI window starts: 4 GiB or the first GiB boundary above RAM, the higher.
+uint64_t pci_mmio64_base(uint64_t size);
 
 }  // namespace ferry::vmm

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ferry/base/units.h"
 #include "ferry/vmm/payload.h"
@@ -27,6 +28,14 @@ struct PayloadConfig {
   std::optional<uint64_t> entry;  // flat only; defaults to load_address
 };
 
+enum class DeviceType : uint8_t { kPciTest };
+
+// One entry of `devices:` (docs/pci-bus.md).
+struct DeviceConfig {
+  DeviceType type = DeviceType::kPciTest;
+  std::optional<unsigned> slot;  // PCI slot on bus 0, 1-31; the lowest free one when unset
+};
+
 struct VmConfig {
   std::string name;
   unsigned vcpus = 1;
@@ -34,6 +43,7 @@ struct VmConfig {
   uint64_t huge_page_size = 0;  // 0 = normal pages
   PayloadConfig payload;
   SerialConfig serial;
+  std::vector<DeviceConfig> devices;
 };
 
 }  // namespace ferry::vmm

@@ -1,0 +1,31 @@
+// The firmware's part of BAR placement: picks guest addresses for BARs inside the host bridge's
+// windows. Memory BARs are aligned to their size and to at least a page, so no two BARs share a
+// page (a page is what a VFIO BAR mapping or an MSI-X hole is carved in).
+#pragma once
+
+#include <cstdint>
+
+#include "ferry/base/error.h"
+#include "ferry/pci/address_allocator.h"
+#include "ferry/pci/bar.h"
+
+namespace ferry::pci {
+
+constexpr uint64_t kBarPageSize = 4096;
+
+class BarAllocator {
+ public:
+  explicit BarAllocator(const BridgeWindows& windows)
+      : io_(windows.io), mmio32_(windows.mmio32), mmio64_(windows.mmio64) {}
+
+  /// An address for a BAR: I/O in the I/O window, 32-bit memory in the 32-bit window, 64-bit
+  /// memory in the 64-bit window, or in the 32-bit window when the 64-bit one has no room.
+  Expected<uint64_t> allocate(const BarSpec& spec);
+
+ private:
+  AddressAllocator io_;
+  AddressAllocator mmio32_;
+  AddressAllocator mmio64_;
+};
+
+}  // namespace ferry::pci

@@ -1,0 +1,51 @@
+// The guest's host bridge: configuration mechanism #1 at ports 0xcf8-0xcff, an ECAM window, the
+// root bus with the bridge's own function at 00:00.0, and the BAR allocator with which it plays
+// firmware for the functions added to it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "ferry/base/error.h"
+#include "ferry/bus/bus.h"
+#include "ferry/pci/bar_allocator.h"
+#include "ferry/pci/endpoint.h"
+#include "ferry/pci/root_bus.h"
+
+namespace ferry::pci {
+
+struct RootComplexLayout {
+  BridgeWindows windows;
+  uint64_t ecam_base = 0;
+  uint64_t ecam_size = 0;  // 1 MiB per bus, 1 to 256 buses; functions sit on bus 0 only
+};
+
+class RootComplex {
+ public:
+  /// Claims the configuration ports and the ECAM window on the buses and puts the bridge's own
+  /// function at 00:00.0.
+  static Expected<std::unique_ptr<RootComplex>> create(bus::Bus& mmio, bus::Bus& pio,
+                                                       const RootComplexLayout& layout);
+
+  /// Where the BARs of functions on this bridge decode.
+  BarSpaces bar_spaces() const { return {mmio_, pio_, layout_.windows}; }
+  const RootComplexLayout& layout() const { return layout_; }
+
+  /// Puts `endpoint` at function 0 of `slot` (1-31; the lowest free slot when unset) and, as
+  /// firmware would, gives its BARs and ROM addresses, leaving decoding off. Returns the slot.
+  Expected<unsigned> add(std::shared_ptr<Endpoint> endpoint, std::optional<unsigned> slot);
+
+ private:
+  RootComplex(bus::Bus& mmio, bus::Bus& pio, const RootComplexLayout& layout)
+      : mmio_(mmio), pio_(pio), layout_(layout), allocator_(layout.windows) {}
+  Expected<void> assign_bars(Endpoint& endpoint, unsigned slot);
+
+  bus::Bus& mmio_;
+  bus::Bus& pio_;
+  RootComplexLayout layout_;
+  BarAllocator allocator_;
+  std::shared_ptr<RootBus> bus_ = std::make_shared<RootBus>();
+};
+
+}  // namespace ferry::pci

@@ -1,0 +1,51 @@
+#include "ferry/vmm/pci_platform.h"
+
+#include <spdlog/spdlog.h>
+
+#include "ferry/guests/pcitest.h"
+#include "ferry/guests/testdev.h"
+#include "ferry/pci/pci_test_device.h"
+#include "ferry/vmm/memory_layout.h"
+
+namespace ferry::vmm {
+
+// The guests hard-code the layout (they have no ACPI tables to read it from).
+static_assert(kPciMmio32Base == FERRY_PCI_MMIO32_BASE && kPciMmio32Size == FERRY_PCI_MMIO32_SIZE);
+static_assert(kPciEcamBase == FERRY_PCI_ECAM_BASE);
+static_assert(kPciIoBase == FERRY_PCI_IO_BASE && kPciIoSize == FERRY_PCI_IO_SIZE);
+static_assert(kPciEcamBase + kPciEcamSize <= FERRY_TESTDEV_BASE);
+
+pci::BridgeWindows pci_windows(uint64_t ram_size, unsigned physical_address_bits) {
+  const uint64_t base = pci_mmio64_base(ram_size);
+  const uint64_t end =
+      physical_address_bits >= 64 ? ~uint64_t{0} : uint64_t{1} << physical_address_bits;
+  return {.io = {kPciIoBase, kPciIoSize},
+          .mmio32 = {kPciMmio32Base, kPciMmio32Size},
+          .mmio64 = {base, end > base ? end - base : 0}};
+}
+
+Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
+                                                       unsigned physical_address_bits,
+                                                       accel::Vm& vm, irq::MsiRouteTable& routes,
+                                                       bus::Bus& mmio, bus::Bus& pio) {
+  const pci::RootComplexLayout layout{
+      .windows = pci_windows(config.memory_size, physical_address_bits),
+      .ecam_base = kPciEcamBase,
+      .ecam_size = kPciEcamSize};
+  FERRY_ASSIGN(auto root, pci::RootComplex::create(mmio, pio, layout));
+  spdlog::debug("PCI: I/O {}, 32-bit MMIO {}, 64-bit MMIO {} ({} physical address bits)",
+                pci::describe(layout.windows.io), pci::describe(layout.windows.mmio32),
+                pci::describe(layout.windows.mmio64), physical_address_bits);
+  for (size_t i = 0; i < config.devices.size(); ++i) {
+    const DeviceConfig& d = config.devices[i];
+    const std::string what = fmt::format("devices[{}] (pci-test)", i);
+    auto device = pci::PciTestDevice::create(root->bar_spaces(), vm, routes);
+    if (!device) return fail(device.error().context(what));
+    auto slot = root->add(*device, d.slot);
+    if (!slot) return fail(slot.error().context(what));
+    spdlog::debug("{}: at 00:{:02x}.0", what, *slot);
+  }
+  return root;
+}
+
+}  // namespace ferry::vmm
