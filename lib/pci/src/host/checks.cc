@@ -220,8 +220,8 @@ Check check_bars(const HostDevice& device, const BarPlan& plan, const IommuLimit
                    "No fix in ferry today: a 32-bit BAR or ROM must fit ferry's 32-bit window "
                    "(512 MiB below 4 GiB) and I/O BARs its I/O window.");
   }
-  const uint64_t start = windows.mmio64 ? windows.mmio64->start : 4 * kGiB;
-  const unsigned needed = phys_bits_needed(start, largest64);
+  const unsigned needed =
+      phys_bits_needed(align_up(std::max(windows.ram_top, 4 * kGiB), kGiB), largest64);
   std::string summary = fmt::format(
       "Give the guest at least {} physical address bits, so the 64-bit window "
       "holds a {} BAR (ferry check {} --guest-phys-bits {} shows the result).",

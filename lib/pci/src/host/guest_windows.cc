@@ -15,6 +15,7 @@ Expected<GuestWindows> GuestWindows::for_guest(uint64_t ram_top, unsigned phys_b
                 phys_bits, kMinPhysBits, kMaxPhysBits);
   }
   GuestWindows windows;
+  windows.ram_top = ram_top;
   const uint64_t top = (uint64_t{1} << phys_bits) - 1;
   const uint64_t start = align_up(std::max(ram_top, 4 * kGiB), kGiB);
   if (start <= top && start >= ram_top) windows.mmio64 = AddressRange{start, top};

@@ -29,6 +29,7 @@ struct GuestWindows {
   AddressRange mmio32{kMmio32Start, kMmio32End};
   std::optional<AddressRange> mmio64;  // absent when RAM reaches the top of the address space
   AddressRange io{kIoWindowStart, kIoWindowEnd};
+  uint64_t ram_top = 0;  // one past the guest's highest RAM address
 
   /// The windows for a guest whose RAM ends below `ram_top` (one past its highest address)
   /// and whose CPUs have `phys_bits` physical address bits (32-52).
