@@ -142,6 +142,21 @@ TEST(Verdict, IommuTooNarrowIsSaidSo) {
   EXPECT_THAT(bars.fix->summary, HasSubstr("translates only 39-bit addresses"));
 }
 
+TEST(Verdict, ConfigReadAsNonRootWarnsThatCapabilitiesAreUnknown) {
+  // What a non-root reader gets: the 64-byte header only. Rebuild the device from it.
+  const Inventory& inventory = tree("lab-q35");
+  HostDevice nvme = *inventory.find(*Bdf::parse("0000:01:00.0"));
+  std::vector<uint8_t> header = nvme.config.bytes();
+  header.resize(kConfigHeaderSize);
+  nvme.config = ConfigSpace(header);
+  nvme.caps = parse_capabilities(nvme.config);
+  const Verdict v = assess(nvme, inventory, *GuestWindows::for_guest(2 * kGiB, 40));
+  const Check& msix = check(v, "msix");
+  EXPECT_EQ(msix.status, CheckStatus::kWarn);
+  EXPECT_THAT(msix.detail, HasSubstr("only 64 bytes of config space"));
+  EXPECT_THAT(msix.fix->commands, ElementsAre("sudo ferry check 0000:01:00.0"));
+}
+
 TEST(Verdict, NoIommuFailsWithTheKernelCommandLineFix) {
   const Verdict v = judge("host-virtio", "0000:00:02.0");
   const Check& iommu = check(v, "iommu");

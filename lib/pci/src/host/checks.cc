@@ -236,6 +236,15 @@ Check check_bars(const HostDevice& device, const BarPlan& plan, const IommuLimit
 }
 
 Check check_msix(const HostDevice& device) {
+  if (device.config.size() <= kConfigHeaderSize) {
+    return problem("msix", CheckStatus::kWarn,
+                   fmt::format("only {} bytes of config space were readable (sysfs gives the "
+                               "capabilities to root only), so the interrupt capabilities are "
+                               "unknown",
+                               device.config.size()),
+                   "Run the check as root to see them:",
+                   {fmt::format("sudo ferry check {}", device.bdf.str())});
+  }
   if (!device.caps.msix) {
     return skipped("msix", device.caps.msi ? "no MSI-X (MSI and INTx only)"
                                            : "no MSI-X (INTx only, or no interrupts)");

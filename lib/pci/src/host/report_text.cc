@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "ferry/base/units.h"
 #include "ferry/pci/host/report.h"
 
@@ -104,6 +106,10 @@ std::string format_device_table(const Inventory& inventory, const std::vector<Ve
                        title(d));
   }
   if (devices.empty()) out += "(no PCI devices)\n";
+  if (std::any_of(devices.begin(), devices.end(),
+                  [](const HostDevice& d) { return d.config.size() <= kConfigHeaderSize; })) {
+    out += "Config space beyond the header needs root: run as root for capabilities.\n";
+  }
   if (!inventory.iommu_enabled()) {
     out += "No IOMMU is on, so no device is assignable; ferry check <BDF> shows how to fix it.\n";
   }
@@ -137,7 +143,9 @@ std::string format_check_report(const HostDevice& d, const Inventory& inventory,
   field(out, "ROM:",
         d.rom ? fmt::format("{}  host {:#x}", format_size(d.rom->size), d.rom->host_address)
               : "none");
-  field(out, "Config space:", fmt::format("{} bytes readable", d.config.size()));
+  field(out, "Config space:",
+        fmt::format("{} bytes readable{}", d.config.size(),
+                    d.config.size() <= kConfigHeaderSize ? " (the rest needs root)" : ""));
   field(out, "Capabilities:", capability_list(d.caps));
   capability_details(out, d.caps);
   field(out, "Reset:",
