@@ -14,9 +14,12 @@ constexpr const char* kHelp =
     "Commands:\n"
     "  run <vm.yaml>       run the VM the spec describes (ferry run --help)\n"
     "  validate <vm.yaml>  check a spec without running it\n"
+    "  devices             list the host's PCI devices and whether each can be assigned\n"
+    "  check <BDF>         tell whether one host device can be assigned, and how to fix it\n"
     "  version             print the version\n"
     "\n"
-    "The spec format is in docs/config.md; examples/hello.yaml is a start.\n";
+    "The spec format is in docs/config.md; examples/hello.yaml is a start. Device assignment\n"
+    "readiness (devices, check) is in docs/pci.md.\n";
 
 }  // namespace
 
@@ -38,6 +41,8 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "run") return run_command(args);
   if (command == "validate") return validate_command(args);
+  if (command == "devices") return devices_command(args);
+  if (command == "check") return check_command(args);
   if (command == "version" || command == "--version") return version_command(args);
   if (command == "help" || command == "--help" || command == "-h") {
     std::cout << kHelp;

@@ -5,6 +5,7 @@
 
 #include <iostream>
 
+#include "command_line.h"
 #include "commands.h"
 #include "ferry/vmm/config_loader.h"
 
@@ -27,23 +28,9 @@ std::optional<int> parse_command_line(const std::string& command,
                                       const po::options_description& visible,
                                       const po::options_description& hidden,
                                       const SpecOptions& values, const char* usage) {
-  po::options_description all;
-  all.add(visible).add(hidden);
   po::positional_options_description positional;
   positional.add("spec", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "ferry " << command << ": " << e.what() << "\nSee: ferry " << command
-              << " --help\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << usage << "\n" << visible << "\n";
-    return 0;
-  }
+  if (auto done = parse_options(command, args, visible, hidden, positional, usage)) return done;
   if (values.spec.empty()) {
     std::cerr << "ferry " << command << ": give the VM spec, e.g. ferry " << command
               << " examples/hello.yaml\nSee: ferry " << command << " --help\n";
