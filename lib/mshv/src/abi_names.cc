@@ -76,6 +76,39 @@ const char* hv_message_name(uint32_t type) {
   }
 }
 
+const char* hvcall_name(uint16_t code) {
+  switch (code) {
+    case kHvCallGetPartitionProperty:
+      return "HvCallGetPartitionProperty";
+    case kHvCallSetPartitionProperty:
+      return "HvCallSetPartitionProperty";
+    case kHvCallInstallIntercept:
+      return "HvCallInstallIntercept";
+    case kHvCallGetVpRegisters:
+      return "HvCallGetVpRegisters";
+    case kHvCallSetVpRegisters:
+      return "HvCallSetVpRegisters";
+    case kHvCallTranslateVirtualAddress:
+      return "HvCallTranslateVirtualAddress";
+    case kHvCallRegisterInterceptResult:
+      return "HvCallRegisterInterceptResult";
+    case kHvCallClearVirtualInterrupt:
+      return "HvCallClearVirtualInterrupt";
+    case kHvCallAssertVirtualInterrupt:
+      return "HvCallAssertVirtualInterrupt";
+    case kHvCallSignalEventDirect:
+      return "HvCallSignalEventDirect";
+    case kHvCallPostMessageDirect:
+      return "HvCallPostMessageDirect";
+    case kHvCallGetGpaPagesAccessStates:
+      return "HvCallGetGpaPagesAccessStates";
+    case kHvCallGetVpCpuidValues:
+      return "HvCallGetVpCpuidValues";
+    default:
+      return "a hypercall";
+  }
+}
+
 const char* hv_status_name(uint16_t status) {
   switch (status) {
     case kHvStatusSuccess:

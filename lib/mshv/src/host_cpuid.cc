@@ -21,8 +21,8 @@ class Table {
   CpuidRegs add(uint32_t leaf, uint32_t subleaf, bool indexed) {
     const CpuidRegs r = driver_.host_cpuid(leaf, subleaf);
     if (entries_.size() < kMaxCpuidEntries) {
-      entries_.push_back({leaf, subleaf, indexed ? accel::kCpuidSignificantIndex : 0u, r.eax,
-                          r.ebx, r.ecx, r.edx});
+      entries_.push_back({leaf, subleaf, indexed ? accel::kCpuidSignificantIndex : 0u, r.eax, r.ebx,
+                          r.ecx, r.edx});
     }
     return r;
   }

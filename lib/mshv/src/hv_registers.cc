@@ -35,7 +35,7 @@ HvRegisterValue table_to_hv(const accel::DescriptorTable& table) {
 }
 
 // Hardware order of the page's gp[] array for each field of accel::Regs.
-constexpr std::array<unsigned, 16> kAccelToHardware = {0, 3, 1, 2, 6, 7, 4, 5,
+constexpr std::array<unsigned, 16> kAccelToHardware = {0, 3, 1,  2,  6,  7,  4,  5,
                                                        8, 9, 10, 11, 12, 13, 14, 15};
 
 uint64_t* accel_gpr(accel::Regs& r, unsigned i) {
@@ -47,9 +47,9 @@ uint64_t* accel_gpr(accel::Regs& r, unsigned i) {
 }  // namespace
 
 const std::array<uint32_t, 18> kGeneralRegisterNames = {
-    kHvRegRax,      kHvRegRbx,      kHvRegRcx,      kHvRegRdx,      kHvRegRsi,  kHvRegRdi,
-    kHvRegRsp,      kHvRegRbp,      kHvRegR8,       kHvRegR8 + 1,   kHvRegR8 + 2, kHvRegR8 + 3,
-    kHvRegR8 + 4,   kHvRegR8 + 5,   kHvRegR8 + 6,   kHvRegR15,      kHvRegRip,  kHvRegRflags};
+    kHvRegRax,    kHvRegRbx,    kHvRegRcx,    kHvRegRdx,    kHvRegRsi,    kHvRegRdi,
+    kHvRegRsp,    kHvRegRbp,    kHvRegR8,     kHvRegR8 + 1, kHvRegR8 + 2, kHvRegR8 + 3,
+    kHvRegR8 + 4, kHvRegR8 + 5, kHvRegR8 + 6, kHvRegR15,    kHvRegRip,    kHvRegRflags};
 
 accel::Regs regs_from_values(std::span<const HvRegisterValue, 18> values) {
   accel::Regs regs;
@@ -69,9 +69,9 @@ std::array<HvRegisterValue, 18> regs_to_values(const accel::Regs& regs) {
 }
 
 const std::array<uint32_t, 17> kSpecialRegisterNames = {
-    kHvRegCs,   kHvRegDs,   kHvRegEs,  kHvRegFs,  kHvRegGs,  kHvRegSs,   kHvRegTr,  kHvRegLdtr,
-    kHvRegGdtr, kHvRegIdtr, kHvRegCr0, kHvRegCr2, kHvRegCr3, kHvRegCr4, kHvRegCr8, kHvRegEfer,
-    kHvRegApicBase};
+    kHvRegCs,  kHvRegDs,   kHvRegEs,   kHvRegFs,   kHvRegGs,      kHvRegSs,
+    kHvRegTr,  kHvRegLdtr, kHvRegGdtr, kHvRegIdtr, kHvRegCr0,     kHvRegCr2,
+    kHvRegCr3, kHvRegCr4,  kHvRegCr8,  kHvRegEfer, kHvRegApicBase};
 
 accel::Segment segment_from_hv(const HvX64SegmentRegister& s) {
   const uint16_t a = s.attributes;

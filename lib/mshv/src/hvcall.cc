@@ -26,29 +26,6 @@ struct alignas(16) HvPage {
 
 }  // namespace
 
-const char* hvcall_name(uint16_t code) {
-  switch (code) {
-    case kHvCallGetPartitionProperty:
-      return "HvCallGetPartitionProperty";
-    case kHvCallSetPartitionProperty:
-      return "HvCallSetPartitionProperty";
-    case kHvCallInstallIntercept:
-      return "HvCallInstallIntercept";
-    case kHvCallGetVpRegisters:
-      return "HvCallGetVpRegisters";
-    case kHvCallSetVpRegisters:
-      return "HvCallSetVpRegisters";
-    case kHvCallTranslateVirtualAddress:
-      return "HvCallTranslateVirtualAddress";
-    case kHvCallRegisterInterceptResult:
-      return "HvCallRegisterInterceptResult";
-    case kHvCallAssertVirtualInterrupt:
-      return "HvCallAssertVirtualInterrupt";
-    default:
-      return "a hypercall";
-  }
-}
-
 Expected<void> Hvcall::call(uint16_t code, uint16_t reps, std::span<const uint8_t> in,
                             std::span<uint8_t> out) const {
   MshvRootHvcall args{};
@@ -63,11 +40,11 @@ Expected<void> Hvcall::call(uint16_t code, uint16_t reps, std::span<const uint8_
     int r = driver_.ioctl(fd_, kMshvRootHvcall, &args);
     if (r == -EAGAIN && attempt < kMaxDepositRetries) continue;
     if (r >= 0) break;
-    if (args.status == kHvStatusSuccess) return fail(ioctl_error(-r, kMshvRootHvcall, hvcall_name(code)));
+    if (args.status == kHvStatusSuccess)
+      return fail(ioctl_error(-r, kMshvRootHvcall, hvcall_name(code)));
     return fail(Error(Error::from_errno(-r, "").code(),
                       fmt::format("{}: the hypervisor answered {} ({:#x}); errno {}",
-                                  hvcall_name(code), hv_status_name(args.status), args.status,
-                                  -r),
+                                  hvcall_name(code), hv_status_name(args.status), args.status, -r),
                       -r));
   }
   if (reps != 0 && args.reps != reps) {
@@ -81,9 +58,9 @@ Expected<uint64_t> Hvcall::get_partition_property(uint32_t property) const {
   HvInputGetPartitionProperty in{};
   in.property_code = property;
   uint64_t value = 0;
-  auto got = call(kHvCallGetPartitionProperty, 0,
-                  {reinterpret_cast<const uint8_t*>(&in), sizeof in},
-                  {reinterpret_cast<uint8_t*>(&value), sizeof value});
+  auto got =
+      call(kHvCallGetPartitionProperty, 0, {reinterpret_cast<const uint8_t*>(&in), sizeof in},
+           {reinterpret_cast<uint8_t*>(&value), sizeof value});
   if (!got) return fail(got.error().context(fmt::format("partition property {:#x}", property)));
   return value;
 }
@@ -92,8 +69,8 @@ Expected<void> Hvcall::set_partition_property(uint32_t property, uint64_t value)
   HvInputSetPartitionProperty in{};
   in.property_code = property;
   in.property_value = value;
-  auto set = call(kHvCallSetPartitionProperty, 0,
-                  {reinterpret_cast<const uint8_t*>(&in), sizeof in}, {});
+  auto set =
+      call(kHvCallSetPartitionProperty, 0, {reinterpret_cast<const uint8_t*>(&in), sizeof in}, {});
   if (!set) {
     return fail(set.error().context(fmt::format("setting partition property {:#x}", property)));
   }
@@ -103,8 +80,8 @@ Expected<void> Hvcall::set_partition_property(uint32_t property, uint64_t value)
 Expected<void> Hvcall::get_vp_registers(uint32_t vp, std::span<const uint32_t> names,
                                         std::span<HvRegisterValue> values) const {
   if (values.size() < names.size()) {
-    return fail(Errc::kInternal, "get_vp_registers: {} names but room for {} values",
-                names.size(), values.size());
+    return fail(Errc::kInternal, "get_vp_registers: {} names but room for {} values", names.size(),
+                values.size());
   }
   HvPage in;
   for (size_t done = 0; done < names.size();) {
@@ -113,9 +90,10 @@ Expected<void> Hvcall::get_vp_registers(uint32_t vp, std::span<const uint32_t> n
     header = {};
     header.vp_index = vp;
     std::memcpy(in.bytes.data() + sizeof header, names.data() + done, n * sizeof(uint32_t));
-    auto got = call(kHvCallGetVpRegisters, static_cast<uint16_t>(n),
-                    {in.bytes.data(), sizeof header + n * sizeof(uint32_t)},
-                    {reinterpret_cast<uint8_t*>(values.data() + done), n * sizeof(HvRegisterValue)});
+    auto got =
+        call(kHvCallGetVpRegisters, static_cast<uint16_t>(n),
+             {in.bytes.data(), sizeof header + n * sizeof(uint32_t)},
+             {reinterpret_cast<uint8_t*>(values.data() + done), n * sizeof(HvRegisterValue)});
     if (!got) return fail(got.error().context(fmt::format("VP {}", vp)));
     done += n;
   }
@@ -134,13 +112,14 @@ Expected<void> Hvcall::set_vp_registers(uint32_t vp, std::span<const uint32_t> n
     in.bytes.fill(0);
     in.at<HvInputGetVpRegisters>(0).vp_index = vp;
     for (size_t i = 0; i < n; ++i) {
-      auto& assoc = in.at<HvRegisterAssoc>(sizeof(HvInputGetVpRegisters) + i * sizeof(HvRegisterAssoc));
+      auto& assoc =
+          in.at<HvRegisterAssoc>(sizeof(HvInputGetVpRegisters) + i * sizeof(HvRegisterAssoc));
       assoc.name = names[done + i];
       assoc.value = values[done + i];
     }
-    auto set = call(kHvCallSetVpRegisters, static_cast<uint16_t>(n),
-                    {in.bytes.data(), sizeof(HvInputGetVpRegisters) + n * sizeof(HvRegisterAssoc)},
-                    {});
+    auto set =
+        call(kHvCallSetVpRegisters, static_cast<uint16_t>(n),
+             {in.bytes.data(), sizeof(HvInputGetVpRegisters) + n * sizeof(HvRegisterAssoc)}, {});
     if (!set) return fail(set.error().context(fmt::format("VP {}", vp)));
     done += n;
   }
@@ -154,9 +133,9 @@ Expected<HvOutputTranslateVirtualAddress> Hvcall::translate_gva(uint32_t vp, uin
   in.control_flags = flags;
   in.gva_page = gva / kHvPageSize;
   HvOutputTranslateVirtualAddress out{};
-  auto got = call(kHvCallTranslateVirtualAddress, 0,
-                  {reinterpret_cast<const uint8_t*>(&in), sizeof in},
-                  {reinterpret_cast<uint8_t*>(&out), sizeof out});
+  auto got =
+      call(kHvCallTranslateVirtualAddress, 0, {reinterpret_cast<const uint8_t*>(&in), sizeof in},
+           {reinterpret_cast<uint8_t*>(&out), sizeof out});
   if (!got) {
     return fail(got.error().context(fmt::format("translating GVA {:#x} on VP {}", gva, vp)));
   }

@@ -38,7 +38,4 @@ class Hvcall {
   int fd_;
 };
 
-/// "HvCallSetVpRegisters" for messages.
-const char* hvcall_name(uint16_t code);
-
 }  // namespace ferry::mshv

@@ -19,7 +19,8 @@ struct Mode {
 };
 
 Mode mode_of(const HvX64InterceptMessageHeader& h) {
-  const bool long64 = (h.execution_state & kExecEferLma) && ((h.cs.attributes >> kSegLongShift) & 1);
+  const bool long64 =
+      (h.execution_state & kExecEferLma) && ((h.cs.attributes >> kSegLongShift) & 1);
   const bool db = (h.cs.attributes >> kSegDefaultShift) & 1;
   const bool protected_mode = h.execution_state & kExecCr0Pe;
   return {long64, long64 ? 8u : (protected_mode && db ? 4u : 2u)};
@@ -30,7 +31,9 @@ uint64_t next_rip(const HvX64InterceptMessageHeader& h, const Mode& mode) {
   return mode.long64 ? next : next & 0xffffffff;
 }
 
-uint64_t address_mask(unsigned bytes) { return bytes == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * bytes)) - 1; }
+uint64_t address_mask(unsigned bytes) {
+  return bytes == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * bytes)) - 1;
+}
 
 // A register updated at address size `bytes`, as the CPU does: 16-bit keeps the upper bits,
 // 32-bit zero-extends, 64-bit replaces.
@@ -59,17 +62,34 @@ Expected<StringInstruction> decode_string(std::span<const uint8_t> bytes, bool l
   StringInstruction insn;
   for (uint8_t b : bytes) {
     switch (b) {
-      case 0x26: insn.segment = kHvRegEs; continue;
-      case 0x2e: insn.segment = kHvRegCs; continue;
-      case 0x36: insn.segment = kHvRegSs; continue;
-      case 0x3e: insn.segment = kHvRegDs; continue;
-      case 0x64: insn.segment = kHvRegFs; continue;
-      case 0x65: insn.segment = kHvRegGs; continue;
-      case 0x66: insn.operand_override = true; continue;
-      case 0x67: insn.address_override = true; continue;
+      case 0x26:
+        insn.segment = kHvRegEs;
+        continue;
+      case 0x2e:
+        insn.segment = kHvRegCs;
+        continue;
+      case 0x36:
+        insn.segment = kHvRegSs;
+        continue;
+      case 0x3e:
+        insn.segment = kHvRegDs;
+        continue;
+      case 0x64:
+        insn.segment = kHvRegFs;
+        continue;
+      case 0x65:
+        insn.segment = kHvRegGs;
+        continue;
+      case 0x66:
+        insn.operand_override = true;
+        continue;
+      case 0x67:
+        insn.address_override = true;
+        continue;
       case 0xf0:
       case 0xf2:
-      case 0xf3: continue;
+      case 0xf3:
+        continue;
       default:
         break;
     }
@@ -80,8 +100,9 @@ Expected<StringInstruction> decode_string(std::span<const uint8_t> bytes, bool l
     }
     break;
   }
-  return fail(Errc::kGuestFault, "string I/O intercept, but the instruction bytes are not INS or "
-                                 "OUTS");
+  return fail(Errc::kGuestFault,
+              "string I/O intercept, but the instruction bytes are not INS or "
+              "OUTS");
 }
 
 Expected<void> simple_io(const HvX64IoPortInterceptMessage& m, unsigned size, const Mode& mode,
@@ -136,8 +157,10 @@ Expected<void> string_io(const HvX64IoPortInterceptMessage& m, unsigned size, co
                 hex_bytes({bytes.data(), count}));
   }
   const bool is_in = insn->opcode <= 0x6d;
-  const unsigned opcode_size =
-      insn->opcode % 2 == 0 ? 1 : (mode.long64 || mode.address_size == 4) != insn->operand_override ? 4 : 2;
+  const unsigned opcode_size = insn->opcode % 2 == 0 ? 1
+                               : (mode.long64 || mode.address_size == 4) != insn->operand_override
+                                   ? 4
+                                   : 2;
   if (is_in != (h.intercept_access_type == kHvAccessRead) || opcode_size != size) {
     return fail(Errc::kGuestFault,
                 "string I/O at RIP {:#x}: the message says a {}-byte {} but the instruction ({}) "
@@ -156,8 +179,7 @@ Expected<void> string_io(const HvX64IoPortInterceptMessage& m, unsigned size, co
 
   const uint32_t index_name = is_in ? kHvRegRdi : kHvRegRsi;
   const uint64_t index_start = is_in ? m.rdi : m.rsi;
-  FERRY_ASSIGN(uint64_t base,
-               segment_base(m, is_in ? kHvRegEs : insn->segment, mode, vp));
+  FERRY_ASSIGN(uint64_t base, segment_base(m, is_in ? kHvRegEs : insn->segment, mode, vp));
   uint64_t index = index_start;
   std::array<uint8_t, 4> element{};
   for (uint64_t i = 0; i < batch; ++i) {
@@ -201,8 +223,9 @@ Expected<void> handle_io_port_intercept(const HvX64IoPortInterceptMessage& m, Vp
                 m.port_number, h.rip, size);
   }
   if (length == 0) {
-    return fail(Errc::kGuestFault, "port {:#x} intercept at RIP {:#x} without an instruction length",
-                m.port_number, h.rip);
+    return fail(Errc::kGuestFault,
+                "port {:#x} intercept at RIP {:#x} without an instruction length", m.port_number,
+                h.rip);
   }
   if (h.intercept_access_type != kHvAccessRead && h.intercept_access_type != kHvAccessWrite) {
     return fail(Errc::kGuestFault, "port {:#x} intercept at RIP {:#x} with access type {}",

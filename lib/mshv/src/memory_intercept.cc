@@ -8,9 +8,9 @@
 
 namespace ferry::mshv {
 
-Expected<void> handle_memory_intercept(uint32_t message_type,
-                                       const HvX64MemoryInterceptMessage& m, VpContext& vp,
-                                       accel::GuestIo& io, MmioEmulator* emulator) noexcept {
+Expected<void> handle_memory_intercept(uint32_t message_type, const HvX64MemoryInterceptMessage& m,
+                                       VpContext& vp, accel::GuestIo& io,
+                                       MmioEmulator* emulator) noexcept {
   const auto& h = m.header;
   if (m.instruction_byte_count > sizeof m.instruction_bytes) {
     return fail(Errc::kGuestFault, "memory intercept at RIP {:#x} claims {} instruction bytes",
@@ -31,8 +31,8 @@ Expected<void> handle_memory_intercept(uint32_t message_type,
   if (m.memory_access_info & kMemAccessGvaGpaValid) {
     intercept.gpa = m.guest_physical_address;
   } else if (intercept.gva) {
-    const uint64_t validate =
-        h.intercept_access_type == kHvAccessWrite ? kTranslateValidateWrite : kTranslateValidateRead;
+    const uint64_t validate = h.intercept_access_type == kHvAccessWrite ? kTranslateValidateWrite
+                                                                        : kTranslateValidateRead;
     auto gpa = vp.translate(*intercept.gva, validate);
     if (!gpa) {
       return fail(Errc::kGuestFault, "memory intercept at RIP {:#x}: {}", h.rip,

@@ -73,7 +73,8 @@ void MshvIoapic::mmio_write(uint64_t gpa, std::span<const uint8_t> data) noexcep
   std::lock_guard lock(mutex_);
   const uint64_t offset = gpa - kIoapicBase;
   uint32_t value = 0;
-  for (size_t i = 0; i < std::min<size_t>(data.size(), 4); ++i) value |= uint32_t{data[i]} << (8 * i);
+  for (size_t i = 0; i < std::min<size_t>(data.size(), 4); ++i)
+    value |= uint32_t{data[i]} << (8 * i);
   if (offset == kRegSelect) {
     select_ = static_cast<uint8_t>(value);
   } else if (offset == kRegWindow) {
@@ -112,8 +113,8 @@ void MshvIoapic::write_register(uint32_t index, uint32_t value) {
   }
   if (!(rte & kRteLevel)) rte &= ~kRteRemoteIrr;
   redirection_[pin] = rte;
-  const bool route_changed = (old & ~kRteReadOnly) != (rte & ~kRteReadOnly) &&
-                             (!(old & kRteMask) || !(rte & kRteMask));
+  const bool route_changed =
+      (old & ~kRteReadOnly) != (rte & ~kRteReadOnly) && (!(old & kRteMask) || !(rte & kRteMask));
   if (!route_changed) return;
   if (auto committed = commit_routes(); !committed) {
     spdlog::error("IOAPIC pin {}: {}", pin, committed.error().message());

@@ -27,7 +27,9 @@ class MshvIoapic {
  public:
   static Expected<std::unique_ptr<MshvIoapic>> create(IoapicHost& host);
 
-  static bool contains(uint64_t gpa) { return gpa >= kIoapicBase && gpa - kIoapicBase < kIoapicSize; }
+  static bool contains(uint64_t gpa) {
+    return gpa >= kIoapicBase && gpa - kIoapicBase < kIoapicSize;
+  }
   void mmio_read(uint64_t gpa, std::span<uint8_t> data) noexcept;
   void mmio_write(uint64_t gpa, std::span<const uint8_t> data) noexcept;
 

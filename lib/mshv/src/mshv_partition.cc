@@ -77,8 +77,8 @@ Expected<void> MshvPartition::unmap_memory(uint64_t gpa, uint64_t size) {
   region.flags = kMemUnmap;
   int r = driver_.ioctl(fd_.get(), kMshvSetGuestMemory, &region);
   if (r < 0) {
-    return fail(ioctl_error(-r, kMshvSetGuestMemory,
-                            fmt::format("unmapping {:#x}+{:#x}", gpa, size)));
+    return fail(
+        ioctl_error(-r, kMshvSetGuestMemory, fmt::format("unmapping {:#x}+{:#x}", gpa, size)));
   }
   regions_.erase(it);
   return {};
@@ -129,7 +129,8 @@ Expected<void> MshvPartition::write_memory(uint64_t gpa, std::span<const uint8_t
   return copy_guest(gpa, const_cast<uint8_t*>(data.data()), data.size(), true);
 }
 
-// --- interrupt routing ----------------------------------------------------------------------------
+// --- interrupt routing
+// ----------------------------------------------------------------------------
 
 Expected<void> MshvPartition::set_msi_routes(std::span<const accel::MsiRoute> routes) {
   std::set<uint32_t> seen;
@@ -220,8 +221,8 @@ Expected<void> MshvPartition::irqfd(int eventfd, uint32_t gsi, std::optional<int
                 gsi);
   }
   return fail(ioctl_error(-r, kMshvIrqfd,
-                          fmt::format("{} eventfd {} on GSI {}", deassign ? "deassigning" : "assigning",
-                                      eventfd, gsi)));
+                          fmt::format("{} eventfd {} on GSI {}",
+                                      deassign ? "deassigning" : "assigning", eventfd, gsi)));
 }
 
 Expected<void> MshvPartition::assign_pin_irqfd(int eventfd, uint32_t gsi) {
@@ -269,7 +270,8 @@ Expected<void> MshvPartition::ioeventfd(const accel::IoEventFd& event, bool deas
   }
 }
 
-// --- clock ----------------------------------------------------------------------------------------
+// --- clock
+// ----------------------------------------------------------------------------------------
 
 Expected<void> MshvPartition::start_clock() noexcept {
   if (clock_started_.load(std::memory_order_acquire)) return {};

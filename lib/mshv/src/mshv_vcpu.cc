@@ -5,9 +5,9 @@
 
 #include "ferry/base/checked.h"
 #include "hv_registers.h"
+#include "io_port_intercept.h"
 #include "ioapic_guest_io.h"
 #include "ioctl_error.h"
-#include "io_port_intercept.h"
 #include "memory_intercept.h"
 
 namespace ferry::mshv {
@@ -72,7 +72,8 @@ HvVpRegisterPage* MshvVcpu::valid_page() const {
   return page;
 }
 
-// --- registers ------------------------------------------------------------------------------------
+// --- registers
+// ------------------------------------------------------------------------------------
 
 Expected<accel::Regs> MshvVcpu::get_regs() {
   if (HvVpRegisterPage* page = valid_page()) return regs_from_page(*page);
@@ -170,7 +171,8 @@ Expected<void> MshvVcpu::vp_state(uint8_t type, bool set, Mapping& buffer) {
   return fail(Errc::kInternal, "VP {}: state {} does not fit", index_, type);
 }
 
-// --- VpContext ------------------------------------------------------------------------------------
+// --- VpContext
+// ------------------------------------------------------------------------------------
 
 Expected<void> MshvVcpu::read_registers(std::span<const uint32_t> names,
                                         std::span<uint64_t> values) {
@@ -241,7 +243,8 @@ Expected<uint64_t> MshvVcpu::translate(uint64_t linear, uint64_t validate) {
   uint64_t cr0 = 0;
   FERRY_TRY(read_registers(names, {&cr0, 1}));
   if (!(cr0 & kCr0Pg)) return linear;  // no paging: linear is physical
-  FERRY_ASSIGN(HvOutputTranslateVirtualAddress out, hvcall().translate_gva(index_, linear, validate));
+  FERRY_ASSIGN(HvOutputTranslateVirtualAddress out,
+               hvcall().translate_gva(index_, linear, validate));
   if (out.result_code != kTranslateSuccess && out.result_code != kTranslateGpaUnmapped) {
     return fail(Errc::kGuestFault,
                 "the guest's page tables do not give access to linear address {:#x} (translation "
@@ -259,7 +262,8 @@ Expected<void> MshvVcpu::write_memory(uint64_t gpa, std::span<const uint8_t> dat
   return partition_->write_memory(gpa, data);
 }
 
-// --- the run loop -----------------------------------------------------------------------------------
+// --- the run loop
+// -----------------------------------------------------------------------------------
 
 void MshvVcpu::request_exit() noexcept { exit_requested_.store(true, std::memory_order_release); }
 
@@ -268,7 +272,8 @@ Expected<accel::Exit> MshvVcpu::run(accel::GuestIo& io) noexcept {
   using accel::ExitKind;
   // MSHV has no immediate_exit: a request made before this point is seen here; one made after it
   // relies on the kick signal interrupting MSHV_RUN_VP.
-  if (exit_requested_.exchange(false, std::memory_order_acq_rel)) return Exit{ExitKind::kInterrupted};
+  if (exit_requested_.exchange(false, std::memory_order_acq_rel))
+    return Exit{ExitKind::kInterrupted};
   FERRY_TRY(partition_->start_clock());
   MshvRunVp message;
   int r = partition_->driver().ioctl(fd_.get(), kMshvRunVp, &message);
@@ -294,8 +299,9 @@ Expected<accel::Exit> MshvVcpu::handle_message(const MshvRunVp& message,
   // Every payload is checked against the size of what it must hold before it is read.
   auto payload_as = [&](auto& out) -> Expected<void> {
     if (header.payload_size > kHvMessagePayloadSize || header.payload_size < sizeof out) {
-      return fail(Errc::kGuestFault, "MSHV_RUN_VP returned a {} message with a {}-byte payload; "
-                                     "it needs {} bytes",
+      return fail(Errc::kGuestFault,
+                  "MSHV_RUN_VP returned a {} message with a {}-byte payload; "
+                  "it needs {} bytes",
                   name, header.payload_size, sizeof out);
     }
     std::memcpy(&out, payload, sizeof out);
@@ -336,19 +342,21 @@ Expected<accel::Exit> MshvVcpu::handle_message(const MshvRunVp& message,
       // A triple fault: on real hardware the chipset resets the machine.
       return Exit{ExitKind::kReset};
     case kHvMessageInvalidVpRegisterValue:
-      return fail(run_error("the hypervisor refused to run the vCPU with the register state below "
-                            "(INVALID_VP_REGISTER_VALUE)"));
+      return fail(
+          run_error("the hypervisor refused to run the vCPU with the register state below "
+                    "(INVALID_VP_REGISTER_VALUE)"));
     case kHvMessageUnsupportedFeature: {
       HvX64UnsupportedFeatureMessage m;
       if (auto ok = payload_as(m); !ok) return failed(ok.error());
-      return fail(run_error(fmt::format("the guest used a feature the hypervisor does not support "
-                                        "(UNSUPPORTED_FEATURE code {}, parameter {:#x})",
-                                        m.feature_code, m.feature_parameter)));
+      return fail(
+          run_error(fmt::format("the guest used a feature the hypervisor does not support "
+                                "(UNSUPPORTED_FEATURE code {}, parameter {:#x})",
+                                m.feature_code, m.feature_parameter)));
     }
     default:
-      return fail(run_error(fmt::format(
-          "MSHV_RUN_VP returned message type {:#x} ({}), which ferry does not handle",
-          header.message_type, name)));
+      return fail(run_error(
+          fmt::format("MSHV_RUN_VP returned message type {:#x} ({}), which ferry does not handle",
+                      header.message_type, name)));
   }
 }
 

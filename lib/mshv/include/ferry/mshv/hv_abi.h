@@ -179,6 +179,9 @@ enum HvStatus : uint16_t {
   kHvStatusInvalidRegisterValue = 0x50,
 };
 
+// "HvCallSetVpRegisters" for an error message.
+const char* hvcall_name(uint16_t code);
+
 // "HV_STATUS_INVALID_PARAMETER" for an error message.
 const char* hv_status_name(uint16_t status);
 
@@ -236,7 +239,8 @@ struct HvRegisterAssoc {
 // One hypercall page holds at most this many: GET is limited by its 16-byte outputs, SET by its
 // 32-byte inputs after the 16-byte header.
 constexpr unsigned kMaxRegistersPerGet = 4096 / sizeof(HvRegisterValue);
-constexpr unsigned kMaxRegistersPerSet = (4096 - sizeof(HvInputGetVpRegisters)) / sizeof(HvRegisterAssoc);
+constexpr unsigned kMaxRegistersPerSet =
+    (4096 - sizeof(HvInputGetVpRegisters)) / sizeof(HvRegisterAssoc);
 
 struct HvInputTranslateVirtualAddress {
   uint64_t partition_id;

@@ -26,8 +26,8 @@ struct MemoryIntercept {
   HvX64SegmentRegister cs{};
   uint64_t rip = 0;
   uint64_t rflags = 0;
-  uint64_t gpa = 0;                 // of the faulting access
-  std::optional<uint64_t> gva;      // when the hypervisor reported it
+  uint64_t gpa = 0;                      // of the faulting access
+  std::optional<uint64_t> gva;           // when the hypervisor reported it
   std::span<const uint8_t> instruction;  // the bytes at RIP, 1 to 16 (fetched when the message
                                          // carried none)
 };
