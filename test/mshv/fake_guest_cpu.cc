@@ -27,18 +27,20 @@ void put(MshvRunVp& out, uint32_t type, const T& payload) {
 }  // namespace
 
 bool FakeGuestCpu::long_mode() const {
-  return (vp_.reg(kHvRegEfer) & kEferLma) && ((vp_.segment(kHvRegCs).attributes >> kSegLongShift) & 1);
+  return (vp_.reg(kHvRegEfer) & kEferLma) &&
+         ((vp_.segment(kHvRegCs).attributes >> kSegLongShift) & 1);
 }
 
 HvX64InterceptMessageHeader FakeGuestCpu::header(uint8_t access, unsigned length) const {
   HvX64InterceptMessageHeader h{};
   h.vp_index = vp_.index();
-  h.instruction_length_cr8 = static_cast<uint8_t>((length & 0xf) | ((vp_.reg(kHvRegCr8) & 0xf) << 4));
+  h.instruction_length_cr8 =
+      static_cast<uint8_t>((length & 0xf) | ((vp_.reg(kHvRegCr8) & 0xf) << 4));
   h.intercept_access_type = access;
   const bool pe = vp_.reg(kHvRegCr0) & kCr0Pe;
-  h.execution_state = static_cast<uint16_t>((pe ? vp_.segment(kHvRegCs).selector & 3 : 0) |
-                                            (pe ? kExecCr0Pe : 0) |
-                                            ((vp_.reg(kHvRegEfer) & kEferLma) ? kExecEferLma : 0));
+  h.execution_state =
+      static_cast<uint16_t>((pe ? vp_.segment(kHvRegCs).selector & 3 : 0) | (pe ? kExecCr0Pe : 0) |
+                            ((vp_.reg(kHvRegEfer) & kEferLma) ? kExecEferLma : 0));
   h.cs = vp_.segment(kHvRegCs);
   h.rip = vp_.reg(kHvRegRip);
   h.rflags = vp_.reg(kHvRegRflags);
@@ -67,7 +69,8 @@ FakeGuestCpu::Result FakeGuestCpu::play(const FakeGuestEvent& event, MshvRunVp& 
   switch (event.kind) {
     case FakeGuestEvent::Kind::kRawMessage:
       std::memset(out.msg_buf, 0, sizeof out.msg_buf);
-      std::memcpy(out.msg_buf, event.message.data(), std::min(event.message.size(), sizeof out.msg_buf));
+      std::memcpy(out.msg_buf, event.message.data(),
+                  std::min(event.message.size(), sizeof out.msg_buf));
       return Result::kMessage;
     case FakeGuestEvent::Kind::kApicEoi:
       if (interrupts_.resample_on_eoi(event.vector)) return Result::kIdle;  // the kernel took it
@@ -102,11 +105,13 @@ FakeGuestCpu::Result FakeGuestCpu::execute(MshvRunVp& out, std::string& why) {
   std::array<uint8_t, 16> code{};
   size_t fetched = 0;
   for (; fetched < 15; ++fetched) {
-    auto gpa = memory_.linear_to_physical(vp_.paging(), linear + fetched, kTranslateValidateExecute);
+    auto gpa =
+        memory_.linear_to_physical(vp_.paging(), linear + fetched, kTranslateValidateExecute);
     if (!gpa || !memory_.read(*gpa, {&code[fetched], 1})) break;
   }
   if (fetched == 0) {
-    why = fmt::format("VP {} executes at RIP {:#x} (linear {:#x}), which is not guest RAM", vp_.index(), rip, linear);
+    why = fmt::format("VP {} executes at RIP {:#x} (linear {:#x}), which is not guest RAM",
+                      vp_.index(), rip, linear);
     return Result::kBeyondModel;
   }
 
@@ -137,19 +142,28 @@ FakeGuestCpu::Result FakeGuestCpu::execute(MshvRunVp& out, std::string& why) {
   uint16_t port = static_cast<uint16_t>(vp_.reg(kHvRegRdx));
   bool in = false, string = false;
   switch (op) {
-    case 0xe4: case 0xe5: case 0xe6: case 0xe7:
+    case 0xe4:
+    case 0xe5:
+    case 0xe6:
+    case 0xe7:
       if (i + 1 >= fetched) break;
       port = code[i + 1];
       size = (op & 1) ? wide : 1;
       in = op <= 0xe5;
       length = static_cast<unsigned>(i + 2);
       break;
-    case 0xec: case 0xed: case 0xee: case 0xef:
+    case 0xec:
+    case 0xed:
+    case 0xee:
+    case 0xef:
       size = (op & 1) ? wide : 1;
       in = op <= 0xed;
       length = static_cast<unsigned>(i + 1);
       break;
-    case 0x6c: case 0x6d: case 0x6e: case 0x6f:
+    case 0x6c:
+    case 0x6d:
+    case 0x6e:
+    case 0x6f:
       size = (op & 1) ? wide : 1;
       in = op <= 0x6d;
       string = true;
@@ -170,7 +184,8 @@ FakeGuestCpu::Result FakeGuestCpu::execute(MshvRunVp& out, std::string& why) {
     HvX64IoPortInterceptMessage m{};
     m.header = header(in ? kHvAccessRead : kHvAccessWrite, length);
     m.port_number = port;
-    m.access_info = static_cast<uint8_t>(size | (string ? kIoStringOp : 0) | (string && rep ? kIoRepPrefix : 0));
+    m.access_info = static_cast<uint8_t>(size | (string ? kIoStringOp : 0) |
+                                         (string && rep ? kIoRepPrefix : 0));
     m.instruction_byte_count = static_cast<uint8_t>(length);
     std::memcpy(m.instruction_bytes, code.data(), length);
     m.rax = vp_.reg(kHvRegRax);
@@ -194,15 +209,17 @@ FakeGuestCpu::Result FakeGuestCpu::execute(MshvRunVp& out, std::string& why) {
     m.header = header(a.write ? kHvAccessWrite : kHvAccessRead, 0);
     m.instruction_byte_count = static_cast<uint8_t>(std::min<unsigned>(a.instruction_bytes, 16));
     std::memcpy(m.instruction_bytes, bytes.data(), m.instruction_byte_count);
-    m.memory_access_info = static_cast<uint8_t>(kMemAccessGvaValid | (a.gpa_valid ? kMemAccessGvaGpaValid : 0));
+    m.memory_access_info =
+        static_cast<uint8_t>(kMemAccessGvaValid | (a.gpa_valid ? kMemAccessGvaGpaValid : 0));
     m.guest_virtual_address = a.gva;
     m.guest_physical_address = a.gpa;
     put(out, memory_.host(a.gpa, 1) ? kHvMessageGpaIntercept : kHvMessageUnmappedGpa, m);
     return Result::kMessage;
   }
-  why = fmt::format("VP {} executes opcode {:#04x} at RIP {:#x}: beyond the fake's model (port I/O, "
-                    "HLT, jmp ., or an annotated MMIO access)",
-                    vp_.index(), op, rip);
+  why = fmt::format(
+      "VP {} executes opcode {:#04x} at RIP {:#x}: beyond the fake's model (port I/O, "
+      "HLT, jmp ., or an annotated MMIO access)",
+      vp_.index(), op, rip);
   return Result::kBeyondModel;
 }
 

@@ -68,9 +68,8 @@ int FakeGuestMemory::map(const mshv::MshvUserMemRegion& m) {
 
 int FakeGuestMemory::unmap(const mshv::MshvUserMemRegion& m) {
   const uint64_t gpa = m.guest_pfn * kHvPageSize;
-  auto it = std::find_if(regions_.begin(), regions_.end(), [&](const FakeRegion& r) {
-    return gpa >= r.gpa && gpa - r.gpa < r.size;
-  });
+  auto it = std::find_if(regions_.begin(), regions_.end(),
+                         [&](const FakeRegion& r) { return gpa >= r.gpa && gpa - r.gpa < r.size; });
   if (it == regions_.end()) return -EINVAL;
   if (it->host != m.userspace_addr || it->gpa != gpa || it->size != m.size) return -EINVAL;
   regions_.erase(it);
@@ -125,8 +124,7 @@ std::pair<uint32_t, uint64_t> FakeGuestMemory::translate(const FakePagingState& 
 }
 
 std::optional<uint64_t> FakeGuestMemory::linear_to_physical(const FakePagingState& paging,
-                                                            uint64_t linear,
-                                                            uint64_t flags) const {
+                                                            uint64_t linear, uint64_t flags) const {
   auto [result, gpa] = translate(paging, linear, flags);
   if (result != mshv::kTranslateSuccess && result != mshv::kTranslateGpaUnmapped) {
     return std::nullopt;

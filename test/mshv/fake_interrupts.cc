@@ -46,11 +46,12 @@ int FakeInterrupts::assign_irqfd(const MshvUserIrqfd& args) {
     if (existing.id == event.info->id) return -EBUSY;  // one GSI per eventfd
   }
   auto route = routes_.find(args.gsi);
-  if ((args.flags & kIrqfdResample) && (route == routes_.end() || !(route->second.data >> 15 & 1))) {
+  if ((args.flags & kIrqfdResample) &&
+      (route == routes_.end() || !(route->second.data >> 15 & 1))) {
     return -EINVAL;  // a resampler needs a level-triggered route now
   }
-  irqfds_.push_back({UniqueFd(::dup(args.fd)), event.info->id, args.gsi, std::move(resample),
-                     event.info->count});
+  irqfds_.push_back(
+      {UniqueFd(::dup(args.fd)), event.info->id, args.gsi, std::move(resample), event.info->count});
   // A count already on the eventfd fires at once, with the route of this moment. The kernel
   // does not consume it here: the next signal's wakeup reads it along with its own.
   if (event.info->count > 0) inject(args.gsi, true);

@@ -92,8 +92,9 @@ int FakeMshvDriver::ioctl(int fd, unsigned long request, void* arg) {
   int result = error;
   if (object != nullptr) {
     for (auto& partition : partitions_) partition->interrupts().deliver_signals();
-    result = options_.unknown_requests.count(request) ? -ENOTTY
-                                                      : dispatch(*object, request, arg, detail, lock);
+    result = options_.unknown_requests.count(request)
+                 ? -ENOTTY
+                 : dispatch(*object, request, arg, detail, lock);
   }
   std::string name = request == kRootHvcall && arg != nullptr
                          ? hvcall_name(static_cast<MshvRootHvcall*>(arg)->code)
@@ -102,8 +103,8 @@ int FakeMshvDriver::ioctl(int fd, unsigned long request, void* arg) {
   return result;
 }
 
-int FakeMshvDriver::dispatch(Object& object, unsigned long request, void* arg,
-                             std::string& detail, std::unique_lock<std::mutex>& lock) {
+int FakeMshvDriver::dispatch(Object& object, unsigned long request, void* arg, std::string& detail,
+                             std::unique_lock<std::mutex>& lock) {
   switch (object.kind) {
     case Kind::kDevice:
       return request == kCreatePartition ? create_partition(arg) : -ENOTTY;
@@ -268,9 +269,11 @@ Expected<Mapping> FakeMshvDriver::map_vp_page(int vp_fd, size_t size, unsigned p
   if (object == nullptr) return fail_errno(error == -EBADF ? EBADF : ENODEV, "mmap");
   if (object->kind != Kind::kVp) return fail_errno(ENODEV, "mmap");
   if (page == kVpMmapGhcb) return fail_errno(ENODEV, "mmap");  // only for SNP partitions
-  if (page != kVpMmapRegisters && page != kVpMmapInterceptMessage) return fail_errno(EINVAL, "mmap");
+  if (page != kVpMmapRegisters && page != kVpMmapInterceptMessage)
+    return fail_errno(EINVAL, "mmap");
   if (size == 0 || size > kHvPageSize) return fail_errno(EINVAL, "mmap");
-  return Mapping::of_fd(vp_fd, size, PROT_READ | PROT_WRITE, static_cast<off_t>(page * kHvPageSize));
+  return Mapping::of_fd(vp_fd, size, PROT_READ | PROT_WRITE,
+                        static_cast<off_t>(page * kHvPageSize));
 }
 
 CpuidRegs FakeMshvDriver::host_cpuid(uint32_t leaf, uint32_t subleaf) {

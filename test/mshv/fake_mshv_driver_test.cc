@@ -31,10 +31,12 @@ class FakeMshvDriverTest : public ::testing::Test {
   }
 
   int set_routes(std::vector<MshvUserIrqEntry> entries, uint32_t rsvd = 0) {
-    std::vector<uint8_t> table(sizeof(MshvUserIrqTable) + entries.size() * sizeof(MshvUserIrqEntry));
+    std::vector<uint8_t> table(sizeof(MshvUserIrqTable) +
+                               entries.size() * sizeof(MshvUserIrqEntry));
     MshvUserIrqTable header{static_cast<uint32_t>(entries.size()), rsvd};
     std::memcpy(table.data(), &header, sizeof header);
-    std::memcpy(table.data() + sizeof header, entries.data(), entries.size() * sizeof(MshvUserIrqEntry));
+    std::memcpy(table.data() + sizeof header, entries.data(),
+                entries.size() * sizeof(MshvUserIrqEntry));
     return fake_.ioctl(partition_.get(), kMshvSetMsiRouting, table.data());
   }
 
@@ -165,7 +167,8 @@ TEST_F(FakeMshvDriverTest, IrqfdWithoutRouteAcceptsButDropsEverySignal) {
   EXPECT_TRUE(fake_.injections().empty());
   EXPECT_EQ(fake_.dropped(40), 1u);
   ASSERT_EQ(set_routes({msi(40, 0x51)}), 0);
-  EXPECT_TRUE(fake_.injections().empty()) << "a dropped signal is not replayed when the route appears";
+  EXPECT_TRUE(fake_.injections().empty())
+      << "a dropped signal is not replayed when the route appears";
   ASSERT_TRUE(event->signal());
   auto injected = fake_.injections();
   ASSERT_EQ(injected.size(), 1u);
@@ -384,8 +387,8 @@ TEST_F(FakeMshvDriverTest, OlderDriverEagainOnInsufficientMemory) {
 TEST_F(FakeMshvDriverTest, LogsEveryCall) {
   MshvCreateVp vp{0};
   UniqueFd vp_fd(fake_.ioctl(partition_.get(), kMshvCreateVp, &vp));
-  EXPECT_THAT(fake_.call_names(), ElementsAre("MSHV_CREATE_PARTITION", "MSHV_INITIALIZE_PARTITION",
-                                              "MSHV_CREATE_VP"));
+  EXPECT_THAT(fake_.call_names(),
+              ElementsAre("MSHV_CREATE_PARTITION", "MSHV_INITIALIZE_PARTITION", "MSHV_CREATE_VP"));
 }
 
 }  // namespace

@@ -46,18 +46,18 @@ struct FakeMmioAccess {
   uint64_t gpa = 0;
   uint64_t gva = 0;
   bool write = false;
-  bool gpa_valid = true;             // memory_access_info gva->gpa valid
-  unsigned instruction_bytes = 16;   // how many instruction bytes the message carries
+  bool gpa_valid = true;            // memory_access_info gva->gpa valid
+  unsigned instruction_bytes = 16;  // how many instruction bytes the message carries
 };
 
 // Something the guest of one VP does next, played before it executes more code.
 struct FakeGuestEvent {
   enum class Kind : uint8_t {
-    kRawMessage,  // RUN_VP returns `message` verbatim (for malformed-message tests)
-    kApicEoi,     // the guest ends level-triggered `vector`
-    kHalt,        // HLT with interrupts off: the hypervisor reports X64_HALT
-    kTripleFault, // UNRECOVERABLE_EXCEPTION
-    kMmioWrite,   // a `size`-byte write of `value` to `gpa` (an ioeventfd doorbell or an intercept)
+    kRawMessage,   // RUN_VP returns `message` verbatim (for malformed-message tests)
+    kApicEoi,      // the guest ends level-triggered `vector`
+    kHalt,         // HLT with interrupts off: the hypervisor reports X64_HALT
+    kTripleFault,  // UNRECOVERABLE_EXCEPTION
+    kMmioWrite,  // a `size`-byte write of `value` to `gpa` (an ioeventfd doorbell or an intercept)
   };
   Kind kind = Kind::kHalt;
   std::vector<uint8_t> message;

@@ -15,10 +15,10 @@ namespace {
 
 // The hypercalls mshv_root passes through (mshv_passthru_hvcalls[]).
 constexpr uint16_t kPassthrough[] = {
-    kHvCallGetPartitionProperty,   kHvCallSetPartitionProperty,    kHvCallInstallIntercept,
-    kHvCallGetVpRegisters,         kHvCallSetVpRegisters,          kHvCallTranslateVirtualAddress,
-    kHvCallClearVirtualInterrupt,  kHvCallRegisterInterceptResult, kHvCallAssertVirtualInterrupt,
-    kHvCallGetGpaPagesAccessStates, kHvCallSignalEventDirect,      kHvCallPostMessageDirect,
+    kHvCallGetPartitionProperty,    kHvCallSetPartitionProperty,    kHvCallInstallIntercept,
+    kHvCallGetVpRegisters,          kHvCallSetVpRegisters,          kHvCallTranslateVirtualAddress,
+    kHvCallClearVirtualInterrupt,   kHvCallRegisterInterceptResult, kHvCallAssertVirtualInterrupt,
+    kHvCallGetGpaPagesAccessStates, kHvCallSignalEventDirect,       kHvCallPostMessageDirect,
     kHvCallGetVpCpuidValues};
 
 // hv_result_to_errno() for the statuses the fake produces.
@@ -92,7 +92,8 @@ int FakePartition::hypercall(MshvRootHvcall& args, const FakeVp* from_vp, int& i
   }
   args.status = result.status;
   args.reps = args.reps ? result.reps_done : 0;
-  if (args.out_ptr != 0) std::memcpy(reinterpret_cast<void*>(args.out_ptr), out.data(), args.out_sz);
+  if (args.out_ptr != 0)
+    std::memcpy(reinterpret_cast<void*>(args.out_ptr), out.data(), args.out_sz);
   if (result.status == kHvStatusInsufficientMemory) return -EAGAIN;
   return errno_of(result.status);
 }
@@ -157,8 +158,8 @@ FakePartition::Result FakePartition::get_registers(const MshvRootHvcall& args, c
                                                    uint8_t* out) {
   if (!initialized_) return {kHvStatusInvalidPartitionState, 0};
   const size_t n = args.reps;
-  if (n == 0 || args.in_sz != sizeof(HvInputGetVpRegisters) + 4 * n ||
-      args.out_ptr == 0 || args.out_sz < 16 * n) {
+  if (n == 0 || args.in_sz != sizeof(HvInputGetVpRegisters) + 4 * n || args.out_ptr == 0 ||
+      args.out_sz < 16 * n) {
     return {kHvStatusInvalidHypercallInput, 0};
   }
   auto header = load<HvInputGetVpRegisters>(in);
@@ -205,8 +206,8 @@ FakePartition::Result FakePartition::translate(const uint8_t* in, size_t in_sz, 
   auto input = load<HvInputTranslateVirtualAddress>(in);
   const FakeVp* target = vp(input.vp_index);
   if (target == nullptr) return {kHvStatusInvalidVpIndex, 0};
-  auto [code, gpa] = memory_.translate(target->paging(), input.gva_page * kHvPageSize,
-                                       input.control_flags);
+  auto [code, gpa] =
+      memory_.translate(target->paging(), input.gva_page * kHvPageSize, input.control_flags);
   HvOutputTranslateVirtualAddress output{};
   output.result_code = code;
   output.gpa_page = gpa / kHvPageSize;

@@ -12,7 +12,8 @@ constexpr uint64_t kCr0Reset = 0x60000010;
 constexpr uint16_t kCodeAttributes = 0x9b, kDataAttributes = 0x93;
 
 bool known_register(uint32_t name) {
-  return (name >= kHvRegRax && name <= kHvRegRflags) || (name >= kHvRegXmm0 && name <= kHvRegXmmControlStatus) ||
+  return (name >= kHvRegRax && name <= kHvRegRflags) ||
+         (name >= kHvRegXmm0 && name <= kHvRegXmmControlStatus) ||
          (name >= kHvRegCr0 && name <= kHvRegXfem) || (name >= kHvRegDr0 && name <= kHvRegDr7) ||
          (name >= kHvRegEs && name <= kHvRegTr) || name == kHvRegIdtr || name == kHvRegGdtr ||
          (name >= kHvRegTsc && name <= kHvRegSfmask) || name == kHvRegPendingInterruption ||
@@ -56,7 +57,8 @@ void FakeVp::reset_registers() {
   set_reg(kHvRegApicBase, 0xfee00800 | (index_ == 0 ? 0x100 : 0));
   registers_[kHvRegFpControlStatus] = {0x37f, 0};
   registers_[kHvRegXmmControlStatus] = {0, 0x1f80};
-  registers_[kHvRegCs] = as_value(HvX64SegmentRegister{0xffff0000, 0xffff, 0xf000, kCodeAttributes});
+  registers_[kHvRegCs] =
+      as_value(HvX64SegmentRegister{0xffff0000, 0xffff, 0xf000, kCodeAttributes});
   for (uint32_t name : {kHvRegDs, kHvRegEs, kHvRegSs, kHvRegFs, kHvRegGs}) {
     registers_[name] = as_value(HvX64SegmentRegister{0, 0xffff, 0, kDataAttributes});
   }

@@ -3,11 +3,11 @@
 // LAPIC state page, the CPUID results registered for it, and the guest events queued for it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <optional>
-#include <array>
 #include <utility>
 
 #include "fake_guest_memory.h"
@@ -63,7 +63,7 @@ class FakeVp {
   std::map<uint32_t, mshv::HvRegisterValue> registers_;
   std::array<uint8_t, 4096> lapic_{};
   std::map<std::pair<uint32_t, uint32_t>, mshv::HvCpuidResultParameters> cpuid_;  // by leaf,
-                                                                                   // subleaf
+                                                                                  // subleaf
   std::deque<FakeGuestEvent> events_;
 };
 
