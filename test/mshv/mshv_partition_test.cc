@@ -114,7 +114,9 @@ TEST_F(MshvPartitionTest, ClockIsFrozenUntilTheFirstRun) {
   EXPECT_EQ(run_until_stop(io).kind, accel::ExitKind::kHalt);
   EXPECT_EQ(fake_.property(kHvPropertyTimeFreeze), 0u);
   auto writes = fake_.property_writes();
-  EXPECT_EQ(std::count(writes.begin(), writes.end(), std::pair<uint32_t, uint64_t>{kHvPropertyTimeFreeze, 0}), 1)
+  EXPECT_EQ(std::count(writes.begin(), writes.end(),
+                       std::pair<uint32_t, uint64_t>{kHvPropertyTimeFreeze, 0}),
+            1)
       << "thawed once";
 }
 
@@ -184,10 +186,24 @@ TEST_F(MshvPartitionTest, SpecialRegistersRoundTrip) {
   auto vcpu = vm_->create_vcpu(0);
   ASSERT_TRUE(vcpu);
   accel::SpecialRegs s;
-  s.cs = {.base = 0, .limit = 0xffffffff, .selector = 8, .type = 0xb, .dpl = 0, .present = true,
-          .s = true, .db = false, .l = true, .g = true};
-  s.ds = s.es = s.fs = s.ss = {.base = 0, .limit = 0xffffffff, .selector = 0x18, .type = 3,
-                               .present = true, .s = true, .db = true, .g = true};
+  s.cs = {.base = 0,
+          .limit = 0xffffffff,
+          .selector = 8,
+          .type = 0xb,
+          .dpl = 0,
+          .present = true,
+          .s = true,
+          .db = false,
+          .l = true,
+          .g = true};
+  s.ds = s.es = s.fs = s.ss = {.base = 0,
+                               .limit = 0xffffffff,
+                               .selector = 0x18,
+                               .type = 3,
+                               .present = true,
+                               .s = true,
+                               .db = true,
+                               .g = true};
   s.gs = s.ds;
   s.gs.base = 0xffff800000001000;
   s.tr = {.base = 0x5000, .limit = 0x67, .selector = 0x20, .type = 0xb, .present = true};

@@ -42,6 +42,8 @@ class MshvVm final : public accel::Vm {
   /// The VFIO bridge device (MSHV_CREATE_DEVICE, not upstream); kUnsupported when the kernel lacks
   /// it. For the device-assignment work to come.
   Expected<UniqueFd> create_vfio_device();
+  /// The userspace IOAPIC behind set_irq_line (its MMIO page reaches it from the run loop).
+  MshvIoapic& ioapic() { return partition_->ioapic(); }
 
  private:
   MshvVm(std::shared_ptr<MshvPartition> partition, std::shared_ptr<MmioEmulator> emulator,
