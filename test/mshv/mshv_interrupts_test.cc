@@ -30,7 +30,8 @@ class MshvInterruptsTest : public MshvBackendTest {
     const uint8_t high_index = static_cast<uint8_t>(low_index + 1);
     auto write32 = [&](uint64_t offset, uint32_t value) {
       const uint8_t bytes[4] = {static_cast<uint8_t>(value), static_cast<uint8_t>(value >> 8),
-                                static_cast<uint8_t>(value >> 16), static_cast<uint8_t>(value >> 24)};
+                                static_cast<uint8_t>(value >> 16),
+                                static_cast<uint8_t>(value >> 24)};
       ioapic.mmio_write(kIoapicBase + offset, bytes);
     };
     write32(0x00, high_index);
@@ -168,7 +169,8 @@ TEST_F(MshvInterruptsTest, MmioIoeventfds) {
   EventFd b = eventfd();
   const accel::IoEventFd doorbell{accel::IoSpace::kMmio, 0xfe000000, 4, 7, a.fd()};
   ASSERT_TRUE(vm_->register_ioeventfd(doorbell));
-  auto clash = vm_->register_ioeventfd({accel::IoSpace::kMmio, 0xfe000000, 4, std::nullopt, b.fd()});
+  auto clash =
+      vm_->register_ioeventfd({accel::IoSpace::kMmio, 0xfe000000, 4, std::nullopt, b.fd()});
   ASSERT_FALSE(clash);
   EXPECT_EQ(clash.error().code(), Errc::kExists);
   auto odd = vm_->register_ioeventfd({accel::IoSpace::kMmio, 0xfe000000, 3, std::nullopt, b.fd()});
@@ -185,7 +187,8 @@ TEST_F(MshvInterruptsTest, AGuestWriteToADoorbellSignalsWithoutAnExit) {
   const uint8_t code[] = {0xf4};
   ASSERT_NO_FATAL_FAILURE(boot(vmm::BootMode::kLong, code));
   EventFd doorbell = eventfd();
-  ASSERT_TRUE(vm_->register_ioeventfd({accel::IoSpace::kMmio, 0xfe001000, 4, 0x1234, doorbell.fd()}));
+  ASSERT_TRUE(
+      vm_->register_ioeventfd({accel::IoSpace::kMmio, 0xfe001000, 4, 0x1234, doorbell.fd()}));
   fake_.play(0, FakeGuestEvent::mmio_write(0xfe001000, 4, 0x1234));
   fake_.play(0, FakeGuestEvent::mmio_write(0xfe001000, 4, 0x1234));
   RecordingGuestIo io;
