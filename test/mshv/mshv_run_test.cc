@@ -99,9 +99,8 @@ TEST_F(MshvRunTest, InOfEachSize) {
 }
 
 TEST_F(MshvRunTest, RepOutsbForward) {
-  ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, {0xf3, 0x6e, 0xf4}, [](accel::Regs& r) {
-    r.rsi = 0x20000, r.rcx = 3, r.rdx = 0x3f8;
-  }));
+  ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, {0xf3, 0x6e, 0xf4},
+                                [](accel::Regs& r) { r.rsi = 0x20000, r.rcx = 3, r.rdx = 0x3f8; }));
   const uint8_t text[] = {'a', 'b', 'c'};
   ASSERT_NO_FATAL_FAILURE(write(0x20000, text));
   EXPECT_EQ(run_until_stop(io_).kind, accel::ExitKind::kHalt);
@@ -125,9 +124,8 @@ TEST_F(MshvRunTest, RepOutswBackwardWithTheDirectionFlag) {
 }
 
 TEST_F(MshvRunTest, RepInsbFillsGuestMemory) {
-  ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, {0xf3, 0x6c, 0xf4}, [](accel::Regs& r) {
-    r.rdi = 0x21000, r.rcx = 4, r.rdx = 0x1f0;
-  }));
+  ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, {0xf3, 0x6c, 0xf4},
+                                [](accel::Regs& r) { r.rdi = 0x21000, r.rcx = 4, r.rdx = 0x1f0; }));
   EXPECT_EQ(run_until_stop(io_).kind, accel::ExitKind::kHalt);
   EXPECT_EQ(read(0x21000, 5), (std::vector<uint8_t>{0x41, 0x42, 0x43, 0x44, 0}));
   EXPECT_EQ(regs().rdi, 0x21004u);
@@ -314,7 +312,8 @@ TEST_F(MshvRunTest, ASignalKicksAWaitingRun) {
   EXPECT_EQ(exit->kind, accel::ExitKind::kInterrupted);
 }
 
-// --- memory intercepts -----------------------------------------------------------------------------
+// --- memory intercepts
+// -----------------------------------------------------------------------------
 
 // mov eax, [0xfeb00000]
 const std::vector<uint8_t> kMmioLoad = {0x8b, 0x04, 0x25, 0x00, 0x00, 0xb0, 0xfe, 0xf4};
@@ -360,7 +359,8 @@ TEST_F(MshvRunTest, TheSeamGetsTheMessagesGpaAndBytes) {
   EXPECT_EQ(emulator->gpa, 0xfeb00000u);
   EXPECT_EQ(emulator->gva, 0xfeb00000u);
   EXPECT_EQ(emulator->bytes, std::vector<uint8_t>(kMmioLoad.begin(), kMmioLoad.begin() + 7));
-  EXPECT_THAT(io_.accesses(), ElementsAre(IoAccess{Kind::kMmioRead, 0xfeb00000, {0x41, 0x42, 0x43, 0x44}}));
+  EXPECT_THAT(io_.accesses(),
+              ElementsAre(IoAccess{Kind::kMmioRead, 0xfeb00000, {0x41, 0x42, 0x43, 0x44}}));
   EXPECT_EQ(regs().rax, 0x44434241u);
 }
 
@@ -369,7 +369,8 @@ TEST_F(MshvRunTest, WithoutAValidGpaTheSeamGetsTheTranslatedGvaAndFetchedBytes) 
   ASSERT_NO_FATAL_FAILURE(create_vm({.mmio_emulator = emulator}));
   ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, kMmioLoad, [](accel::Regs&) {}));
   // The hypervisor does not vouch for the GPA and sends no instruction bytes.
-  fake_.annotate_mmio(kEntry, {.gpa = 0, .gva = 0xfeb00010, .gpa_valid = false, .instruction_bytes = 0});
+  fake_.annotate_mmio(kEntry,
+                      {.gpa = 0, .gva = 0xfeb00010, .gpa_valid = false, .instruction_bytes = 0});
   EXPECT_EQ(run_until_stop(io_).kind, accel::ExitKind::kHalt);
   EXPECT_EQ(emulator->gpa, 0xfeb00010u) << "translated through the identity page tables";
   ASSERT_GE(emulator->bytes.size(), kMmioLoad.size());
