@@ -90,7 +90,8 @@ TEST_P(AccelConformanceTest, MmioIoeventfds) {
   ASSERT_TRUE(event);
   const accel::IoEventFd doorbell{accel::IoSpace::kMmio, 0xfe000000, 4, 1, event->fd()};
   ASSERT_TRUE(vm_->register_ioeventfd(doorbell));
-  auto odd = vm_->register_ioeventfd({accel::IoSpace::kMmio, 0xfe000100, 3, std::nullopt, event->fd()});
+  auto odd =
+      vm_->register_ioeventfd({accel::IoSpace::kMmio, 0xfe000100, 3, std::nullopt, event->fd()});
   ASSERT_FALSE(odd);
   EXPECT_EQ(odd.error().code(), Errc::kInvalidArgument);
   EXPECT_TRUE(vm_->unregister_ioeventfd(doorbell));
@@ -110,10 +111,22 @@ TEST_P(AccelConformanceTest, RegistersRoundTrip) {
 
   auto sregs = (*vcpu)->get_special_regs();
   ASSERT_TRUE(sregs);
-  sregs->cs = {.base = 0, .limit = 0xffffffff, .selector = 8, .type = 0xb, .present = true,
-               .s = true, .l = true, .g = true};
-  sregs->ds = {.base = 0x1000, .limit = 0xfffff, .selector = 0x18, .type = 3, .present = true,
-               .s = true, .db = true, .g = true};
+  sregs->cs = {.base = 0,
+               .limit = 0xffffffff,
+               .selector = 8,
+               .type = 0xb,
+               .present = true,
+               .s = true,
+               .l = true,
+               .g = true};
+  sregs->ds = {.base = 0x1000,
+               .limit = 0xfffff,
+               .selector = 0x18,
+               .type = 3,
+               .present = true,
+               .s = true,
+               .db = true,
+               .g = true};
   sregs->gdt = {0x1000, 47};
   sregs->cr0 = accel::kCr0Pe | accel::kCr0Et | accel::kCr0Pg;  // a consistent long-mode state
   sregs->cr3 = 0x2000;
@@ -142,9 +155,7 @@ TEST_P(AccelConformanceTest, RegistersRoundTrip) {
   EXPECT_EQ(fback->xmm[0][15], 0x11);
 }
 
-std::string backend_name(const ::testing::TestParamInfo<std::string>& param) {
-  return param.param;
-}
+std::string backend_name(const ::testing::TestParamInfo<std::string>& param) { return param.param; }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AccelConformanceTest, ::testing::Values("kvm", "mshv"),
                          backend_name);

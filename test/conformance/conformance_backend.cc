@@ -83,8 +83,9 @@ Expected<ConformanceRun> run_program(ConformanceBackend& backend, const Conforma
   for (int i = 0; i < kMaxRuns && !done; ++i) {
     FERRY_ASSIGN(accel::Exit exit, vcpu->run(io));
     if (exit.kind != accel::ExitKind::kHandled && exit.kind != accel::ExitKind::kInterrupted) {
-      return fail(Errc::kGuestFault, "program {}: the vCPU stopped (exit kind {}) before the sentinel",
-                  p.name, static_cast<int>(exit.kind));
+      return fail(Errc::kGuestFault,
+                  "program {}: the vCPU stopped (exit kind {}) before the sentinel", p.name,
+                  static_cast<int>(exit.kind));
     }
   }
   if (!done) return fail(Errc::kGuestFault, "program {} did not reach the sentinel", p.name);

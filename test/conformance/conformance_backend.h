@@ -53,6 +53,7 @@ struct ConformanceRun {
 };
 
 /// Runs `program` on vCPU 0 of a fresh VM of `backend`.
-Expected<ConformanceRun> run_program(ConformanceBackend& backend, const ConformanceProgram& program);
+Expected<ConformanceRun> run_program(ConformanceBackend& backend,
+                                     const ConformanceProgram& program);
 
 }  // namespace ferry::test

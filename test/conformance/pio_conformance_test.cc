@@ -22,8 +22,12 @@ struct Expectation {
   std::vector<uint8_t> watched;
 };
 
-IoAccess out(uint16_t port, std::vector<uint8_t> data) { return {Kind::kPioWrite, port, std::move(data)}; }
-IoAccess in(uint16_t port, std::vector<uint8_t> data) { return {Kind::kPioRead, port, std::move(data)}; }
+IoAccess out(uint16_t port, std::vector<uint8_t> data) {
+  return {Kind::kPioWrite, port, std::move(data)};
+}
+IoAccess in(uint16_t port, std::vector<uint8_t> data) {
+  return {Kind::kPioRead, port, std::move(data)};
+}
 
 std::vector<uint8_t> bytes(const char* text) { return {text, text + std::strlen(text)}; }
 
@@ -143,8 +147,7 @@ std::vector<Expectation> programs() {
   return list;
 }
 
-class PioConformanceTest
-    : public ::testing::TestWithParam<std::tuple<std::string, Expectation>> {
+class PioConformanceTest : public ::testing::TestWithParam<std::tuple<std::string, Expectation>> {
  protected:
   void SetUp() override {
     if (std::get<0>(GetParam()) == "kvm") FERRY_REQUIRE_KVM();
