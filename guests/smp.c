@@ -30,10 +30,7 @@ int guest_main(uint32_t index, uint32_t count) {
   if (index != 0) {
     for (;;) __asm__ volatile("cli; hlt");
   }
-  for (uint64_t spins = 0; checked_in != count; ++spins) {
-    if (spins > 2000000000ull) guest_exit(201);
-    cpu_relax();
-  }
+  if (!wait_until(&checked_in, count)) guest_exit(201);
   lock();
   puts_serial("all ");
   put_dec(count);

@@ -34,6 +34,34 @@ static inline void mmio_write64(uintptr_t a, uint64_t v) { *(volatile uint64_t*)
 
 static inline void cpu_relax(void) { __asm__ volatile("pause"); }
 
+static inline uint64_t rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+/* Timeouts are measured in TSC cycles, not loop iterations: on a host that emulates guest
+ * instructions (PVM) a loop iteration takes microseconds, on hardware nanoseconds. 2^33 cycles is
+ * seconds at any TSC rate from 1 to 5 GHz. */
+#define TIMEOUT_CYCLES (1ull << 33)
+
+/* Waits about `cycles` TSC cycles. */
+static UNUSED void delay_cycles(uint64_t cycles) {
+  const uint64_t start = rdtsc();
+  while (rdtsc() - start < cycles) cpu_relax();
+}
+
+/* Spins until *counter reaches `count`; 0 on timeout (deliveries take microseconds, so a timeout
+ * means the event was lost). */
+static UNUSED int wait_until(volatile uint32_t* counter, uint32_t count) {
+  const uint64_t start = rdtsc();
+  while (*counter < count) {
+    if (rdtsc() - start > TIMEOUT_CYCLES) return 0;
+    cpu_relax();
+  }
+  return 1;
+}
+
 static UNUSED void putc_serial(char c) {
   while (!(inb(COM1 + UART_LSR) & UART_LSR_THRE)) cpu_relax();
   outb(COM1, (uint8_t)c);

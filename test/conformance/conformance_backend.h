@@ -27,8 +27,7 @@ class ConformanceBackend {
 };
 
 // A few instructions that end at a sentinel OUT to port kSentinelPort, with the registers and
-// memory they start from. Ports KVM emulates in the kernel (PIC 0x20/0xa0, PIT 0x40-0x43, speaker
-// 0x61, ELCR 0x4d0) never reach its GuestIo, while on MSHV every port does: programs avoid them.
+// memory they start from.
 struct ConformanceProgram {
   std::string name;
   vmm::BootMode mode = vmm::BootMode::kLong;

@@ -22,6 +22,8 @@ struct Expectation {
   std::vector<uint8_t> watched;
 };
 
+void PrintTo(const Expectation& e, std::ostream* os) { *os << e.program.name; }
+
 IoAccess out(uint16_t port, std::vector<uint8_t> data) {
   return {Kind::kPioWrite, port, std::move(data)};
 }

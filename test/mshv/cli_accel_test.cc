@@ -45,7 +45,8 @@ std::pair<int, std::string> ferry(const std::string& args) {
   if (pipe == nullptr) return {-1, "popen failed"};
   std::string output;
   std::array<char, 512> buffer;
-  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe))
+    output.append(buffer.data(), n);
   const int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }

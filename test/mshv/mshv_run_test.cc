@@ -11,7 +11,6 @@
 
 #include "ferry/mshv/mmio_emulator.h"
 #include "mshv_backend_test.h"
-#include "mshv_vm.h"
 
 namespace ferry::test {
 namespace {
@@ -376,28 +375,6 @@ TEST_F(MshvRunTest, WithoutAValidGpaTheSeamGetsTheTranslatedGvaAndFetchedBytes) 
   ASSERT_GE(emulator->bytes.size(), kMmioLoad.size());
   EXPECT_TRUE(std::equal(kMmioLoad.begin(), kMmioLoad.end(), emulator->bytes.begin()))
       << "read from guest memory at RIP";
-}
-
-TEST_F(MshvRunTest, TheIoapicPageNeverReachesTheVmm) {
-  class IoapicWriter final : public MmioEmulator {
-   public:
-    Expected<void> emulate(const MemoryIntercept& intercept, VpContext& vp,
-                           accel::GuestIo& io) noexcept override {
-      const uint8_t select[4] = {0x01, 0, 0, 0};
-      io.mmio_write(kIoapicBase, select);
-      const uint32_t names[] = {kHvRegRip};
-      const uint64_t values[] = {intercept.rip + 7};
-      return vp.write_registers(names, values);
-    }
-  };
-  ASSERT_NO_FATAL_FAILURE(create_vm({.mmio_emulator = std::make_shared<IoapicWriter>()}));
-  ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, kMmioLoad, [](accel::Regs&) {}));
-  fake_.annotate_mmio(kEntry, {.gpa = kIoapicBase, .gva = kIoapicBase});
-  EXPECT_EQ(run_until_stop(io_).kind, accel::ExitKind::kHalt);
-  EXPECT_TRUE(io_.accesses().empty());
-  uint8_t window[4];
-  static_cast<MshvVm&>(*vm_).ioapic().mmio_read(kIoapicBase + 0x10, window);
-  EXPECT_EQ(window[2], 0x17) << "IOREGSEL was set to the version register";
 }
 
 }  // namespace

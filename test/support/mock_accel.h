@@ -38,7 +38,6 @@ class MockVm : public accel::Vm {
   MOCK_METHOD(Expected<void>, set_msi_routes, (std::span<const accel::MsiRoute>), (override));
   MOCK_METHOD(Expected<void>, register_irqfd, (int, uint32_t, std::optional<int>), (override));
   MOCK_METHOD(Expected<void>, unregister_irqfd, (int, uint32_t), (override));
-  MOCK_METHOD(Expected<void>, set_irq_line, (uint32_t, bool), (override));
   MOCK_METHOD(Expected<void>, register_ioeventfd, (const accel::IoEventFd&), (override));
   MOCK_METHOD(Expected<void>, unregister_ioeventfd, (const accel::IoEventFd&), (override));
 };

@@ -11,7 +11,7 @@ namespace {
 using ::testing::InSequence;
 using ::testing::StrictMock;
 
-class MockIrqLine : public IrqLine {
+class MockIrqLine : public irq::IrqLine {
  public:
   MOCK_METHOD(void, set_level, (bool), (override));
 };

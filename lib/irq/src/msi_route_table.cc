@@ -7,8 +7,7 @@ namespace ferry::irq {
 Expected<uint32_t> MsiRouteTable::allocate() {
   std::lock_guard lock(mutex_);
   uint32_t gsi = kFirstMsiGsi;
-  for (const auto& [used, route] : gsis_) {
-    if (used != gsi) break;
+  for (auto it = gsis_.lower_bound(kFirstMsiGsi); it != gsis_.end() && it->first == gsi; ++it) {
     ++gsi;
   }
   if (gsi >= kGsiLimit) {
@@ -16,6 +15,17 @@ Expected<uint32_t> MsiRouteTable::allocate() {
   }
   gsis_.emplace(gsi, std::nullopt);
   return gsi;
+}
+
+Expected<void> MsiRouteTable::claim(uint32_t gsi) {
+  if (gsi >= kFirstMsiGsi) {
+    return fail(Errc::kInvalidArgument, "GSI {} is not a pin GSI (0-{})", gsi, kFirstMsiGsi - 1);
+  }
+  std::lock_guard lock(mutex_);
+  if (!gsis_.emplace(gsi, std::nullopt).second) {
+    return fail(Errc::kExists, "GSI {} is already claimed", gsi);
+  }
+  return {};
 }
 
 Expected<void> MsiRouteTable::set_route(uint32_t gsi, uint64_t address, uint32_t data) {

@@ -20,10 +20,9 @@ struct RequiredCap {
 };
 
 constexpr RequiredCap kRequiredCaps[] = {
-    {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP", "the in-kernel interrupt controllers"},
+    {KVM_CAP_SPLIT_IRQCHIP, "KVM_CAP_SPLIT_IRQCHIP", "in-kernel local APICs"},
     {KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING", "MSI routing"},
     {KVM_CAP_IRQFD, "KVM_CAP_IRQFD", "eventfd interrupt injection"},
-    {KVM_CAP_IRQFD_RESAMPLE, "KVM_CAP_IRQFD_RESAMPLE", "level-triggered device interrupts"},
     {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD", "exit-free doorbells"},
     {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", "race-free vCPU kicks"},
     {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", "guest memory"},

@@ -1,4 +1,4 @@
-// A KVM virtual machine with an in-kernel irqchip (PIC, IOAPIC, LAPICs) and PIT.
+// A KVM virtual machine with a split irqchip: local APICs in the kernel, the IOAPIC in the VMM.
 #pragma once
 
 #include <linux/kvm.h>
@@ -17,7 +17,7 @@ namespace ferry::kvm {
 // the guest's device windows (docs/memory-map.md).
 constexpr uint64_t kKvmTssAddress = 0xfffbd000;          // 3 pages
 constexpr uint64_t kKvmIdentityMapAddress = 0xfeffc000;  // 1 page
-constexpr uint32_t kIrqchipGsis = 24;                    // GSIs 0-23 are IOAPIC (and PIC) pins
+constexpr uint32_t kIoapicPins = 24;  // GSIs whose level-triggered EOIs KVM reports to the VMM
 
 class KvmVm final : public accel::Vm {
  public:
@@ -30,7 +30,6 @@ class KvmVm final : public accel::Vm {
   Expected<void> set_msi_routes(std::span<const accel::MsiRoute> routes) override;
   Expected<void> register_irqfd(int eventfd, uint32_t gsi, std::optional<int> resample_fd) override;
   Expected<void> unregister_irqfd(int eventfd, uint32_t gsi) override;
-  Expected<void> set_irq_line(uint32_t gsi, bool level) override;
   Expected<void> register_ioeventfd(const accel::IoEventFd& event) override;
   Expected<void> unregister_ioeventfd(const accel::IoEventFd& event) override;
 

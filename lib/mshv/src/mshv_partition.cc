@@ -17,9 +17,7 @@ MshvPartition::MshvPartition(MshvDriver& driver, UniqueFd fd)
       table_(sizeof(MshvUserIrqTable) + kMshvMaxGuestIrqs * sizeof(MshvUserIrqEntry)) {}
 
 Expected<std::shared_ptr<MshvPartition>> MshvPartition::create(MshvDriver& driver, UniqueFd fd) {
-  std::shared_ptr<MshvPartition> partition(new MshvPartition(driver, std::move(fd)));
-  FERRY_ASSIGN(partition->ioapic_, MshvIoapic::create(*partition));
-  return partition;
+  return std::shared_ptr<MshvPartition>(new MshvPartition(driver, std::move(fd)));
 }
 
 // --- guest memory -------------------------------------------------------------------------------
@@ -135,12 +133,6 @@ Expected<void> MshvPartition::write_memory(uint64_t gpa, std::span<const uint8_t
 Expected<void> MshvPartition::set_msi_routes(std::span<const accel::MsiRoute> routes) {
   std::set<uint32_t> seen;
   for (const accel::MsiRoute& route : routes) {
-    if (route.gsi < kPinGsis) {
-      return fail(Errc::kInvalidArgument,
-                  "MSI route on GSI {}: GSIs 0-{} are the IOAPIC's pins on MSHV; allocate device "
-                  "GSIs from {} up",
-                  route.gsi, kPinGsis - 1, kPinGsis);
-    }
     if (route.gsi >= kMshvMaxGuestIrqs) {
       return fail(Errc::kNoResources, "MSI route on GSI {}: MSHV allows GSIs below {}", route.gsi,
                   kMshvMaxGuestIrqs);
@@ -156,31 +148,11 @@ Expected<void> MshvPartition::set_msi_routes(std::span<const accel::MsiRoute> ro
     }
   }
   std::lock_guard lock(routes_mutex_);
-  std::vector<accel::MsiRoute> previous = std::move(msi_routes_);
-  msi_routes_.assign(routes.begin(), routes.end());
-  auto committed = commit_routes();
-  if (!committed) msi_routes_ = std::move(previous);  // the hypervisor still has the old table
-  return committed;
-}
-
-Expected<void> MshvPartition::set_pin_routes(std::span<const accel::MsiRoute> routes) {
-  std::lock_guard lock(routes_mutex_);
-  std::vector<accel::MsiRoute> previous = std::move(pin_routes_);
-  pin_routes_.assign(routes.begin(), routes.end());
-  auto committed = commit_routes();
-  if (!committed) pin_routes_ = std::move(previous);
-  return committed;
-}
-
-Expected<void> MshvPartition::commit_routes() {
   auto& header = *reinterpret_cast<MshvUserIrqTable*>(table_.data());
   auto* entries = reinterpret_cast<MshvUserIrqEntry*>(table_.data() + sizeof header);
   uint32_t count = 0;
-  for (const auto* routes : {&pin_routes_, &msi_routes_}) {
-    for (const accel::MsiRoute& route : *routes) {
-      entries[count++] = {route.gsi, static_cast<uint32_t>(route.address),
-                          static_cast<uint32_t>(route.address >> 32), route.data};
-    }
+  for (const accel::MsiRoute& route : routes) {
+    entries[count++] = {route.gsi, static_cast<uint32_t>(route.address), 0, route.data};
   }
   header = {count, 0};
   int r = driver_.ioctl(fd_.get(), kMshvSetMsiRouting, table_.data());
@@ -223,10 +195,6 @@ Expected<void> MshvPartition::irqfd(int eventfd, uint32_t gsi, std::optional<int
   return fail(ioctl_error(-r, kMshvIrqfd,
                           fmt::format("{} eventfd {} on GSI {}",
                                       deassign ? "deassigning" : "assigning", eventfd, gsi)));
-}
-
-Expected<void> MshvPartition::assign_pin_irqfd(int eventfd, uint32_t gsi) {
-  return irqfd(eventfd, gsi, std::nullopt, false);
 }
 
 Expected<void> MshvPartition::ioeventfd(const accel::IoEventFd& event, bool deassign) {

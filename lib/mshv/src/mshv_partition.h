@@ -1,6 +1,6 @@
 // The state of one MSHV partition that its Vm and its vCPUs share: the partition fd, the guest
-// memory regions, the routing table, the clock, and the userspace IOAPIC. vCPUs hold it by
-// shared_ptr, so a vCPU may outlive the accel::Vm that made it.
+// memory regions, the routing table and the clock. vCPUs hold it by shared_ptr, so a vCPU may
+// outlive the accel::Vm that made it.
 #pragma once
 
 #include <atomic>
@@ -15,14 +15,10 @@
 #include "ferry/base/unique_fd.h"
 #include "ferry/mshv/mshv_driver.h"
 #include "hvcall.h"
-#include "ioapic_host.h"
-#include "mshv_ioapic.h"
 
 namespace ferry::mshv {
 
-constexpr uint32_t kPinGsis = 24;  // GSIs 0-23 are the IOAPIC's pins; device MSIs start above
-
-class MshvPartition final : public IoapicHost {
+class MshvPartition {
  public:
   /// Takes the fd of a partition that is created and initialized.
   static Expected<std::shared_ptr<MshvPartition>> create(MshvDriver& driver, UniqueFd fd);
@@ -30,7 +26,6 @@ class MshvPartition final : public IoapicHost {
   MshvDriver& driver() const { return driver_; }
   int fd() const { return fd_.get(); }
   Hvcall hvcall() const { return Hvcall(driver_, fd_.get()); }
-  MshvIoapic& ioapic() { return *ioapic_; }
 
   Expected<void> map_memory(uint64_t gpa, uint64_t size, void* host, bool writable);
   Expected<void> unmap_memory(uint64_t gpa, uint64_t size);
@@ -38,10 +33,9 @@ class MshvPartition final : public IoapicHost {
   Expected<void> read_memory(uint64_t gpa, std::span<uint8_t> data) const;
   Expected<void> write_memory(uint64_t gpa, std::span<const uint8_t> data) const;
 
+  /// Replaces the whole routing table (the VMM's IOAPIC pins on GSIs 0-23 and device MSIs).
   Expected<void> set_msi_routes(std::span<const accel::MsiRoute> routes);
-  Expected<void> set_pin_routes(std::span<const accel::MsiRoute> routes) override;
   Expected<void> irqfd(int eventfd, uint32_t gsi, std::optional<int> resample_fd, bool deassign);
-  Expected<void> assign_pin_irqfd(int eventfd, uint32_t gsi) override;
   Expected<void> ioeventfd(const accel::IoEventFd& event, bool deassign);
 
   /// Lets guest time run: the partition is created with its clock frozen, so no guest time passes
@@ -57,19 +51,15 @@ class MshvPartition final : public IoapicHost {
   };
 
   MshvPartition(MshvDriver& driver, UniqueFd fd);
-  Expected<void> commit_routes();  // caller holds routes_mutex_
   Expected<void> copy_guest(uint64_t gpa, uint8_t* buffer, size_t length, bool write) const;
 
   MshvDriver& driver_;
   UniqueFd fd_;
-  std::unique_ptr<MshvIoapic> ioapic_;
 
   mutable std::mutex memory_mutex_;  // guards regions_; a leaf
   std::vector<Region> regions_;
 
-  std::mutex routes_mutex_;  // guards the routes and table_; after the IOAPIC's mutex
-  std::vector<accel::MsiRoute> msi_routes_;
-  std::vector<accel::MsiRoute> pin_routes_;
+  std::mutex routes_mutex_;     // guards table_; a leaf
   std::vector<uint8_t> table_;  // the MSHV_SET_MSI_ROUTING argument, sized once for every GSI
 
   std::mutex clock_mutex_;

@@ -6,7 +6,6 @@
 #include "ferry/base/checked.h"
 #include "hv_registers.h"
 #include "io_port_intercept.h"
-#include "ioapic_guest_io.h"
 #include "ioctl_error.h"
 #include "memory_intercept.h"
 
@@ -284,8 +283,7 @@ Expected<accel::Exit> MshvVcpu::run(accel::GuestIo& io) noexcept {
     }
     return fail(run_error(fmt::format("MSHV_RUN_VP failed: {} (errno {})", std::strerror(-r), -r)));
   }
-  IoapicGuestIo routed(partition_->ioapic(), io);
-  return handle_message(message, routed);
+  return handle_message(message, io);
 }
 
 Expected<accel::Exit> MshvVcpu::handle_message(const MshvRunVp& message,
@@ -334,9 +332,8 @@ Expected<accel::Exit> MshvVcpu::handle_message(const MshvRunVp& message,
       if (m.interrupt_vector > 0xff) {
         return fail(run_error(fmt::format("APIC EOI message for vector {}", m.interrupt_vector)));
       }
-      const auto vector = static_cast<uint8_t>(m.interrupt_vector);
-      partition_->ioapic().end_of_interrupt(vector);
-      return Exit{ExitKind::kIoapicEoi, vector};
+      // The hypervisor's LAPIC ended a level-triggered vector: the VMM's IOAPIC takes it.
+      return Exit{ExitKind::kIoapicEoi, static_cast<uint8_t>(m.interrupt_vector)};
     }
     case kHvMessageUnrecoverableException:
       // A triple fault: on real hardware the chipset resets the machine.

@@ -95,10 +95,6 @@ Expected<void> MshvVm::unregister_irqfd(int eventfd, uint32_t gsi) {
   return partition_->irqfd(eventfd, gsi, std::nullopt, true);
 }
 
-Expected<void> MshvVm::set_irq_line(uint32_t gsi, bool level) {
-  return partition_->ioapic().set_level(gsi, level);
-}
-
 Expected<void> MshvVm::register_ioeventfd(const accel::IoEventFd& event) {
   return partition_->ioeventfd(event, false);
 }

@@ -34,16 +34,12 @@ class MshvVm final : public accel::Vm {
   Expected<void> set_msi_routes(std::span<const accel::MsiRoute> routes) override;
   Expected<void> register_irqfd(int eventfd, uint32_t gsi, std::optional<int> resample_fd) override;
   Expected<void> unregister_irqfd(int eventfd, uint32_t gsi) override;
-  /// Drives pin `gsi` (0-23) of the backend's userspace IOAPIC.
-  Expected<void> set_irq_line(uint32_t gsi, bool level) override;
   Expected<void> register_ioeventfd(const accel::IoEventFd& event) override;
   Expected<void> unregister_ioeventfd(const accel::IoEventFd& event) override;
 
   /// The VFIO bridge device (MSHV_CREATE_DEVICE, not upstream); kUnsupported when the kernel lacks
   /// it. For the device-assignment work to come.
   Expected<UniqueFd> create_vfio_device();
-  /// The userspace IOAPIC behind set_irq_line (its MMIO page reaches it from the run loop).
-  MshvIoapic& ioapic() { return partition_->ioapic(); }
 
  private:
   MshvVm(std::shared_ptr<MshvPartition> partition, std::shared_ptr<MmioEmulator> emulator,

@@ -11,6 +11,7 @@ FERRY_GUEST_IMAGE(hello32)
 FERRY_GUEST_IMAGE(hello16)
 FERRY_GUEST_IMAGE(mmio)
 FERRY_GUEST_IMAGE(irq)
+FERRY_GUEST_IMAGE(ioapic)
 FERRY_GUEST_IMAGE(smp)
 FERRY_GUEST_IMAGE(exitloop)
 #undef FERRY_GUEST_IMAGE
@@ -27,7 +28,7 @@ std::span<const uint8_t> image(const uint8_t* begin, const uint8_t* end) {
 }  // namespace
 
 std::span<const BuiltinPayload> builtin_payloads() {
-  static const std::array<BuiltinPayload, 7> kPayloads = {{
+  static const std::array<BuiltinPayload, 8> kPayloads = {{
       {"hello", "greets over the serial port in long mode and exits 0", PayloadFormat::kElf,
        BootMode::kLong, 0, IMAGE(hello)},
       {"hello32", "the same greeting from flat 32-bit protected mode", PayloadFormat::kFlat,
@@ -38,6 +39,8 @@ std::span<const BuiltinPayload> builtin_payloads() {
        PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(mmio)},
       {"irq", "takes MSIs from the test device through MSI routing and an irqfd",
        PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(irq)},
+      {"ioapic", "takes the UART's interrupt through the IOAPIC, edge and level triggered",
+       PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(ioapic)},
       {"smp", "every vCPU checks in; exits with the vCPU count", PayloadFormat::kElf,
        BootMode::kLong, 0, IMAGE(smp)},
       {"exitloop", "benchmark firmware: timed port and MMIO exits", PayloadFormat::kFlat,

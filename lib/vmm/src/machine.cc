@@ -119,9 +119,11 @@ Expected<void> Machine::add_devices() {
   if (config_.serial.mode == SerialMode::kFile) {
     FERRY_ASSIGN(output, SerialOutput::to_file(config_.serial.path));
   }
-  com1_irq_ = std::make_unique<VmIrqLine>(*vm_, kCom1Irq);
-  FERRY_TRY(pio_bus_.insert(kCom1Port, kUartPorts,
-                            std::make_shared<Serial16550>(std::move(output), com1_irq_.get())));
+  FERRY_ASSIGN(ioapic_, irq::Ioapic::create(*vm_, *routes_));
+  FERRY_TRY(mmio_bus_.insert(kIoapicAddress, irq::Ioapic::kMmioSize, ioapic_));
+  FERRY_TRY(
+      pio_bus_.insert(kCom1Port, kUartPorts,
+                      std::make_shared<Serial16550>(std::move(output), &ioapic_->line(kCom1Irq))));
   FERRY_TRY(pio_bus_.insert(FERRY_EXIT_PORT, 1, std::make_shared<ExitDevice>([this](uint8_t code) {
                               end(Outcome::guest_exit(code));
                             })));
@@ -189,6 +191,8 @@ void Machine::on_vcpu_stopped(unsigned index, const Expected<accel::Exit>& why) 
       return;
   }
 }
+
+void Machine::on_ioapic_eoi(uint8_t vector) { ioapic_->end_of_interrupt(vector); }
 
 Outcome Machine::wait() {
   {

@@ -122,7 +122,9 @@ bool VcpuRunner::run_while_requested() {
     switch (exit->kind) {
       case accel::ExitKind::kHandled:
       case accel::ExitKind::kInterrupted:
-      case accel::ExitKind::kIoapicEoi:  // the in-kernel IOAPIC handles EOIs itself
+        continue;
+      case accel::ExitKind::kIoapicEoi:
+        observer_.on_ioapic_eoi(exit->vector);
         continue;
       case accel::ExitKind::kHalt:
       case accel::ExitKind::kShutdown:

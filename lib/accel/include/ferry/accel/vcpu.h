@@ -18,7 +18,7 @@ enum class ExitKind : uint8_t {
   kHalt,         // HLT with nothing left to wake the vCPU
   kShutdown,     // the guest powered off (or triple-faulted on a backend that says so)
   kReset,        // the guest asked for a reset
-  kIoapicEoi,    // end of interrupt for a level-triggered vector (Exit::vector)
+  kIoapicEoi,    // the guest ended a level-triggered IOAPIC interrupt (Exit::vector)
   kInterrupted,  // request_exit() or a signal ended the run
 };
 

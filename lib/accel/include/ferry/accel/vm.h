@@ -1,4 +1,9 @@
 // A virtual machine of one accelerator: guest memory, vCPUs and interrupt plumbing.
+//
+// The hypervisor emulates only the local APICs. The IOAPIC is the VMM's (vmm::Ioapic): it turns
+// pin changes into MSIs on GSIs 0-23, and the vCPU reports EOIs of level-triggered vectors as
+// ExitKind::kIoapicEoi. MSHV has no in-kernel IOAPIC at all, and on KVM the in-kernel one costs
+// ~15-25 ms of teardown per VM (an SRCU grace period per device), so both backends work this way.
 #pragma once
 
 #include <cstdint>
@@ -48,8 +53,6 @@ class Vm {
   virtual Expected<void> register_irqfd(int eventfd, uint32_t gsi,
                                         std::optional<int> resample_fd = std::nullopt) = 0;
   virtual Expected<void> unregister_irqfd(int eventfd, uint32_t gsi) = 0;
-  /// Raises or lowers a legacy interrupt pin (IOAPIC input `gsi`, 0-23).
-  virtual Expected<void> set_irq_line(uint32_t gsi, bool level) = 0;
 
   virtual Expected<void> register_ioeventfd(const IoEventFd& event) = 0;
   virtual Expected<void> unregister_ioeventfd(const IoEventFd& event) = 0;

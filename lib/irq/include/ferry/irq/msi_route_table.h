@@ -1,5 +1,7 @@
 // The VM's MSI routing table. Both accelerators replace the whole table on each update, so one
-// owner holds every route and commits them together. GSIs 0-23 stay reserved for interrupt pins.
+// owner holds every route and commits them together. GSIs 0-23 belong to the IOAPIC's pins
+// (claim()); devices' MSIs get GSIs from 24 up (allocate()).
+// Lock order: callers may hold their own device lock; mutex_ is a leaf.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +21,10 @@ class MsiRouteTable {
  public:
   explicit MsiRouteTable(accel::Vm& vm) : vm_(vm) {}
 
-  /// Reserves the lowest free GSI; it has no route until set_route().
+  /// Reserves the lowest free GSI from kFirstMsiGsi up; it has no route until set_route().
   Expected<uint32_t> allocate();
+  /// Reserves one particular GSI below kFirstMsiGsi (an IOAPIC pin).
+  Expected<void> claim(uint32_t gsi);
   /// Gives `gsi` a route and commits the table when the route changed.
   Expected<void> set_route(uint32_t gsi, uint64_t address, uint32_t data);
   /// Drops the route and frees the GSI, committing the table without it.

@@ -12,10 +12,10 @@
 #include "ferry/accel/hypervisor.h"
 #include "ferry/base/event_fd.h"
 #include "ferry/bus/bus.h"
+#include "ferry/irq/ioapic.h"
 #include "ferry/irq/msi_route_table.h"
 #include "ferry/vmm/bus_io.h"
 #include "ferry/vmm/guest_memory.h"
-#include "ferry/vmm/irq_line.h"
 #include "ferry/vmm/vcpu_runner.h"
 #include "ferry/vmm/vm_config.h"
 
@@ -69,13 +69,14 @@ class Machine final : private VcpuRunner::Observer {
   Expected<void> create_vcpus(const std::vector<accel::CpuidEntry>& cpuid);
   void end(Outcome outcome);
   void on_vcpu_stopped(unsigned index, const Expected<accel::Exit>& why) override;
+  void on_ioapic_eoi(uint8_t vector) override;
 
   // Declaration order is teardown order reversed: threads stop first, memory goes last.
   VmConfig config_;
   std::optional<GuestMemory> memory_;
   std::unique_ptr<accel::Vm> vm_;
   std::unique_ptr<irq::MsiRouteTable> routes_;
-  std::unique_ptr<VmIrqLine> com1_irq_;
+  std::shared_ptr<irq::Ioapic> ioapic_;
   bus::Bus mmio_bus_{"mmio"};
   bus::Bus pio_bus_{"port"};
   std::vector<std::unique_ptr<accel::Vcpu>> vcpus_;

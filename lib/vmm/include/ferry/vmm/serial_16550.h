@@ -9,7 +9,7 @@
 #include <mutex>
 
 #include "ferry/bus/bus_device.h"
-#include "ferry/vmm/irq_line.h"
+#include "ferry/irq/irq_line.h"
 #include "ferry/vmm/serial_output.h"
 
 namespace ferry::vmm {
@@ -20,7 +20,7 @@ constexpr uint64_t kUartPorts = 8;
 
 class Serial16550 final : public bus::RegisterDevice<Serial16550> {
  public:
-  Serial16550(SerialOutput output, IrqLine* irq) : output_(std::move(output)), irq_(irq) {}
+  Serial16550(SerialOutput output, irq::IrqLine* irq) : output_(std::move(output)), irq_(irq) {}
 
   uint64_t read_register(uint64_t offset, unsigned size);
   void write_register(uint64_t offset, unsigned size, uint64_t value);
@@ -34,7 +34,7 @@ class Serial16550 final : public bus::RegisterDevice<Serial16550> {
 
   std::mutex mutex_;  // vCPUs may race on the ports
   SerialOutput output_;
-  IrqLine* irq_;
+  irq::IrqLine* irq_;
   std::deque<uint8_t> rx_;  // loopback data
   uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scr_ = 0, fcr_ = 0;
   uint8_t dll_ = 0x0c, dlm_ = 0;    // 9600 baud

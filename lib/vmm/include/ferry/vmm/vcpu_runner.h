@@ -30,6 +30,8 @@ class VcpuRunner {
     virtual ~Observer() = default;
     /// Called on the vCPU thread, once, before it acknowledges kExited.
     virtual void on_vcpu_stopped(unsigned index, const Expected<accel::Exit>& why) = 0;
+    /// The guest ended a level-triggered IOAPIC interrupt. Called on the vCPU thread.
+    virtual void on_ioapic_eoi(uint8_t vector) = 0;
   };
 
   VcpuRunner(accel::Vcpu& vcpu, accel::GuestIo& io, Observer& observer);

@@ -1,0 +1,33 @@
+# Third-party libraries, linked so that the ferry binary needs only libc at run time.
+#
+# Every shared library a process maps costs resident memory (relocated pages, the parts touched
+# at start-up) and start-up time. ferry's budget is 4 MiB beyond guest RAM, so it uses the
+# static archives Debian ships (yaml-cpp, boost_program_options, libstdc++), spdlog header-only,
+# and fmt compiled once into lib/base (Debian ships neither as a static archive).
+
+# fmt: the headers, with the compiled part built once by lib/base (src/fmt_library.cc).
+find_package(fmt REQUIRED)
+add_library(ferry_fmt INTERFACE)
+target_include_directories(ferry_fmt SYSTEM INTERFACE
+  $<TARGET_PROPERTY:fmt::fmt-header-only,INTERFACE_INCLUDE_DIRECTORIES>)
+
+find_package(spdlog REQUIRED)
+add_library(ferry_spdlog INTERFACE)
+target_compile_definitions(ferry_spdlog INTERFACE SPDLOG_FMT_EXTERNAL)
+target_include_directories(ferry_spdlog SYSTEM INTERFACE
+  $<TARGET_PROPERTY:spdlog::spdlog_header_only,INTERFACE_INCLUDE_DIRECTORIES>)
+target_link_libraries(ferry_spdlog INTERFACE ferry_fmt Threads::Threads)
+
+find_package(yaml-cpp REQUIRED)
+find_library(FERRY_YAML_CPP_ARCHIVE NAMES libyaml-cpp.a REQUIRED)
+add_library(ferry_yaml_cpp INTERFACE)
+target_include_directories(ferry_yaml_cpp SYSTEM INTERFACE ${YAML_CPP_INCLUDE_DIR})
+target_link_libraries(ferry_yaml_cpp INTERFACE ${FERRY_YAML_CPP_ARCHIVE})
+
+set(Boost_USE_STATIC_LIBS ON)
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+
+# For executables that ship: libstdc++ and libgcc linked in, so only libc and libm stay shared.
+function(ferry_static_runtime target)
+  target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc)
+endfunction()

@@ -1,0 +1,81 @@
+/* ioapic: the legacy interrupt path. The UART (COM1) raises IOAPIC pin 4; ferry's IOAPIC turns
+ * it into an MSI. First edge-triggered: enabling the THR-empty interrupt and sending a byte each
+ * raise one interrupt. Then level-triggered: the handler leaves the line asserted once and only
+ * EOIs, so the EOI must come back to the IOAPIC (a vCPU EOI exit) and the interrupt must fire
+ * again; the second time the handler acknowledges the UART and nothing more arrives.
+ * Exits 0, or 20+ on failure. */
+#include "rt/interrupts64.h"
+
+#define IOAPIC_BASE 0xfec00000u
+#define IOAPIC_SELECT 0x00
+#define IOAPIC_WINDOW 0x10
+#define PIN_COM1 4
+#define VECTOR_EDGE 0x30
+#define VECTOR_LEVEL 0x31
+#define RTE_LEVEL (1u << 15)
+#define RTE_REMOTE_IRR (1u << 14)
+#define RTE_MASKED (1u << 16)
+
+#define UART_IER 1
+#define UART_IIR 2
+#define UART_MCR 4
+#define IER_THR_EMPTY 0x02
+#define MCR_OUT2 0x08
+
+static volatile uint32_t received[256];
+
+static uint32_t ioapic_read(uint32_t index) {
+  mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, index);
+  return mmio_read32(IOAPIC_BASE + IOAPIC_WINDOW);
+}
+
+static void ioapic_write(uint32_t index, uint32_t value) {
+  mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, index);
+  mmio_write32(IOAPIC_BASE + IOAPIC_WINDOW, value);
+}
+
+static void route_com1(uint32_t low) {
+  ioapic_write(0x10 + 2 * PIN_COM1 + 1, lapic_id() << 24);
+  ioapic_write(0x10 + 2 * PIN_COM1, low);
+}
+
+void on_interrupt(uint64_t vector) {
+  uint32_t n = ++received[vector & 0xff];
+  /* The level handler acknowledges the UART only on its second run. */
+  if (vector == VECTOR_EDGE || n >= 2) (void)inb(COM1 + UART_IIR);
+  lapic_eoi();
+}
+
+INTERRUPT_STUB(0x30)
+INTERRUPT_STUB(0x31)
+
+int guest_main(uint32_t index, uint32_t count) {
+  (void)index, (void)count;
+  if ((ioapic_read(0x01) & 0xff) != 0x20 || ((ioapic_read(0x01) >> 16) & 0xff) != 23) return 20;
+  if (!(ioapic_read(0x10 + 2 * PIN_COM1) & RTE_MASKED)) return 21; /* pins start masked */
+  set_gate(VECTOR_EDGE, stub_0x30);
+  set_gate(VECTOR_LEVEL, stub_0x31);
+  load_idt();
+  enable_lapic_and_interrupts();
+
+  route_com1(VECTOR_EDGE);
+  outb(COM1 + UART_MCR, MCR_OUT2);
+  outb(COM1 + UART_IER, IER_THR_EMPTY); /* THR is empty: interrupt at once */
+  if (!wait_until(&received[VECTOR_EDGE], 1)) return 22;
+  outb(COM1, '.'); /* THR empties again: a second edge */
+  if (!wait_until(&received[VECTOR_EDGE], 2)) return 23;
+
+  route_com1(VECTOR_EDGE | RTE_MASKED);
+  outb(COM1, '.'); /* asserts the line while the pin is masked */
+  route_com1(VECTOR_LEVEL | RTE_LEVEL); /* unmasking a level pin that is asserted fires it */
+  if (!wait_until(&received[VECTOR_LEVEL], 2)) return 24;
+  delay_cycles(1ull << 28); /* give a wrong third delivery time to arrive */
+  if (received[VECTOR_LEVEL] != 2) return 25;
+  if (ioapic_read(0x10 + 2 * PIN_COM1) & RTE_REMOTE_IRR) return 26;
+  if (received[VECTOR_EDGE] != 2) return 27;
+
+  outb(COM1 + UART_IER, 0);
+  route_com1(RTE_MASKED);
+  puts_serial("\nioapic: 2 edge interrupts, and a level interrupt re-fired after its EOI\n");
+  return 0;
+}
