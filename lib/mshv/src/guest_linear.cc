@@ -15,40 +15,44 @@ Expected<uint64_t> GuestLinear::gpa_of(uint64_t linear, uint64_t validate) {
   return cached_gpa_page_ | (linear & (kHvPageSize - 1));
 }
 
-Expected<void> GuestLinear::read(uint64_t linear, std::span<uint8_t> data, uint64_t validate) {
-  size_t done = 0;
-  while (done < data.size()) {
+template <class Access>
+Expected<void> GuestLinear::each_page(uint64_t linear, size_t length, uint64_t validate,
+                                      size_t& done, Access access) {
+  while (done < length) {
     const uint64_t at = linear + done;
-    const size_t piece = std::min<uint64_t>(data.size() - done, kHvPageSize - (at % kHvPageSize));
+    const size_t piece = std::min<uint64_t>(length - done, kHvPageSize - (at % kHvPageSize));
     FERRY_ASSIGN(uint64_t gpa, gpa_of(at, validate));
-    FERRY_TRY(vp_.read_memory(gpa, data.subspan(done, piece)));
+    FERRY_TRY(access(gpa, done, piece));
     done += piece;
   }
   return {};
+}
+
+Expected<void> GuestLinear::read(uint64_t linear, std::span<uint8_t> data, uint64_t validate) {
+  size_t done = 0;
+  return each_page(linear, data.size(), validate, done, [&](uint64_t gpa, size_t at, size_t n) {
+    return vp_.read_memory(gpa, data.subspan(at, n));
+  });
 }
 
 Expected<void> GuestLinear::write(uint64_t linear, std::span<const uint8_t> data) {
   size_t done = 0;
-  while (done < data.size()) {
-    const uint64_t at = linear + done;
-    const size_t piece = std::min<uint64_t>(data.size() - done, kHvPageSize - (at % kHvPageSize));
-    FERRY_ASSIGN(uint64_t gpa, gpa_of(at, kTranslateValidateWrite));
-    FERRY_TRY(vp_.write_memory(gpa, data.subspan(done, piece)));
-    done += piece;
-  }
-  return {};
+  return each_page(linear, data.size(), kTranslateValidateWrite, done,
+                   [&](uint64_t gpa, size_t at, size_t n) {
+                     return vp_.write_memory(gpa, data.subspan(at, n));
+                   });
 }
 
 size_t GuestLinear::fetch(uint64_t linear, std::span<uint8_t> data) {
   size_t done = 0;
-  while (done < data.size()) {
-    const uint64_t at = linear + done;
-    const size_t piece = std::min<uint64_t>(data.size() - done, kHvPageSize - (at % kHvPageSize));
-    auto gpa = gpa_of(at, kTranslateValidateExecute);
-    if (!gpa || !vp_.read_memory(*gpa, data.subspan(done, piece))) break;
-    done += piece;
-  }
+  (void)read_prefix(linear, data, done);
   return done;
+}
+
+Expected<void> GuestLinear::read_prefix(uint64_t linear, std::span<uint8_t> data, size_t& done) {
+  return each_page(
+      linear, data.size(), kTranslateValidateExecute, done,
+      [&](uint64_t gpa, size_t at, size_t n) { return vp_.read_memory(gpa, data.subspan(at, n)); });
 }
 
 }  // namespace ferry::mshv

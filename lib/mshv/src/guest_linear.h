@@ -23,6 +23,12 @@ class GuestLinear {
 
  private:
   Expected<uint64_t> gpa_of(uint64_t linear, uint64_t validate);
+  // Calls access(gpa, offset, length) for each piece of [linear, linear + length) within one
+  // page; `done` counts the bytes accessed, also when a piece fails.
+  template <class Access>
+  Expected<void> each_page(uint64_t linear, size_t length, uint64_t validate, size_t& done,
+                           Access access);
+  Expected<void> read_prefix(uint64_t linear, std::span<uint8_t> data, size_t& done);
 
   VpContext& vp_;
   uint64_t cached_page_ = ~uint64_t{0};

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ferry/accel/vcpu_error.h"
 #include "ferry/base/checked.h"
 #include "hv_registers.h"
 #include "io_port_intercept.h"
@@ -358,15 +359,7 @@ Expected<accel::Exit> MshvVcpu::handle_message(const MshvRunVp& message,
 }
 
 Error MshvVcpu::run_error(std::string what, Errc code) {
-  std::string message = fmt::format("vCPU {}: {}", index_, what);
-  auto regs = get_regs();
-  auto sregs = get_special_regs();
-  if (regs && sregs) {
-    message += "\n" + accel::format_registers(*regs, *sregs);
-  } else {
-    message += "\n(registers unavailable)";
-  }
-  return Error(code, std::move(message));
+  return accel::vcpu_error(*this, std::move(what), code);
 }
 
 }  // namespace ferry::mshv
