@@ -17,11 +17,12 @@ class VpContext {
 
   /// The VP index (and initial APIC ID).
   virtual uint32_t vp_index() const = 0;
-  /// values[i] = the 64-bit register names[i] (general, rip, rflags, control registers, efer).
+  /// values[i] = the 64-bit register names[i] (general, rip, rflags, control registers, efer);
+  /// at most 32 names per call.
   virtual Expected<void> read_registers(std::span<const uint32_t> names,
                                         std::span<uint64_t> values) = 0;
-  /// Sets the 64-bit registers; general registers, rip and rflags go through the register page
-  /// when it is valid.
+  /// Sets the 64-bit registers (at most 32 per call); general registers, rip and rflags go
+  /// through the register page when it is valid.
   virtual Expected<void> write_registers(std::span<const uint32_t> names,
                                          std::span<const uint64_t> values) = 0;
   virtual Expected<HvX64SegmentRegister> segment(uint32_t name) = 0;
