@@ -280,6 +280,23 @@ TEST_F(MshvRunTest, MalformedMessagesAreClearErrors) {
   EXPECT_TRUE(io_.accesses().empty());
 }
 
+TEST(MshvRun, AKernelWithoutRunVpIsNamed) {
+  FakeMshvOptions options = fake_options_with_host_cpuid();
+  options.unknown_requests = {kMshvRunVp};
+  FakeMshvDriver fake(options);
+  auto hypervisor = MshvHypervisor::open(fake);
+  ASSERT_TRUE(hypervisor);
+  auto vm = (*hypervisor)->create_vm({});
+  ASSERT_TRUE(vm);
+  auto vcpu = (*vm)->create_vcpu(0);
+  ASSERT_TRUE(vcpu);
+  RecordingGuestIo io;
+  auto exit = (*vcpu)->run(io);
+  ASSERT_FALSE(exit);
+  EXPECT_EQ(exit.error().code(), Errc::kUnsupported);
+  EXPECT_THAT(exit.error().message(), HasSubstr("does not know MSHV_RUN_VP"));
+}
+
 TEST_F(MshvRunTest, RequestExitBeforeTheRunDoesNotEnterTheGuest) {
   ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, {0xeb, 0xfe}, [](accel::Regs&) {}));
   vcpu_->request_exit();

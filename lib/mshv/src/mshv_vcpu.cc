@@ -282,7 +282,8 @@ Expected<accel::Exit> MshvVcpu::run(accel::GuestIo& io) noexcept {
       exit_requested_.store(false, std::memory_order_release);
       return Exit{ExitKind::kInterrupted};
     }
-    return fail(run_error(fmt::format("MSHV_RUN_VP failed: {} (errno {})", std::strerror(-r), -r)));
+    const Error error = ioctl_error(-r, kMshvRunVp, "(running the VP)");
+    return fail(run_error(error.message(), error.code()));
   }
   return handle_message(message, io);
 }
