@@ -142,7 +142,7 @@ int run_command(const std::vector<std::string>& args) {
   auto machine = vmm::Machine::create(**hypervisor, *config);
   if (!machine) {
     spdlog::error("VM {}: {}", config->name, machine.error().message());
-    return machine.error().code() == Errc::kInvalidArgument ? kExitUsage : kExitFailure;
+    return kExitFailure;
   }
   spdlog::debug("VM {}: {} vCPU(s), {} of memory, starting", config->name, config->vcpus,
                 format_size(config->memory_size));

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "ferry/base/file.h"
 #include "ferry/vmm/builtin_payloads.h"
@@ -92,20 +93,25 @@ Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& 
 }
 
 Expected<void> SpecParser::parse_memory(const YAML::Node& node, VmConfig& config) {
-  YAML::Node size = node;  // "memory: 64M" is short for "memory: {size: 64M}"
+  // "memory: 64M" is short for "memory: {size: 64M}". (A yaml-cpp Node copy is a handle: assigning
+  // to one would overwrite the spec, so the size node is held in an optional.)
+  std::optional<YAML::Node> size;
+  std::string path = "memory";
   if (node.IsMap()) {
     FERRY_TRY(r_.check_map(node, "memory", {"size", "hugepages"}));
-    size.reset(node["size"]);
+    path = "memory.size";
+    if (node["size"]) size.emplace(node["size"]);
     if (const YAML::Node huge = node["hugepages"]) {
       FERRY_ASSIGN(std::string choice, r_.choice(huge, "memory.hugepages", {"none", "2M", "1G"}));
       config.huge_page_size = choice == "2M" ? 2 * kMiB : choice == "1G" ? kGiB : 0;
     }
+  } else {
+    size.emplace(node);
   }
-  const std::string path = node.IsMap() ? "memory.size" : "memory";
   if (size) {
-    FERRY_ASSIGN(config.memory_size, r_.size(size, path));
+    FERRY_ASSIGN(config.memory_size, r_.size(*size, path));
   }
-  const YAML::Node& where = size ? size : node;
+  const YAML::Node& where = size ? *size : node;
   if (config.memory_size < kMinRamSize || config.memory_size > kMaxRamSize) {
     return fail(r_.error(where, path,
                          fmt::format("{} is outside {} to {}", format_size(config.memory_size),
@@ -144,9 +150,7 @@ Expected<void> SpecParser::parse_payload(const YAML::Node& node, PayloadConfig& 
                            "this key"));
     }
   }
-  payload.format = builtin->format;
-  payload.mode = builtin->mode;
-  payload.load_address = builtin->load_address;
+  payload = builtin->config();
   return {};
 }
 

@@ -154,6 +154,14 @@ void Machine::start() {
   for (auto& runner : runners_) runner->resume();
 }
 
+void Machine::pause() {
+  for (auto& runner : runners_) runner->pause();
+}
+
+void Machine::resume() {
+  for (auto& runner : runners_) runner->resume();
+}
+
 void Machine::stop(int signal_number) { end(Outcome::stopped(signal_number)); }
 
 void Machine::end(Outcome outcome) {

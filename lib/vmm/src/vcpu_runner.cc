@@ -32,9 +32,10 @@ VcpuRunner::VcpuRunner(accel::Vcpu& vcpu, accel::GuestIo& io, Observer& observer
 VcpuRunner::~VcpuRunner() { stop(); }
 
 void VcpuRunner::start() {
+  std::lock_guard lock(kick_mutex_);
   thread_ = std::thread([this] { thread_main(); });
   thread_handle_ = thread_.native_handle();
-  thread_started_.store(true, std::memory_order_release);
+  kickable_ = true;
 }
 
 void VcpuRunner::request(VcpuState state) {
@@ -68,6 +69,10 @@ void VcpuRunner::request_stop() {
 
 void VcpuRunner::stop() {
   request_stop();
+  {
+    std::lock_guard lock(kick_mutex_);
+    kickable_ = false;
+  }
   if (thread_.joinable()) thread_.join();
 }
 
@@ -78,8 +83,9 @@ VcpuState VcpuRunner::state() const {
 
 void VcpuRunner::kick() {
   vcpu_.request_exit();
-  if (thread_started_.load(std::memory_order_acquire) &&
-      !pthread_equal(thread_handle_, pthread_self())) {
+  std::lock_guard lock(kick_mutex_);
+  // An exited but unjoined thread may still be signalled; a joined one may not.
+  if (kickable_ && !pthread_equal(thread_handle_, pthread_self())) {
     pthread_kill(thread_handle_, kick_signal());
   }
 }

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "ferry/vmm/payload.h"
+#include "ferry/vmm/vm_config.h"
 
 namespace ferry::vmm {
 
@@ -16,6 +17,16 @@ struct BuiltinPayload {
   BootMode mode;
   uint64_t load_address;  // flat images
   std::span<const uint8_t> image;
+
+  /// The payload section of a spec that runs this guest.
+  PayloadConfig config() const {
+    PayloadConfig c;
+    c.builtin = std::string(name);
+    c.format = format;
+    c.mode = mode;
+    c.load_address = load_address;
+    return c;
+  }
 };
 
 std::span<const BuiltinPayload> builtin_payloads();

@@ -52,6 +52,10 @@ class Machine final : private VcpuRunner::Observer {
 
   /// Starts every vCPU.
   void start();
+  /// Takes every vCPU out of the guest and holds it; returns once all are out.
+  void pause();
+  /// Lets paused vCPUs run again.
+  void resume();
   /// Ends the VM on behalf of a signal (or a caller); safe from any thread.
   void stop(int signal_number);
   /// Readable (an eventfd) once the VM has ended; for poll() beside a signalfd.

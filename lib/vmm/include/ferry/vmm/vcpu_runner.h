@@ -65,7 +65,10 @@ class VcpuRunner {
   Observer& observer_;
   std::atomic<VcpuState> requested_{VcpuState::kPaused};
   std::atomic<uint64_t> exits_{0};
-  std::atomic<bool> thread_started_{false};
+  // The thread may be signalled from start() until stop() is about to join it: a kick after the
+  // join would signal a thread that no longer exists. kick_mutex_ is a leaf.
+  std::mutex kick_mutex_;
+  bool kickable_ = false;  // guarded by kick_mutex_
   pthread_t thread_handle_{};
 
   // Lock order: mutex_ is a leaf; it is never held while the vCPU runs or calls the observer.

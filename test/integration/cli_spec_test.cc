@@ -1,0 +1,152 @@
+// `ferry validate` and `ferry run` on bad input: every error names the place, the key and what
+// is allowed, exits 2, and happens before anything is created (no KVM needed).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+namespace ferry::test {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class CliSpec : public ::testing::Test {
+ protected:
+  ProcessResult ferry(std::vector<std::string> args) {
+    args.insert(args.begin(), FERRY_BINARY);
+    return run_process(args, dir_.path());
+  }
+  // Writes vm.yaml and runs `ferry <command> vm.yaml extra...`.
+  ProcessResult with_spec(const std::string& command, const std::string& yaml,
+                          std::vector<std::string> extra = {}) {
+    spec_ = dir_.write("vm.yaml", yaml);
+    std::vector<std::string> args = {command, spec_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return ferry(args);
+  }
+  // The spec must be refused by both commands with `message`, exit 2, and print nothing on
+  // stdout.
+  void expect_refused(const std::string& yaml, const std::string& message,
+                      std::vector<std::string> extra = {}) {
+    for (const char* command : {"validate", "run"}) {
+      ProcessResult r = with_spec(command, yaml, extra);
+      EXPECT_EQ(r.exit_status, 2) << command << ": " << r.err;
+      EXPECT_THAT(r.err, HasSubstr(message)) << command;
+      EXPECT_EQ(r.out, "") << command;
+    }
+  }
+
+  TempDir dir_;
+  std::string spec_;
+};
+
+TEST_F(CliSpec, ValidateSummarizesTheExample) {
+  ProcessResult r = ferry({"validate", std::string(FERRY_SOURCE_DIR) + "/examples/hello.yaml"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("examples/hello.yaml: valid. VM hello: 1 vCPU(s), 64 MiB of "
+                               "memory, payload built-in hello (ELF, long mode)\n"));
+}
+
+TEST_F(CliSpec, UnknownKeysAreRefusedWithASuggestion) {
+  expect_refused("vcpu: 2\npayload: {builtin: hello}\n",
+                 "vm.yaml:1:1: unknown key 'vcpu' (did you mean 'vcpus'?); allowed: version, "
+                 "name, vcpus, memory, payload, serial, devices");
+  expect_refused("payload: {builtin: hello, mod: long}\n",
+                 "vm.yaml:1:27: unknown key 'mod' in payload (did you mean 'mode'?)");
+}
+
+TEST_F(CliSpec, WrongTypesAndImpossibleValuesNameTheKeyAndTheRange) {
+  expect_refused("vcpus: many\npayload: {builtin: hello}\n",
+                 "vm.yaml:1:8: vcpus: 'many' is not a whole number from 1 to 256");
+  expect_refused("vcpus: 0\npayload: {builtin: hello}\n",
+                 "vm.yaml:1:8: vcpus: '0' is not a whole number from 1 to 256");
+  expect_refused("memory: 1K\npayload: {builtin: hello}\n",
+                 "vm.yaml:1:9: memory: 1 KiB is outside 2 MiB to 1 TiB");
+  expect_refused("memory: {size: 3000001}\npayload: {builtin: hello}\n",
+                 "vm.yaml:1:16: memory.size: 2.9 MiB is not a multiple of the 4 KiB page size");
+  expect_refused("memory: {size: 3M, hugepages: 2M}\npayload: {builtin: hello}\n",
+                 "memory.size: 3 MiB is not a multiple of the 2 MiB page size");
+  expect_refused("memory: {size: 64M, hugepages: yes}\npayload: {builtin: hello}\n",
+                 "vm.yaml:1:32: memory.hugepages: 'yes' is not one of: none, 2M, 1G");
+  expect_refused("serial: loud\npayload: {builtin: hello}\n",
+                 "vm.yaml:1:9: serial: 'loud' is not one of: stdout, off");
+  expect_refused("name: \"a b\"\npayload: {builtin: hello}\n",
+                 "vm.yaml:1:7: name: use at most 64 letters, digits");
+  expect_refused("version: 2\npayload: {builtin: hello}\n",
+                 "vm.yaml:1:10: version: '2' is not a whole number from 1 to 1");
+}
+
+TEST_F(CliSpec, PayloadMistakesSayWhatToWrite) {
+  expect_refused("vcpus: 1\n", "payload: is missing; say what to run");
+  expect_refused("payload: {builtin: nope}\n",
+                 "vm.yaml:1:20: payload.builtin: no built-in guest named 'nope'; built-in guests: "
+                 "hello, hello32, hello16");
+  expect_refused("payload: {builtin: hello, mode: real}\n",
+                 "payload.mode: a built-in guest brings its own format, mode and addresses");
+  expect_refused("payload: {file: missing.elf}\n", "vm.yaml:1:17: payload.file: opening");
+  dir_.write("raw.bin", std::string(16, '\x90'));
+  expect_refused("payload: {file: raw.bin}\n",
+                 "is not an ELF file; for a raw image add format: flat, load_address and mode");
+  expect_refused("payload: {file: raw.bin, format: flat, mode: real}\n",
+                 "payload.load_address: is required for a flat image");
+  expect_refused("payload: {file: raw.bin, format: flat, load_address: 2M, mode: real}\n",
+                 "payload.load_address: 0x200000 is above 1 MiB, out of reach of real mode");
+  expect_refused("devices: [{type: gpu}]\npayload: {builtin: hello}\n",
+                 "vm.yaml:1:11: devices[0]: spec version 1 has no device types yet");
+}
+
+TEST_F(CliSpec, BrokenYamlPointsAtTheSyntaxError) {
+  expect_refused("payload: {builtin: hello\nvcpus: 2\n", "vm.yaml:");
+  expect_refused("payload: {builtin: hello\nvcpus: 2\n", "not valid YAML");
+}
+
+TEST_F(CliSpec, OverridesAreCheckedLikeTheFileAndNamedInErrors) {
+  expect_refused("payload: {builtin: hello}\n", "--set vcpus=0: vcpus: '0' is not a whole number",
+                 {"--set", "vcpus=0"});
+  expect_refused("payload: {builtin: hello}\n", "--set 'vcpus': write key=value",
+                 {"--set", "vcpus"});
+  ProcessResult r =
+      with_spec("validate", "payload: {builtin: hello}\n",
+                {"--set", "vcpus=3", "--set", "memory.size=128M", "--set", "payload.builtin=smp"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("3 vCPU(s), 128 MiB of memory, payload built-in smp"));
+}
+
+TEST_F(CliSpec, UsageErrorsExit2) {
+  ProcessResult r = ferry({"frobnicate"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr("ferry: unknown command 'frobnicate'"));
+  r = ferry({"run"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr("give the VM spec"));
+  r = ferry({"run", "a.yaml", "b.yaml"});
+  EXPECT_EQ(r.exit_status, 2);
+  r = ferry({"run", "--bogus", "a.yaml"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr("See: ferry run --help"));
+  r = ferry(
+      {"run", "--log-level", "chatty", std::string(FERRY_SOURCE_DIR) + "/examples/hello.yaml"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr("--log-level chatty: choose"));
+  r = ferry({"run", "--accel", "xen", std::string(FERRY_SOURCE_DIR) + "/examples/hello.yaml"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr("--accel xen: choose"));
+  r = ferry({"run", dir_.path() + "/absent.yaml"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr("reading the VM spec: opening"));
+}
+
+TEST_F(CliSpec, HelpAndVersionExit0) {
+  ProcessResult r = ferry({"run", "--help"});
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_THAT(r.out, AllOf(HasSubstr("Usage: ferry run <vm.yaml>"), HasSubstr("--set")));
+  r = ferry({"version"});
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_THAT(r.out, StartsWith("ferry 0.1.0 ("));
+}
+
+}  // namespace
+}  // namespace ferry::test

@@ -1,0 +1,122 @@
+// Machine::create with StrictMock accelerators: what it asks of the hypervisor, and that a failure
+// at any step is reported and leaves nothing behind.
+#include "ferry/vmm/machine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "ferry/vmm/builtin_payloads.h"
+#include "support/mock_accel.h"
+
+namespace ferry::vmm {
+namespace {
+
+using test::MockHypervisor;
+using test::MockVcpu;
+using test::MockVm;
+using ::testing::_;
+using ::testing::HasSubstr;
+using ::testing::NiceMock;
+using ::testing::Return;
+using ::testing::StrictMock;
+
+// A VM mock that records its own destruction.
+class TrackedVm : public StrictMock<MockVm> {
+ public:
+  explicit TrackedVm(bool* destroyed) : destroyed_(destroyed) {}
+  ~TrackedVm() override { *destroyed_ = true; }
+
+ private:
+  bool* destroyed_;
+};
+
+VmConfig hello_config(unsigned vcpus = 1) {
+  VmConfig config;
+  config.name = "unit";
+  config.vcpus = vcpus;
+  config.memory_size = 4 * kMiB;
+  config.payload = find_builtin_payload("hello")->config();
+  config.serial.mode = SerialMode::kOff;
+  return config;
+}
+
+class MachineCreate : public ::testing::Test {
+ protected:
+  // Hands out a TrackedVm whose memory mapping is expected.
+  void expect_vm() {
+    auto vm = std::make_unique<TrackedVm>(&vm_destroyed_);
+    vm_ = vm.get();
+    EXPECT_CALL(*vm_, map_memory(0, 0xa0000, _, true)).WillOnce(Return(Expected<void>{}));
+    EXPECT_CALL(*vm_, map_memory(0xc0000, 4 * kMiB - 0xc0000, _, true))
+        .WillOnce(Return(Expected<void>{}));
+    EXPECT_CALL(hypervisor_, create_vm(_))
+        .WillOnce(Return(::testing::ByMove(Expected<std::unique_ptr<accel::Vm>>(std::move(vm)))));
+  }
+
+  StrictMock<MockHypervisor> hypervisor_;
+  TrackedVm* vm_ = nullptr;
+  bool vm_destroyed_ = false;
+};
+
+TEST_F(MachineCreate, AnAcceleratorThatRefusesTheVmIsReported) {
+  EXPECT_CALL(hypervisor_, create_vm(_))
+      .WillOnce(Return(::testing::ByMove(
+          Expected<std::unique_ptr<accel::Vm>>(fail(Errc::kNoResources, "no more VMs")))));
+  auto machine = Machine::create(hypervisor_, hello_config());
+  ASSERT_FALSE(machine);
+  EXPECT_EQ(machine.error().message(), "no more VMs");
+}
+
+TEST_F(MachineCreate, AFailureAfterTheVmExistsDestroysIt) {
+  expect_vm();
+  EXPECT_CALL(hypervisor_, supported_cpuid())
+      .WillOnce(Return(Expected<std::vector<accel::CpuidEntry>>{}));
+  EXPECT_CALL(*vm_, create_vcpu(0))
+      .WillOnce(Return(::testing::ByMove(
+          Expected<std::unique_ptr<accel::Vcpu>>(fail(Errc::kNoResources, "vCPU refused")))));
+  auto machine = Machine::create(hypervisor_, hello_config());
+  ASSERT_FALSE(machine);
+  EXPECT_EQ(machine.error().message(), "vCPU refused");
+  EXPECT_TRUE(vm_destroyed_);
+}
+
+TEST_F(MachineCreate, EachVcpuGetsItsCpuidEntryStateAndStartsRunnable) {
+  expect_vm();
+  EXPECT_CALL(hypervisor_, supported_cpuid())
+      .WillOnce(Return(Expected<std::vector<accel::CpuidEntry>>(
+          std::vector<accel::CpuidEntry>{{1, 0, 0, 0, 0, 0, 0}})));
+  for (unsigned i = 0; i < 2; ++i) {
+    auto vcpu = std::make_unique<NiceMock<MockVcpu>>();
+    ON_CALL(*vcpu, get_special_regs()).WillByDefault(Return(accel::SpecialRegs{}));
+    ON_CALL(*vcpu, set_special_regs(_)).WillByDefault(Return(Expected<void>{}));
+    ON_CALL(*vcpu, set_regs(_)).WillByDefault(Return(Expected<void>{}));
+    EXPECT_CALL(
+        *vcpu,
+        set_cpuid(::testing::ElementsAre(::testing::Field(&accel::CpuidEntry::ebx, i << 24))))
+        .WillOnce(Return(Expected<void>{}));
+    EXPECT_CALL(*vcpu, set_mp_state(accel::MpState::kRunnable)).WillOnce(Return(Expected<void>{}));
+    EXPECT_CALL(*vm_, create_vcpu(i))
+        .WillOnce(Return(::testing::ByMove(Expected<std::unique_ptr<accel::Vcpu>>(
+            std::unique_ptr<accel::Vcpu>(std::move(vcpu))))));
+  }
+  auto machine = Machine::create(hypervisor_, hello_config(2));
+  ASSERT_TRUE(machine) << machine.error().message();
+  machine->reset();
+  EXPECT_TRUE(vm_destroyed_);
+}
+
+TEST_F(MachineCreate, AMissingPayloadFileIsReportedBeforeAnyVcpuExists) {
+  expect_vm();
+  EXPECT_CALL(hypervisor_, supported_cpuid())
+      .WillOnce(Return(Expected<std::vector<accel::CpuidEntry>>{}));
+  VmConfig config = hello_config();
+  config.payload.builtin.clear();
+  config.payload.file = "/nonexistent/guest.elf";
+  auto machine = Machine::create(hypervisor_, config);
+  ASSERT_FALSE(machine);
+  EXPECT_THAT(machine.error().message(), HasSubstr("/nonexistent/guest.elf"));
+  EXPECT_TRUE(vm_destroyed_);
+}
+
+}  // namespace
+}  // namespace ferry::vmm
