@@ -352,6 +352,8 @@ class RecordingEmulator final : public MmioEmulator {
                          accel::GuestIo& io) noexcept override {
     gpa = intercept.gpa;
     gva = intercept.gva;
+    access_type = intercept.access_type;
+    message_type = intercept.message_type;
     bytes.assign(intercept.instruction.begin(), intercept.instruction.end());
     uint8_t data[4];
     io.mmio_read(intercept.gpa, data);
@@ -363,6 +365,8 @@ class RecordingEmulator final : public MmioEmulator {
   }
   uint64_t gpa = 0;
   std::optional<uint64_t> gva;
+  uint8_t access_type = 0xff;
+  uint32_t message_type = 0;
   std::vector<uint8_t> bytes;
 };
 
@@ -378,6 +382,24 @@ TEST_F(MshvRunTest, TheSeamGetsTheMessagesGpaAndBytes) {
   EXPECT_THAT(io_.accesses(),
               ElementsAre(IoAccess{Kind::kMmioRead, 0xfeb00000, {0x41, 0x42, 0x43, 0x44}}));
   EXPECT_EQ(regs().rax, 0x44434241u);
+  EXPECT_EQ(emulator->access_type, kHvAccessRead);
+  EXPECT_EQ(emulator->message_type, kHvMessageUnmappedGpa);
+}
+
+TEST_F(MshvRunTest, AWriteToReadOnlyMemoryIsAGpaIntercept) {
+  auto emulator = std::make_shared<RecordingEmulator>();
+  ASSERT_NO_FATAL_FAILURE(create_vm({.mmio_emulator = emulator}));
+  // mov [0x400000], eax: guest RAM the VM maps read-only (a ROM).
+  const std::vector<uint8_t> store = {0x89, 0x04, 0x25, 0x00, 0x00, 0x40, 0x00, 0xf4};
+  ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, store, [](accel::Regs&) {}));
+  auto rom = Mapping::anonymous(kHvPageSize);
+  ASSERT_TRUE(rom);
+  ASSERT_TRUE(vm_->map_memory(0x400000, kHvPageSize, rom->data(), false));
+  fake_.annotate_mmio(kEntry, {.gpa = 0x400000, .gva = 0x400000, .write = true});
+  EXPECT_EQ(run_until_stop(io_).kind, accel::ExitKind::kHalt);
+  EXPECT_EQ(emulator->access_type, kHvAccessWrite);
+  EXPECT_EQ(emulator->message_type, kHvMessageGpaIntercept);
+  EXPECT_EQ(emulator->gpa, 0x400000u);
 }
 
 TEST_F(MshvRunTest, WithoutAValidGpaTheSeamGetsTheTranslatedGvaAndFetchedBytes) {
