@@ -114,8 +114,9 @@ int run_command(const std::vector<std::string>& args) {
   po::options_description hidden;
   options.add_options()("help,h", "show this help")(
       "accel", po::value(&accel_text)->default_value("auto")->value_name("NAME"),
-      "accelerator: auto or kvm")("stats", po::bool_switch(&stats),
-                                  "print exit counts and memory use as JSON on stderr at the end");
+      "accelerator: auto (the one this host has), kvm or mshv")(
+      "stats", po::bool_switch(&stats),
+      "print exit counts and memory use as JSON on stderr at the end");
   add_spec_options(options, hidden, spec);
   if (auto done = parse_command_line("run", args, options, hidden, spec, kUsage)) return *done;
 

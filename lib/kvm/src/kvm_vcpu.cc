@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ferry/accel/vcpu_error.h"
 #include "kvm_abi.h"
 #include "kvm_registers.h"
 
@@ -194,16 +195,6 @@ Expected<accel::Exit> KvmVcpu::run(accel::GuestIo& io) noexcept {
   }
 }
 
-Error KvmVcpu::run_error(std::string what) {
-  std::string message = fmt::format("vCPU {}: {}", index_, what);
-  auto regs = get_regs();
-  auto sregs = get_special_regs();
-  if (regs && sregs) {
-    message += "\n" + accel::format_registers(*regs, *sregs);
-  } else {
-    message += "\n(registers unavailable)";
-  }
-  return Error(Errc::kGuestFault, std::move(message));
-}
+Error KvmVcpu::run_error(std::string what) { return accel::vcpu_error(*this, std::move(what)); }
 
 }  // namespace ferry::kvm

@@ -34,8 +34,10 @@ Expected<LibpciApi> load() {
       bind(library, "pci_set_name_list_path", api.set_name_list_path) &&
       bind(library, "pci_set_param", api.set_param);
   if (!complete) {
-    return fail(Errc::kUnsupported, "{} lacks a function ferry needs ({}); libpci 3.8 or newer "
-                "is required", kLibrary, ::dlerror());
+    return fail(Errc::kUnsupported,
+                "{} lacks a function ferry needs ({}); libpci 3.8 or newer "
+                "is required",
+                kLibrary, ::dlerror());
   }
   return api;  // the library stays loaded for the rest of the process
 }

@@ -1,0 +1,162 @@
+#include "fake_interrupts.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "fake_eventfd.h"
+
+namespace ferry::test {
+
+using namespace mshv;
+
+int FakeInterrupts::set_msi_routing(const void* arg) {
+  MshvUserIrqTable header;
+  std::memcpy(&header, arg, sizeof header);
+  if (header.nr > kMshvMaxGuestIrqs || header.rsvd != 0) return -EINVAL;
+  std::map<uint32_t, MshvUserIrqEntry> table;
+  const auto* entries = static_cast<const uint8_t*>(arg) + sizeof header;
+  for (uint32_t i = 0; i < header.nr; ++i) {
+    MshvUserIrqEntry e;
+    std::memcpy(&e, entries + i * sizeof e, sizeof e);
+    if (e.gsi >= kMshvMaxGuestIrqs || e.address_hi != 0) return -EINVAL;
+    if (!table.emplace(e.gsi, e).second) return -EINVAL;  // one route per GSI
+  }
+  routes_ = std::move(table);  // the whole table, nr = 0 clears it
+  return 0;
+}
+
+int FakeInterrupts::irqfd(const MshvUserIrqfd& args) {
+  if (args.flags & ~kIrqfdFlagsMask) return -EINVAL;
+  return (args.flags & kIrqfdDeassign) ? deassign_irqfd(args) : assign_irqfd(args);
+}
+
+int FakeInterrupts::assign_irqfd(const MshvUserIrqfd& args) {
+  EventFdLookup event = lookup_eventfd(args.fd);
+  if (!event.info) return event.error;
+  std::optional<UniqueFd> resample;
+  if (args.flags & kIrqfdResample) {
+    EventFdLookup r = lookup_eventfd(args.resamplefd);
+    if (!r.info) return r.error;
+    resample.emplace(::dup(args.resamplefd));
+  }
+  for (const Irqfd& existing : irqfds_) {
+    if (existing.id == event.info->id) return -EBUSY;  // one GSI per eventfd
+  }
+  auto route = routes_.find(args.gsi);
+  if ((args.flags & kIrqfdResample) &&
+      (route == routes_.end() || !(route->second.data >> 15 & 1))) {
+    return -EINVAL;  // a resampler needs a level-triggered route now
+  }
+  irqfds_.push_back(
+      {UniqueFd(::dup(args.fd)), event.info->id, args.gsi, std::move(resample), event.info->count});
+  // A count already on the eventfd fires at once, with the route of this moment. The kernel
+  // does not consume it here: the next signal's wakeup reads it along with its own.
+  if (event.info->count > 0) inject(args.gsi, true);
+  return 0;
+}
+
+int FakeInterrupts::deassign_irqfd(const MshvUserIrqfd& args) {
+  EventFdLookup event = lookup_eventfd(args.fd);
+  if (!event.info) return event.error;
+  // Signals sent before the deassign were injected as they were sent.
+  deliver_signals();
+  std::erase_if(irqfds_,
+                [&](const Irqfd& i) { return i.id == event.info->id && i.gsi == args.gsi; });
+  return 0;  // the kernel answers 0 even when nothing matched
+}
+
+void FakeInterrupts::deliver_signals() {
+  for (Irqfd& irqfd : irqfds_) {
+    EventFdLookup now = lookup_eventfd(irqfd.eventfd.get());
+    if (!now.info) continue;
+    if (now.info->count <= irqfd.seen) {
+      irqfd.seen = now.info->count;
+      continue;
+    }
+    // Every eventfd_signal() wakes the irqfd, which consumes the counter and injects once.
+    for (uint64_t i = irqfd.seen; i < now.info->count; ++i) inject(irqfd.gsi, false);
+    uint64_t drained = 0;
+    (void)!::read(irqfd.eventfd.get(), &drained, sizeof drained);
+    irqfd.seen = 0;
+  }
+}
+
+void FakeInterrupts::inject(uint32_t gsi, bool at_assign) {
+  auto route = routes_.find(gsi);
+  if (route == routes_.end()) {
+    if (gsi != 0) {
+      ++dropped_[gsi];
+      return;
+    }
+    // mshv_assert_irq_slow() skips its validity check for GSI 0 and asserts the zeroed route:
+    // vector 0 to APIC 0. This is why GSI 0 is never used for MSIs.
+    injections_.push_back({0, 0, 0, 0, false, false, at_assign});
+    return;
+  }
+  const MshvUserIrqEntry& e = route->second;
+  injections_.push_back({gsi, static_cast<uint8_t>(e.data & 0xff),
+                         static_cast<uint8_t>((e.address_lo >> 12) & 0xff),
+                         static_cast<uint8_t>((e.data >> 8) & 7), ((e.data >> 15) & 1) != 0,
+                         ((e.address_lo >> 2) & 1) != 0, at_assign});
+}
+
+bool FakeInterrupts::resample_on_eoi(uint8_t vector) {
+  bool taken = false;
+  for (const Irqfd& irqfd : irqfds_) {
+    if (!irqfd.resamplefd || irqfd.gsi != vector) continue;
+    const uint64_t one = 1;
+    (void)!::write(irqfd.resamplefd->get(), &one, sizeof one);
+    taken = true;
+  }
+  return taken;
+}
+
+int FakeInterrupts::ioeventfd(const MshvUserIoeventfd& args) {
+  bool rsvd = false;
+  for (uint8_t b : args.rsvd) rsvd |= b != 0;
+  if ((args.flags & ~kIoeventfdFlagsMask) || rsvd) return -EINVAL;
+  if (args.flags & kIoeventfdPio) return -EOPNOTSUPP;  // "PIO not yet implemented"
+  const bool wildcard = !(args.flags & kIoeventfdDatamatch);
+  if (args.flags & kIoeventfdDeassign) {
+    EventFdLookup event = lookup_eventfd(args.fd);
+    if (!event.info) return event.error;
+    auto it = std::find_if(ioeventfds_.begin(), ioeventfds_.end(), [&](const Ioeventfd& p) {
+      return p.id == event.info->id && p.addr == args.addr && p.len == args.len &&
+             p.wildcard == wildcard && (wildcard || p.datamatch == args.datamatch);
+    });
+    if (it == ioeventfds_.end()) return -ENOENT;
+    ioeventfds_.erase(it);
+    return 0;
+  }
+  if (args.len != 0 && args.len != 1 && args.len != 2 && args.len != 4 && args.len != 8) {
+    return -EINVAL;
+  }
+  if (args.addr + args.len < args.addr) return -EINVAL;
+  EventFdLookup event = lookup_eventfd(args.fd);
+  if (!event.info) return event.error;
+  for (const Ioeventfd& p : ioeventfds_) {
+    if (p.addr == args.addr && p.len == args.len &&
+        (p.wildcard || wildcard || p.datamatch == args.datamatch)) {
+      return -EEXIST;
+    }
+  }
+  ioeventfds_.push_back(
+      {UniqueFd(::dup(args.fd)), event.info->id, args.addr, args.len, wildcard, args.datamatch});
+  return 0;
+}
+
+bool FakeInterrupts::doorbell(uint64_t gpa, uint32_t size, uint64_t value) {
+  for (const Ioeventfd& p : ioeventfds_) {
+    if (p.addr != gpa || (p.len != 0 && p.len != size)) continue;
+    if (!p.wildcard && p.datamatch != value) continue;
+    const uint64_t one = 1;
+    (void)!::write(p.eventfd.get(), &one, sizeof one);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace ferry::test

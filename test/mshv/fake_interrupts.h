@@ -1,0 +1,75 @@
+// The interrupt plumbing of a fake partition, with the semantics of mshv_irq.c and
+// mshv_eventfd.c: MSHV_SET_MSI_ROUTING replaces the whole table and re-resolves every irqfd; an
+// irqfd on a GSI without a route is accepted but drops every signal; a count already pending at
+// assign time is injected at once with the route of that moment; a resampling irqfd needs a
+// level-triggered route; ioeventfds are MMIO doorbells only.
+//
+// The kernel handles an eventfd signal synchronously, inside the write. The fake sees signals
+// when it looks (deliver_signals()), which it does before every ioctl and whenever a test asks:
+// since routes only change through ioctls, a signal is always resolved against the table that
+// was in force when it was sent, as in the kernel.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "fake_mshv_types.h"
+#include "ferry/base/unique_fd.h"
+#include "ferry/mshv/mshv_abi.h"
+
+namespace ferry::test {
+
+class FakeInterrupts {
+ public:
+  int set_msi_routing(const void* arg);
+  int irqfd(const mshv::MshvUserIrqfd& args);
+  int ioeventfd(const mshv::MshvUserIoeventfd& args);
+
+  /// Injects (or drops) for every signal sent to an irqfd since the last look.
+  void deliver_signals();
+  /// A guest EOI of `vector`: true when a resampler took it (the kernel then signals the
+  /// resamplefds and does not pass the message on). The kernel matches the vector against the
+  /// resampler's GSI number.
+  bool resample_on_eoi(uint8_t vector);
+  /// A guest MMIO write: true when an ioeventfd doorbell took it (no exit).
+  bool doorbell(uint64_t gpa, uint32_t size, uint64_t value);
+
+  const std::map<uint32_t, mshv::MshvUserIrqEntry>& routes() const { return routes_; }
+  const std::vector<FakeInjection>& injections() const { return injections_; }
+  void clear_injections() { injections_.clear(); }
+  /// Signals dropped because their GSI had no route, per GSI.
+  const std::map<uint32_t, uint64_t>& dropped() const { return dropped_; }
+  size_t irqfd_count() const { return irqfds_.size(); }
+  size_t ioeventfd_count() const { return ioeventfds_.size(); }
+
+ private:
+  struct Irqfd {
+    UniqueFd eventfd;  // a dup: the kernel holds the eventfd too
+    uint64_t id;
+    uint32_t gsi;
+    std::optional<UniqueFd> resamplefd;
+    uint64_t seen;  // counter value already accounted for (left pending at assign time)
+  };
+  struct Ioeventfd {
+    UniqueFd eventfd;
+    uint64_t id;
+    uint64_t addr;
+    uint32_t len;
+    bool wildcard;
+    uint64_t datamatch;
+  };
+
+  int assign_irqfd(const mshv::MshvUserIrqfd& args);
+  int deassign_irqfd(const mshv::MshvUserIrqfd& args);
+  void inject(uint32_t gsi, bool at_assign);
+
+  std::map<uint32_t, mshv::MshvUserIrqEntry> routes_;
+  std::vector<Irqfd> irqfds_;
+  std::vector<Ioeventfd> ioeventfds_;
+  std::vector<FakeInjection> injections_;
+  std::map<uint32_t, uint64_t> dropped_;
+};
+
+}  // namespace ferry::test

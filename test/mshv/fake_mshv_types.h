@@ -1,0 +1,104 @@
+// The vocabulary of the behavioral /dev/mshv model (fake_mshv_driver.h): its options, what it
+// records, and the guest events a test plays.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ferry/mshv/mshv_driver.h"
+
+namespace ferry::test {
+
+struct FakeMshvOptions {
+  bool device_present = true;
+  // Newer kernels take MSHV_PT_BIT_CPU_AND_XSAVE_FEATURES; 6.15/6.16 answer EINVAL.
+  bool cpu_feature_banks = false;
+  // MSHV_CREATE_DEVICE (the VFIO bridge) is not upstream.
+  bool vfio_device = false;
+  // Older drivers deposit memory and answer EAGAIN when the hypervisor runs short: the first this
+  // many hypercalls fail that way once each.
+  int insufficient_memory_hypercalls = 0;
+  // Requests this kernel does not know (ENOTTY), e.g. to play an older kernel.
+  std::set<unsigned long> unknown_requests;
+  // The host CPUID the guest's table starts from: {leaf, subleaf} -> registers; absent leaves read
+  // as zero.
+  std::map<std::pair<uint32_t, uint32_t>, mshv::CpuidRegs> host_cpuid;
+};
+
+// An interrupt the hypervisor was asked to assert, as MSHV_IRQFD decodes the route.
+struct FakeInjection {
+  uint32_t gsi = 0;
+  uint8_t vector = 0;
+  uint8_t apic_id = 0;
+  uint8_t delivery = 0;
+  bool level = false;
+  bool logical = false;
+  bool at_assign = false;  // a count pending on the eventfd when the irqfd was assigned
+};
+
+// An MMIO instruction of the guest: the fake cannot decode its memory operand, so the test says
+// where it points.
+struct FakeMmioAccess {
+  uint64_t gpa = 0;
+  uint64_t gva = 0;
+  bool write = false;
+  bool gpa_valid = true;            // memory_access_info gva->gpa valid
+  unsigned instruction_bytes = 16;  // how many instruction bytes the message carries
+};
+
+// Something the guest of one VP does next, played before it executes more code.
+struct FakeGuestEvent {
+  enum class Kind : uint8_t {
+    kRawMessage,   // RUN_VP returns `message` verbatim (for malformed-message tests)
+    kApicEoi,      // the guest ends level-triggered `vector`
+    kHalt,         // HLT with interrupts off: the hypervisor reports X64_HALT
+    kTripleFault,  // UNRECOVERABLE_EXCEPTION
+    kMmioWrite,  // a `size`-byte write of `value` to `gpa` (an ioeventfd doorbell or an intercept)
+  };
+  Kind kind = Kind::kHalt;
+  std::vector<uint8_t> message;
+  uint8_t vector = 0;
+  uint64_t gpa = 0;
+  uint32_t size = 0;
+  uint64_t value = 0;
+
+  static FakeGuestEvent raw(std::vector<uint8_t> bytes) {
+    FakeGuestEvent e;
+    e.kind = Kind::kRawMessage;
+    e.message = std::move(bytes);
+    return e;
+  }
+  static FakeGuestEvent eoi(uint8_t vector) {
+    FakeGuestEvent e;
+    e.kind = Kind::kApicEoi;
+    e.vector = vector;
+    return e;
+  }
+  static FakeGuestEvent halt() { return {}; }
+  static FakeGuestEvent triple_fault() {
+    FakeGuestEvent e;
+    e.kind = Kind::kTripleFault;
+    return e;
+  }
+  static FakeGuestEvent mmio_write(uint64_t gpa, uint32_t size, uint64_t value) {
+    FakeGuestEvent e;
+    e.kind = Kind::kMmioWrite;
+    e.gpa = gpa;
+    e.size = size;
+    e.value = value;
+    return e;
+  }
+};
+
+// One ioctl as the fake saw it: "MSHV_IRQFD", or "HvCallSetVpRegisters" for a hypercall, and its
+// result (0 or more on success, -errno).
+struct FakeCall {
+  std::string name;
+  int result = 0;
+};
+
+}  // namespace ferry::test
