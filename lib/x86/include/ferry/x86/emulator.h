@@ -1,0 +1,59 @@
+// Emulates the one x86 instruction at RIP whose memory access reached the VMM (an MMIO intercept):
+// decodes it with Zydis, performs its memory side through the Platform (RAM or MMIO, after
+// segmentation and the page walk), and updates registers, flags and RIP. Supports the
+// instructions drivers use on MMIO (docs/x86-emulator.md); anything else is an error naming the
+// bytes, never a guess.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "ferry/base/error.h"
+#include "ferry/x86/cpu_state.h"
+#include "ferry/x86/fault.h"
+#include "ferry/x86/page_walker.h"
+#include "ferry/x86/platform.h"
+#include "ferry/x86/translator.h"
+
+namespace ferry::x86 {
+
+struct Outcome {
+  enum class Kind : uint8_t {
+    kDone,      // the instruction completed (or a REP made progress; RIP stays until RCX is 0)
+    kFault,     // inject `fault`; the state is as before the instruction (REP: minus the
+                // iterations that completed)
+    kNeedsFpu,  // an SSE move: fill CpuState::fpu and call again; nothing was changed
+  };
+  Kind kind = Kind::kDone;
+  Fault fault;               // kFault only
+  uint16_t xmm_written = 0;  // bit i set: CpuState::fpu->xmm[i] was written
+  uint8_t length = 0;        // the instruction's length in bytes (0 when it could not decode)
+};
+
+struct EmulatorOptions {
+  // REP string instructions stop after this many iterations with RIP unchanged, so a guest's
+  // RCX cannot hold the vCPU thread; the guest re-executes the instruction and exits again.
+  uint32_t max_rep_iterations = 4096;
+};
+
+class Emulator {
+ public:
+  /// Translates linear addresses with its own PageWalker over `platform`.
+  explicit Emulator(Platform& platform, EmulatorOptions options = {});
+  /// Translates linear addresses with `translator` (e.g. a hypervisor's translation service).
+  Emulator(Platform& platform, Translator& translator, EmulatorOptions options = {});
+
+  /// Emulates the instruction at state.regs.rip. `bytes` are its first bytes as the intercept
+  /// delivered them (0-16, maybe fewer than the instruction needs: the rest is fetched from
+  /// guest memory at CS:RIP). On kDone the registers in `state` are the result. Errors are for
+  /// instructions the emulator does not support and for platform failures; they name the bytes.
+  Expected<Outcome> emulate(CpuState& state, std::span<const uint8_t> bytes);
+
+ private:
+  Platform& platform_;
+  PageWalker walker_;
+  Translator& translator_;
+  EmulatorOptions options_;
+};
+
+}  // namespace ferry::x86
