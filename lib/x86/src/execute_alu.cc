@@ -47,9 +47,7 @@ Expected<void> execute_binary(Execution& x) {
   FERRY_ASSIGN(const Location source, x.locate(1, AccessKind::kRead));
   FERRY_ASSIGN(const uint64_t a, x.load(destination));
   FERRY_ASSIGN(const uint64_t b, x.load(source));
-  // Immediates narrower than the operand (imm8 with ADD r/m32) are sign-extended.
-  const uint64_t b_wide = source.bytes < destination.bytes ? sign_extend(b, source.bytes) : b;
-  const AluResult r = alu(spec->op, a, b_wide, destination.bytes, x.rflags());
+  const AluResult r = alu(spec->op, a, b, destination.bytes, x.rflags());
   if (spec->writes) FERRY_TRY(x.store(destination, r.value));
   x.set_flags(r.flags, kRflagsArith);
   return {};

@@ -125,7 +125,9 @@ Expected<Location> Execution::locate(unsigned index, AccessKind kind) {
       return Location{.kind = Location::Kind::kImmediate,
                       .bytes = bytes,
                       .reg = ZYDIS_REGISTER_NONE,
-                      .immediate = truncate(op.imm.value.u, bytes),
+                      // Zydis sign-extends signed immediates to 64 bits; users truncate to the
+                      // destination's size (imm32 sign-extends into a 64-bit MOV or ADD).
+                      .immediate = op.imm.value.u,
                       .memory = {}};
     case ZYDIS_OPERAND_TYPE_MEMORY:
       if (op.mem.type != ZYDIS_MEMOP_TYPE_MEM || bytes == 0 || bytes > 8) break;
