@@ -210,7 +210,7 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
       result = execute_bit(x);
       break;
     case Family::kString: {
-      auto done = execute_string(x, std::max<uint32_t>(options_.max_rep_iterations, 1));
+      auto done = execute_string(x, options_);
       if (done) {
         finished = *done;
       } else {

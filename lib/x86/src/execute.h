@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "execution.h"
+#include "ferry/x86/emulator.h"
 
 namespace ferry::x86 {
 
@@ -18,8 +19,8 @@ Expected<void> execute_cmpxchg(Execution& x);  // CMPXCHG
 Expected<void> execute_bit(Execution& x);      // BT BTS BTR BTC
 
 /// MOVS, STOS, LODS with or without REP. Returns true when the instruction is finished, false
-/// when a REP stopped after `max_iterations` with RCX not yet zero (RIP must stay).
-Expected<bool> execute_string(Execution& x, uint32_t max_iterations);
+/// when a REP stopped after options.max_rep_iterations with RCX not yet zero (RIP must stay).
+Expected<bool> execute_string(Execution& x, const EmulatorOptions& options);
 
 /// MOVD, MOVQ, MOVDQU, MOVDQA, MOVUPS, MOVAPS, MOVUPD, MOVAPD, MOVSS, MOVSD (SSE) between an
 /// XMM register and memory or a general-purpose register. Needs CpuState::fpu.

@@ -1,5 +1,6 @@
 // MOVS, STOS and LODS, one element per iteration, with REP, DF and the address size choosing
 // the counter and index registers.
+#include <algorithm>
 #include <cstring>
 
 #include "execute.h"
@@ -72,7 +73,7 @@ Seg source_segment(const Execution& x) {
 
 }  // namespace
 
-Expected<bool> execute_string(Execution& x, uint32_t max_iterations) {
+Expected<bool> execute_string(Execution& x, const EmulatorOptions& options) {
   const std::optional<StringSpec> spec = string_spec(x.insn().mnemonic);
   if (!spec || x.insn().opcode_map != ZYDIS_OPCODE_MAP_DEFAULT) {
     return fail(x.unsupported("not a MOVS, STOS or LODS"));
@@ -87,6 +88,16 @@ Expected<bool> execute_string(Execution& x, uint32_t max_iterations) {
   const uint64_t step = (x.rflags() & kRflagsDf) != 0 ? -uint64_t{spec->bytes} : spec->bytes;
   const Seg source_seg = source_segment(x);
 
+  if (rep && x.read_gpr(counter) == 0) {
+    if (options.vendor == CpuVendor::kIntel && x.mode() == CpuMode::kLong64 && address_bytes == 4) {
+      // Intel writes the 32-bit registers even when there is nothing to do (zero-extending).
+      x.write_gpr(counter, 0);
+      if (spec->op == StringOp::kMovs) x.write_gpr(source, x.read_gpr(source));
+      if (spec->op != StringOp::kLods) x.write_gpr(destination, x.read_gpr(destination));
+    }
+    return true;
+  }
+  const uint32_t max_iterations = std::max<uint32_t>(options.max_rep_iterations, 1);
   for (uint32_t i = 0; i < max_iterations; ++i) {
     if (rep && x.read_gpr(counter) == 0) return true;
     uint8_t element[8] = {};

@@ -30,7 +30,13 @@ struct Outcome {
   uint8_t length = 0;        // the instruction's length in bytes (0 when it could not decode)
 };
 
+enum class CpuVendor : uint8_t { kIntel, kAmd };
+
 struct EmulatorOptions {
+  // Where vendors differ architecturally visible, behave like this one. Intel: a REP string
+  // instruction with 32-bit addressing in 64-bit mode and ECX = 0 still clears the upper halves
+  // of RCX (and of RSI/RDI for MOVS, RDI for STOS).
+  CpuVendor vendor = CpuVendor::kIntel;
   // REP string instructions stop after this many iterations with RIP unchanged, so a guest's
   // RCX cannot hold the vCPU thread; the guest re-executes the instruction and exits again.
   uint32_t max_rep_iterations = 4096;

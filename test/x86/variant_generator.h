@@ -1,0 +1,70 @@
+// Random instruction variants for the differential test: an instruction form from
+// instruction_templates.h with random prefixes, registers, addressing and values, and a CPU
+// state whose memory operand lands in a window of RAM and MMIO pages (often across a page).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ferry/accel/registers.h"
+#include "instruction_templates.h"
+
+namespace ferry::x86::test {
+
+enum class TestMode : uint8_t {
+  kReal,          // real mode
+  kProt16,        // 16-bit protected mode, no paging
+  kProt32,        // 32-bit protected mode, no paging, random segment bases
+  kProt32Paging,  // 32-bit paging
+  kProt32Pae,     // PAE paging
+  kCompat32,      // compatibility mode: a 32-bit code segment in long mode, 4-level paging
+  kLong,          // 64-bit mode, 4-level paging
+};
+
+const char* mode_name(TestMode mode);
+
+struct Variant {
+  const Template* form = nullptr;
+  TestMode mode = TestMode::kLong;
+  std::vector<uint8_t> bytes;
+  uint64_t code_gpa = 0;
+  accel::Regs regs;
+  accel::SpecialRegs sregs;
+  std::optional<accel::FpuState> fpu;
+  uint64_t flags_compared = 0;
+  std::vector<uint64_t> data_pages;  // guest-physical RAM pages the instruction may write
+};
+
+class VariantGenerator {
+ public:
+  /// Writes the page tables of every mode into `ram` (guest-physical 0 up).
+  VariantGenerator(uint64_t seed, std::span<uint8_t> ram, const accel::SpecialRegs& initial);
+
+  /// A random variant of `form` in `mode`; it also refills the window's RAM pages with random
+  /// bytes.
+  Variant generate(TestMode mode, const Template& form);
+
+ private:
+  uint64_t random(uint64_t bound) {
+    return std::uniform_int_distribution<uint64_t>(0, bound - 1)(rng_);
+  }
+  uint64_t random64() { return rng_(); }
+  bool chance(unsigned one_in) { return random(one_in) == 0; }
+  uint64_t memory_value(uint64_t linear, unsigned size) const;
+  uint64_t pick_target(unsigned size, unsigned alignment, unsigned margin);
+  void set_segment_base(Variant& v, int seg, uint64_t target, unsigned address_bits);
+
+  std::mt19937_64 rng_;
+  std::span<uint8_t> ram_;
+  accel::SpecialRegs initial_;
+  uint64_t cr3_32bit_ = 0, cr3_pae_ = 0, cr3_long_ = 0;
+  // The current variant's window: linear base and page count.
+  uint64_t window_ = 0;
+  unsigned window_pages_ = 0;
+};
+
+}  // namespace ferry::x86::test
