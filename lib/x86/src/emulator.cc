@@ -136,10 +136,10 @@ Outcome fault_outcome(Fault fault, unsigned length) {
 }  // namespace
 
 Emulator::Emulator(Platform& platform, EmulatorOptions options)
-    : platform_(platform), walker_(platform), translator_(walker_), options_(options) {}
+    : platform_(platform), walker_(platform), options_(options) {}
 
 Emulator::Emulator(Platform& platform, Translator& translator, EmulatorOptions options)
-    : platform_(platform), walker_(platform), translator_(translator), options_(options) {}
+    : platform_(platform), walker_(platform), external_(&translator), options_(options) {}
 
 Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> bytes) {
   const CpuMode mode = cpu_mode(state);
@@ -149,7 +149,7 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
   std::copy_n(bytes.begin(), have, buffer.begin());
 
   Decoded decoded;
-  MemoryAccess fetcher(state, mode, platform_, translator_, faults);
+  MemoryAccess fetcher(state, mode, platform_, translator(), faults);
   for (;;) {
     const DecodeStatus status = decode(mode, std::span(buffer.data(), have), decoded);
     if (status == DecodeStatus::kOk) break;
@@ -181,7 +181,7 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
     return make_outcome(Outcome::Kind::kNeedsFpu, decoded.insn.length);
   }
   CpuState work = state;
-  Execution x(work, mode, decoded, platform_, translator_, faults);
+  Execution x(work, mode, decoded, platform_, translator(), faults);
   Expected<void> result;
   bool finished = true;
   switch (family) {

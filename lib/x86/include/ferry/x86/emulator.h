@@ -56,9 +56,11 @@ class Emulator {
   Expected<Outcome> emulate(CpuState& state, std::span<const uint8_t> bytes);
 
  private:
+  Translator& translator() { return external_ != nullptr ? *external_ : walker_; }
+
   Platform& platform_;
   PageWalker walker_;
-  Translator& translator_;
+  Translator* external_ = nullptr;  // the backend's translator, or null for walker_
   EmulatorOptions options_;
 };
 
