@@ -14,10 +14,12 @@ namespace ferry::x86 {
 
 constexpr size_t kMaxInstructionLength = 15;
 
+// Left uninitialized on purpose (it is on the hot path): decode() fills the instruction, its
+// visible operands and its bytes.
 struct Decoded {
-  ZydisDecodedInstruction insn{};
-  std::array<ZydisDecodedOperand, ZYDIS_MAX_OPERAND_COUNT> operands{};
-  std::array<uint8_t, kMaxInstructionLength> bytes{};
+  ZydisDecodedInstruction insn;
+  std::array<ZydisDecodedOperand, ZYDIS_MAX_OPERAND_COUNT> operands;
+  std::array<uint8_t, kMaxInstructionLength> bytes;
 };
 
 enum class DecodeStatus : uint8_t {

@@ -144,7 +144,7 @@ Emulator::Emulator(Platform& platform, Translator& translator, EmulatorOptions o
 Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> bytes) {
   const CpuMode mode = cpu_mode(state);
   FaultRecord faults;
-  std::array<uint8_t, kMaxInstructionLength> buffer{};
+  std::array<uint8_t, kMaxInstructionLength> buffer;
   size_t have = std::min(bytes.size(), buffer.size());
   std::copy_n(bytes.begin(), have, buffer.begin());
 
@@ -180,8 +180,12 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
   if (family == Family::kSse && !state.fpu) {
     return make_outcome(Outcome::Kind::kNeedsFpu, decoded.insn.length);
   }
-  CpuState work = state;
-  Execution x(work, mode, decoded, platform_, translator(), faults);
+  // Working copies of what the instruction may change: the registers, and the XMM registers for
+  // SSE moves.
+  accel::Regs regs = state.regs;
+  std::optional<accel::FpuState> fpu;
+  if (family == Family::kSse) fpu = state.fpu;
+  Execution x(state, regs, fpu ? &*fpu : nullptr, mode, decoded, platform_, translator(), faults);
   Expected<void> result;
   bool finished = true;
   switch (family) {
@@ -229,15 +233,15 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
     if (!faults.fault()) return tl::unexpected(result.error());
     // A REP keeps the iterations that completed before the fault; RIP stays at the instruction.
     if (family == Family::kString) {
-      work.regs.rip = state.regs.rip;
-      state.regs = work.regs;
+      regs.rip = state.regs.rip;
+      state.regs = regs;
     }
     return fault_outcome(*faults.fault(), decoded.insn.length);
   }
-  work.regs.rflags &= ~(1ull << 16);  // RF: cleared once an instruction completes
-  if (finished) work.regs.rip = next_rip(state.regs.rip, decoded.insn.length, mode);
-  state.regs = work.regs;
-  if (x.xmm_written != 0) state.fpu = work.fpu;
+  regs.rflags &= ~(1ull << 16);  // RF: cleared once an instruction completes
+  if (finished) regs.rip = next_rip(state.regs.rip, decoded.insn.length, mode);
+  state.regs = regs;
+  if (x.xmm_written != 0) state.fpu = fpu;
   Outcome outcome = make_outcome(Outcome::Kind::kDone, decoded.insn.length);
   outcome.xmm_written = x.xmm_written;
   return outcome;

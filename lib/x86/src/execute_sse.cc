@@ -51,15 +51,16 @@ Expected<void> execute_sse_move(Execution& x) {
   if (dst.type != ZYDIS_OPERAND_TYPE_MEMORY && src.type != ZYDIS_OPERAND_TYPE_MEMORY) {
     return fail(x.unsupported("register-to-register SSE moves never access memory"));
   }
-  const uint64_t cr0 = x.state().sregs.cr0;
-  if ((cr0 & kCr0Em) != 0 || (x.state().sregs.cr4 & accel::kCr4Osfxsr) == 0) {
+  const uint64_t cr0 = x.sregs().cr0;
+  if ((cr0 & kCr0Em) != 0 || (x.sregs().cr4 & accel::kCr4Osfxsr) == 0) {
     return fail(x.faults().raise(Vector::kUd, std::nullopt,
                                  "SSE instruction with CR0.EM set or CR4.OSFXSR clear"));
   }
   if ((cr0 & kCr0Ts) != 0) {
     return fail(x.faults().raise(Vector::kNm, std::nullopt, "SSE instruction with CR0.TS set"));
   }
-  accel::FpuState& fpu = *x.state().fpu;
+  if (x.fpu() == nullptr) return fail(Errc::kInternal, "x86 emulator: SSE move without FPU state");
+  accel::FpuState& fpu = *x.fpu();
   const ZydisMnemonic mnemonic = x.insn().mnemonic;
   const unsigned alignment = requires_alignment(mnemonic) ? 16 : 1;
 

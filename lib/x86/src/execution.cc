@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cstring>
 
 namespace ferry::x86 {
@@ -15,39 +16,48 @@ constexpr uint64_t accel::Regs::*kGprs[16] = {
     &accel::Regs::r12, &accel::Regs::r13, &accel::Regs::r14, &accel::Regs::r15};
 
 struct GprSlot {
-  unsigned number = 0;  // encoding number of the 64-bit register
-  unsigned bytes = 8;
+  uint8_t number = 0;  // encoding number of the 64-bit register
+  uint8_t bytes = 8;
   bool high_byte = false;  // AH, CH, DH, BH
 };
 
+// Zydis's general-purpose registers (AL..R15, in its enum order) to slots, built once.
+constexpr auto kSlots = [] {
+  std::array<GprSlot, ZYDIS_REGISTER_R15 + 1> slots{};
+  for (int r = ZYDIS_REGISTER_AL; r <= ZYDIS_REGISTER_R15; ++r) {
+    GprSlot& slot = slots[r];
+    if (r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH) {
+      slot = {static_cast<uint8_t>(r - ZYDIS_REGISTER_AH), 1, true};
+    } else if (r <= ZYDIS_REGISTER_BL) {
+      slot = {static_cast<uint8_t>(r - ZYDIS_REGISTER_AL), 1, false};
+    } else if (r <= ZYDIS_REGISTER_R15B) {
+      slot = {static_cast<uint8_t>(r - ZYDIS_REGISTER_SPL + 4), 1, false};
+    } else if (r <= ZYDIS_REGISTER_R15W) {
+      slot = {static_cast<uint8_t>(r - ZYDIS_REGISTER_AX), 2, false};
+    } else if (r <= ZYDIS_REGISTER_R15D) {
+      slot = {static_cast<uint8_t>(r - ZYDIS_REGISTER_EAX), 4, false};
+    } else {
+      slot = {static_cast<uint8_t>(r - ZYDIS_REGISTER_RAX), 8, false};
+    }
+  }
+  return slots;
+}();
+
+// Callers pass general-purpose registers only (is_gpr); anything else maps to RAX, never out of
+// bounds.
 GprSlot slot_of(ZydisRegister reg) {
-  if (reg >= ZYDIS_REGISTER_AH && reg <= ZYDIS_REGISTER_BH) {
-    return {static_cast<unsigned>(reg - ZYDIS_REGISTER_AH), 1, true};
-  }
-  if (reg >= ZYDIS_REGISTER_AL && reg <= ZYDIS_REGISTER_BL) {
-    return {static_cast<unsigned>(reg - ZYDIS_REGISTER_AL), 1, false};
-  }
-  if (reg >= ZYDIS_REGISTER_SPL && reg <= ZYDIS_REGISTER_R15B) {
-    return {static_cast<unsigned>(reg - ZYDIS_REGISTER_SPL) + 4, 1, false};
-  }
-  if (reg >= ZYDIS_REGISTER_AX && reg <= ZYDIS_REGISTER_R15W) {
-    return {static_cast<unsigned>(reg - ZYDIS_REGISTER_AX), 2, false};
-  }
-  if (reg >= ZYDIS_REGISTER_EAX && reg <= ZYDIS_REGISTER_R15D) {
-    return {static_cast<unsigned>(reg - ZYDIS_REGISTER_EAX), 4, false};
-  }
-  return {static_cast<unsigned>(reg - ZYDIS_REGISTER_RAX) & 15, 8, false};
+  return reg >= ZYDIS_REGISTER_AL && reg <= ZYDIS_REGISTER_R15 ? kSlots[reg] : GprSlot{};
 }
 
 bool is_gpr(ZydisRegister reg) { return reg >= ZYDIS_REGISTER_AL && reg <= ZYDIS_REGISTER_R15; }
 
 }  // namespace
 
-uint64_t& Execution::gpr(unsigned number) { return state_.regs.*kGprs[number & 15]; }
+uint64_t& Execution::gpr(unsigned number) { return regs_.*kGprs[number & 15]; }
 
 uint64_t Execution::read_gpr(ZydisRegister reg) const {
   const GprSlot slot = slot_of(reg);
-  const uint64_t full = state_.regs.*kGprs[slot.number];
+  const uint64_t full = regs_.*kGprs[slot.number];
   if (slot.high_byte) return (full >> 8) & 0xff;
   return truncate(full, slot.bytes);
 }
@@ -71,7 +81,7 @@ uint64_t Execution::effective_address(const ZydisDecodedOperand& op) const {
   uint64_t address = static_cast<uint64_t>(op.mem.disp.value);
   const ZydisRegister base = op.mem.base;
   if (base == ZYDIS_REGISTER_RIP || base == ZYDIS_REGISTER_EIP || base == ZYDIS_REGISTER_IP) {
-    address += state_.regs.rip + decoded_.insn.length;
+    address += regs_.rip + decoded_.insn.length;
   } else if (base != ZYDIS_REGISTER_NONE) {
     address += read_gpr(base);
   }
@@ -181,7 +191,7 @@ Error Execution::unsupported(std::string_view what) const {
                            "must use a plain MOV or a supported form",
                            ZydisMnemonicGetString(decoded_.insn.mnemonic), decoded_.insn.length,
                            hex_bytes(std::span(decoded_.bytes.data(), decoded_.insn.length)),
-                           state_.regs.rip, what));
+                           regs_.rip, what));
 }
 
 }  // namespace ferry::x86

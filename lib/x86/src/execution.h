@@ -22,15 +22,21 @@ struct Location {
 
 class Execution {
  public:
-  Execution(CpuState& state, CpuMode mode, const Decoded& decoded, Platform& platform,
-            Translator& translator, FaultRecord& faults)
-      : state_(state),
+  /// `state` is the state before the instruction (segments and control registers never change);
+  /// the instruction updates `regs` and, for SSE moves, `fpu` (working copies).
+  Execution(const CpuState& state, accel::Regs& regs, accel::FpuState* fpu, CpuMode mode,
+            const Decoded& decoded, Platform& platform, Translator& translator, FaultRecord& faults)
+      : regs_(regs),
+        fpu_(fpu),
+        sregs_(state.sregs),
         mode_(mode),
         decoded_(decoded),
         faults_(faults),
         memory_(state, mode, platform, translator, faults) {}
 
-  CpuState& state() { return state_; }
+  const accel::SpecialRegs& sregs() const { return sregs_; }
+  /// The working XMM state; only SSE moves have one (null otherwise).
+  accel::FpuState* fpu() { return fpu_; }
   CpuMode mode() const { return mode_; }
   const ZydisDecodedInstruction& insn() const { return decoded_.insn; }
   const ZydisDecodedOperand& operand(unsigned index) const { return decoded_.operands[index]; }
@@ -65,9 +71,9 @@ class Execution {
 
   /// Replaces the RFLAGS bits in `mask` with those of `value`.
   void set_flags(uint64_t value, uint64_t mask) {
-    state_.regs.rflags = (state_.regs.rflags & ~mask) | (value & mask);
+    regs_.rflags = (regs_.rflags & ~mask) | (value & mask);
   }
-  uint64_t rflags() const { return state_.regs.rflags; }
+  uint64_t rflags() const { return regs_.rflags; }
 
   /// The error for an instruction (or form of it) the emulator does not carry out.
   Error unsupported(std::string_view what) const;
@@ -75,7 +81,9 @@ class Execution {
   uint16_t xmm_written = 0;
 
  private:
-  CpuState& state_;
+  accel::Regs& regs_;
+  accel::FpuState* fpu_;
+  const accel::SpecialRegs& sregs_;
   CpuMode mode_;
   const Decoded& decoded_;
   FaultRecord& faults_;
