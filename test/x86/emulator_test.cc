@@ -492,6 +492,35 @@ TEST_F(LongModeTest, TooLongInstructionIsGp) {
   EXPECT_EQ(run_fault(bytes).vector, Vector::kGp);
 }
 
+TEST_F(LongModeTest, DecodeCacheHitsOnlyForTheSameBytesAndMode) {
+  Emulator emulator(platform);
+  state.regs.rax = kMmioLinear;
+  state.regs.rbx = 0x1122334455667788;
+  auto outcome = emulator.emulate(state, Bytes{0x48, 0x89, 0x18});  // mov [rax], rbx
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(platform.mmio().back().data.size(), 8u);
+  state.regs.rip = kCodeLinear;
+  outcome = emulator.emulate(state, Bytes{0x88, 0x18});  // same RIP, other bytes: mov [rax], bl
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->length, 2u);
+  EXPECT_EQ(platform.mmio().back().data.size(), 1u);
+  state.regs.rip = kCodeLinear;
+  outcome = emulator.emulate(state, Bytes{0x48, 0x89, 0x18, 0x90});  // a hit: longer buffer
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->length, 3u);
+  EXPECT_EQ(platform.mmio().back().data.size(), 8u);
+  // The same bytes in compatibility mode: 48 is a one-byte DEC EAX there.
+  state.regs.rip = kCodeLinear;
+  state.sregs.cs.l = false;
+  state.sregs.cs.db = true;
+  const size_t accesses = platform.mmio().size();
+  outcome = emulator.emulate(state, Bytes{0x48, 0x89, 0x18});
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->length, 1u);
+  EXPECT_EQ(state.regs.rax, (kMmioLinear - 1) & 0xffffffff);
+  EXPECT_EQ(platform.mmio().size(), accesses);
+}
+
 class TranslatorStub : public Translator {
  public:
   Expected<Translation> translate(const CpuState&, uint64_t linear, AccessIntent) override {

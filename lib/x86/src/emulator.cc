@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "decode_cache.h"
 #include "decoder.h"
 #include "execute.h"
 #include "execution.h"
@@ -136,10 +137,20 @@ Outcome fault_outcome(Fault fault, unsigned length) {
 }  // namespace
 
 Emulator::Emulator(Platform& platform, EmulatorOptions options)
-    : platform_(platform), walker_(platform), options_(options) {}
+    : platform_(platform),
+      walker_(platform),
+      options_(options),
+      cache_(options.decode_cache ? std::make_unique<DecodeCache>() : nullptr) {}
 
 Emulator::Emulator(Platform& platform, Translator& translator, EmulatorOptions options)
-    : platform_(platform), walker_(platform), external_(&translator), options_(options) {}
+    : platform_(platform),
+      walker_(platform),
+      external_(&translator),
+      options_(options),
+      cache_(options.decode_cache ? std::make_unique<DecodeCache>() : nullptr) {}
+
+Emulator::~Emulator() = default;
+Emulator::Emulator(Emulator&&) noexcept = default;
 
 Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> bytes) {
   const CpuMode mode = cpu_mode(state);
@@ -148,11 +159,16 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
   size_t have = std::min(bytes.size(), buffer.size());
   std::copy_n(bytes.begin(), have, buffer.begin());
 
-  Decoded decoded;
+  const Decoded* cached =
+      cache_ ? cache_->find(mode, state.regs.rip, std::span(buffer.data(), have)) : nullptr;
+  Decoded fresh;
   MemoryAccess fetcher(state, mode, platform_, translator(), faults);
-  for (;;) {
-    const DecodeStatus status = decode(mode, std::span(buffer.data(), have), decoded);
-    if (status == DecodeStatus::kOk) break;
+  while (cached == nullptr) {
+    const DecodeStatus status = decode(mode, std::span(buffer.data(), have), fresh);
+    if (status == DecodeStatus::kOk) {
+      if (cache_) cache_->insert(mode, state.regs.rip, fresh);
+      break;
+    }
     if (status == DecodeStatus::kNeedMoreBytes) {
       // Fetch one byte at a time: each byte gets its own limit check and page walk, so a fault
       // is raised only for a byte the instruction really has.
@@ -176,6 +192,7 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
     return fault_outcome({Vector::kUd, std::nullopt, 0, "invalid instruction: " + text}, 0);
   }
 
+  const Decoded& decoded = cached != nullptr ? *cached : fresh;
   const Family family = family_of(decoded.insn);
   if (family == Family::kSse && !state.fpu) {
     return make_outcome(Outcome::Kind::kNeedsFpu, decoded.insn.length);

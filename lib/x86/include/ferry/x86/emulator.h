@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "ferry/base/error.h"
@@ -40,14 +41,22 @@ struct EmulatorOptions {
   // REP string instructions stop after this many iterations with RIP unchanged, so a guest's
   // RCX cannot hold the vCPU thread; the guest re-executes the instruction and exits again.
   uint32_t max_rep_iterations = 4096;
+  // Keep the last 16 decoded instructions (by RIP slot, checked against mode and bytes).
+  bool decode_cache = true;
 };
 
+class DecodeCache;
+
+// One per vCPU (it keeps a small decode cache); not for concurrent use.
 class Emulator {
  public:
   /// Translates linear addresses with its own PageWalker over `platform`.
   explicit Emulator(Platform& platform, EmulatorOptions options = {});
   /// Translates linear addresses with `translator` (e.g. a hypervisor's translation service).
   Emulator(Platform& platform, Translator& translator, EmulatorOptions options = {});
+  ~Emulator();
+  Emulator(Emulator&&) noexcept;
+  Emulator& operator=(Emulator&&) = delete;
 
   /// Emulates the instruction at state.regs.rip. `bytes` are its first bytes as the intercept
   /// delivered them (0-16, maybe fewer than the instruction needs: the rest is fetched from
@@ -62,6 +71,7 @@ class Emulator {
   PageWalker walker_;
   Translator* external_ = nullptr;  // the backend's translator, or null for walker_
   EmulatorOptions options_;
+  std::unique_ptr<DecodeCache> cache_;  // null when options_.decode_cache is off
 };
 
 }  // namespace ferry::x86
