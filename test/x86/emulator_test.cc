@@ -109,6 +109,8 @@ struct AluCase {
   uint64_t flags_out;               // arithmetic flags after
 };
 
+void PrintTo(const AluCase& c, std::ostream* out) { *out << c.name; }
+
 class AluTest : public LongModeTest, public ::testing::WithParamInterface<AluCase> {};
 
 TEST_P(AluTest, ResultAndFlags) {
@@ -391,6 +393,8 @@ struct SseCase {
   bool load;
   unsigned element;  // bytes moved
 };
+
+void PrintTo(const SseCase& c, std::ostream* out) { *out << c.name; }
 
 class SseFormTest : public LongModeTest, public ::testing::WithParamInterface<SseCase> {};
 

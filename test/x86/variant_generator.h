@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <span>
 #include <string>
@@ -26,6 +27,7 @@ enum class TestMode : uint8_t {
 };
 
 const char* mode_name(TestMode mode);
+inline void PrintTo(TestMode mode, std::ostream* out) { *out << mode_name(mode); }
 
 struct Variant {
   const Template* form = nullptr;
