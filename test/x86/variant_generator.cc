@@ -22,6 +22,7 @@ constexpr uint64_t kRamPages[] = {0x9f000, 0x300000, 0x301000};
 
 enum SegIndex : int { kEs, kCs, kSs, kDs, kFs, kGs };
 constexpr uint8_t kSegmentPrefix[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65};
+constexpr unsigned kStringMargin = 64;  // REP strings move up to 4 elements of 8 bytes either way
 
 accel::Segment& segment(accel::SpecialRegs& s, int index) {
   accel::Segment* segments[] = {&s.es, &s.cs, &s.ss, &s.ds, &s.fs, &s.gs};
@@ -128,10 +129,8 @@ void VariantGenerator::set_segment_base(Variant& v, int seg, uint64_t target,
   s.base = address_bits == 16 ? (target - random(0xf000)) & 0xffffffff : random64() & 0xffffffff;
 }
 
-Variant VariantGenerator::generate(TestMode mode, const Template& form) {
-  Variant v;
-  v.form = &form;
-  v.mode = mode;
+void VariantGenerator::set_up_state(Variant& v, const Template& form) {
+  const TestMode mode = v.mode;
   const bool long_mode = mode == TestMode::kLong;
   const bool compat = mode == TestMode::kCompat32;
   const bool paged =
@@ -168,7 +167,7 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
     }
   } else {
     s.cr0 |= accel::kCr0Pe;
-    s.cs = {.base = 0,
+    s.cs = {.base = mode == TestMode::kProt16 ? kCodePage : 0,
             .limit = 0xffffffff,
             .selector = 0x08,
             .type = 0xb,
@@ -178,7 +177,6 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
             .db = !sixteen && !long_mode,
             .l = long_mode,
             .g = true};
-    if (mode == TestMode::kProt16) s.cs.base = kCodePage;
     for (int seg : {kEs, kSs, kDs, kFs, kGs}) {
       segment(s, seg) = data_segment(long_mode ? 0 : random64() & 0xffffffff, true);
     }
@@ -201,9 +199,7 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
 
   // General registers, flags, XMM.
   accel::Regs& r = v.regs;
-  uint64_t* gprs[16] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
-                        &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
-  for (uint64_t* g : gprs) *g = long_mode ? random64() : random64() & 0xffffffff;
+  for (unsigned i = 0; i < 16; ++i) gpr(v, i) = random_register(v);
   r.rflags = 0x2 | (random64() & kRflagsArith);
   if (form.form == Form::kString && chance(2)) r.rflags |= kRflagsDf;
   const uint64_t code_offset = random(0xf00);
@@ -216,222 +212,240 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
     }
   }
   v.flags_compared = ~form.undefined_flags & ~(1ull << 16);
+}
 
-  // Sizes and prefixes.
-  std::vector<uint8_t> prefixes;
-  unsigned operand_bits = long_mode ? 32 : sixteen ? 16 : 32;
-  unsigned address_bits = long_mode ? 64 : sixteen ? 16 : 32;
-  bool rex_w = false;
+VariantGenerator::Encoding VariantGenerator::choose_prefixes(const Variant& v,
+                                                             const Template& form) {
+  const bool long_mode = v.mode == TestMode::kLong;
+  const bool sixteen = v.mode == TestMode::kReal || v.mode == TestMode::kProt16;
+  Encoding e;
+  e.operand_bits = long_mode ? 32 : sixteen ? 16 : 32;
+  e.address_bits = long_mode ? 64 : sixteen ? 16 : 32;
   if (form.width == Width::kV && chance(3)) {
-    prefixes.push_back(0x66);
-    operand_bits = operand_bits == 16 ? 32 : 16;
+    e.prefixes.push_back(0x66);
+    e.operand_bits = e.operand_bits == 16 ? 32 : 16;
   }
   if (long_mode && (form.width == Width::kV || form.width == Width::kY) && chance(3)) {
-    rex_w = true;
-    operand_bits = 64;
+    e.rex_w = true;
+    e.operand_bits = 64;
   }
-  if (form.width == Width::kY && !rex_w) operand_bits = 32;
-  if (form.width == Width::kByte) operand_bits = 8;
-  if (form.width == Width::kWord) operand_bits = 16;
+  if (form.width == Width::kY && !e.rex_w) e.operand_bits = 32;
+  if (form.width == Width::kByte) e.operand_bits = 8;
+  if (form.width == Width::kWord) e.operand_bits = 16;
   if (!(long_mode && window_ == kHighWindow) && chance(4)) {
-    prefixes.push_back(0x67);
-    address_bits = address_bits == 32 ? 16 : 32;
-    if (long_mode) address_bits = 32;
+    e.prefixes.push_back(0x67);
+    e.address_bits = long_mode ? 32 : e.address_bits == 32 ? 16 : 32;
   }
-  int override_seg = -1;
   if (chance(3)) {
-    override_seg = static_cast<int>(random(6));
+    e.override_seg = static_cast<int>(random(6));
     // CS keeps its base (the code is there), so only flat 32-bit addressing can reach the window
     // through it; string sources stay off ES, which the destination rebases.
-    const bool cs_reachable = long_mode || (!sixteen && address_bits == 32);
-    if ((override_seg == kCs && !cs_reachable) ||
-        (override_seg == kEs && form.form == Form::kString)) {
-      override_seg = kDs;
+    const bool cs_reachable = long_mode || (!sixteen && e.address_bits == 32);
+    if ((e.override_seg == kCs && !cs_reachable) ||
+        (e.override_seg == kEs && form.form == Form::kString)) {
+      e.override_seg = kDs;
     }
-    prefixes.push_back(kSegmentPrefix[override_seg]);
+    e.prefixes.push_back(kSegmentPrefix[e.override_seg]);
   }
-  if (form.lockable && chance(4)) prefixes.push_back(0xf0);
-  const bool rep = form.form == Form::kString && chance(2);
-  if (rep) prefixes.push_back(chance(8) ? 0xf2 : 0xf3);
-  std::shuffle(prefixes.begin(), prefixes.end(), rng_);
-  if (form.mandatory_prefix != 0) prefixes.push_back(form.mandatory_prefix);
-  const unsigned operand_bytes = operand_bits / 8;
-  const unsigned size = form.mem_bytes != 0 ? form.mem_bytes : operand_bytes;
-  const uint64_t address_mask = mask_bits(address_bits);
+  if (form.lockable && chance(4)) e.prefixes.push_back(0xf0);
+  e.rep = form.form == Form::kString && chance(2);
+  if (e.rep) e.prefixes.push_back(chance(8) ? 0xf2 : 0xf3);
+  std::shuffle(e.prefixes.begin(), e.prefixes.end(), rng_);
+  if (form.mandatory_prefix != 0) e.prefixes.push_back(form.mandatory_prefix);
+  e.address_mask = mask_bits(e.address_bits);
+  e.size = form.mem_bytes != 0 ? form.mem_bytes : e.operand_bits / 8;
+  e.reg = static_cast<unsigned>(random(long_mode ? 16 : 8));
+  return e;
+}
+
+uint64_t VariantGenerator::offset_of(Variant& v, const Encoding& e, int seg) {
+  if (v.mode == TestMode::kLong) {
+    if (seg != kFs && seg != kGs) return e.target & e.address_mask;
+    // With 32-bit addressing the offset is truncated: put the base just below the target.
+    if (e.address_bits == 32) segment(v.sregs, seg).base = e.target - random(0x10000000);
+    return (e.target - segment(v.sregs, seg).base) & e.address_mask;
+  }
+  set_segment_base(v, seg, e.target, e.address_bits);
+  return (e.target - segment(v.sregs, seg).base) & 0xffffffff & e.address_mask;
+}
+
+uint64_t& VariantGenerator::gpr(Variant& v, unsigned number) {
+  accel::Regs& r = v.regs;
+  uint64_t* gprs[16] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
+                        &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
+  return *gprs[number & 15];
+}
+
+uint64_t VariantGenerator::random_register(const Variant& v) {
+  return v.mode == TestMode::kLong ? random64() : random64() & 0xffffffff;
+}
+
+void VariantGenerator::encode_modrm(Variant& v, const Template& form, Encoding& e) {
+  const bool long_mode = v.mode == TestMode::kLong;
+  uint8_t modrm = 0;
+  std::vector<uint8_t> tail;
+  int default_seg = kDs;
+  std::vector<std::pair<unsigned, uint64_t>> addends;  // (register, scale)
+  int64_t disp = 0;
+  unsigned disp_bytes = 0;
+  const unsigned reg = e.reg;
+  if (e.address_bits == 16) {
+    const unsigned rm = static_cast<unsigned>(random(8));
+    unsigned mod = static_cast<unsigned>(random(3));
+    static constexpr int kFirst[] = {3, 3, 5, 5, 6, 7, 5, 3};  // BX BX BP BP SI DI BP BX
+    static constexpr int kSecond[] = {6, 7, 6, 7, -1, -1, -1, -1};
+    if (rm == 6 && mod == 0) {
+      disp_bytes = 2;
+    } else {
+      addends.push_back({static_cast<unsigned>(kFirst[rm]), 1});
+      if (kSecond[rm] >= 0) addends.push_back({static_cast<unsigned>(kSecond[rm]), 1});
+      disp_bytes = mod == 0 ? 0 : mod == 1 ? 1 : 2;
+      if (rm == 2 || rm == 3 || rm == 6) default_seg = kSs;
+    }
+    modrm = static_cast<uint8_t>(mod << 6 | (reg & 7) << 3 | rm);
+  } else {
+    const unsigned regs = long_mode ? 16 : 8;
+    unsigned choice = static_cast<unsigned>(random(long_mode ? 6 : 5));
+    // Absolute and RIP-relative forms reach only +-2 GiB in 64-bit mode.
+    const bool near = e.target < 0x80000000 && e.override_seg != kFs && e.override_seg != kGs;
+    if (long_mode && e.address_bits == 64 && choice >= 4 && !near) {
+      choice = static_cast<unsigned>(random(4));
+    }
+    unsigned base = static_cast<unsigned>(random(regs));
+    unsigned index = static_cast<unsigned>(random(regs));
+    while (index == 4 || index == base) index = static_cast<unsigned>(random(regs));
+    const unsigned scale_log = static_cast<unsigned>(random(4));
+    if (choice == 4) {  // [disp32] alone (SIB without base and index in 64-bit mode)
+      disp_bytes = 4;
+      modrm = static_cast<uint8_t>((reg & 7) << 3 | (long_mode ? 4 : 5));
+      if (long_mode) tail.push_back(0x25);
+    } else if (choice == 5) {  // RIP-relative
+      disp_bytes = 4;
+      modrm = static_cast<uint8_t>((reg & 7) << 3 | 5);
+    } else {
+      const unsigned mod = choice < 3 ? choice : static_cast<unsigned>(random(3));
+      if (mod == 0 && (base & 7) == 5) base ^= 1;  // mod 0 with base 5 means "no base"
+      if (index == base) index = (base + 1) % regs == 4 ? (base + 2) % regs : (base + 1) % regs;
+      disp_bytes = mod == 0 ? 0 : mod == 1 ? 1 : 4;
+      addends.push_back({base, 1});
+      if ((base & 7) == 4 || (base & 7) == 5) default_seg = (base & 8) ? kDs : kSs;
+      if (choice == 3 || (base & 7) == 4) {
+        uint8_t sib = static_cast<uint8_t>((base & 7));
+        if (choice == 3) {
+          addends.push_back({index, 1ull << scale_log});
+          sib |= static_cast<uint8_t>(scale_log << 6 | (index & 7) << 3);
+          if (index & 8) e.rex |= 0x42;
+        } else {
+          sib |= 4 << 3;  // no index
+        }
+        modrm = static_cast<uint8_t>(mod << 6 | (reg & 7) << 3 | 4);
+        tail.push_back(sib);
+      } else {
+        modrm = static_cast<uint8_t>(mod << 6 | (reg & 7) << 3 | (base & 7));
+      }
+      if (base & 8) e.rex |= 0x41;
+    }
+  }
+  const bool rip_relative = e.address_bits != 16 && long_mode && (modrm & 0xc7) == 5;
+  const uint64_t ea = offset_of(v, e, e.override_seg >= 0 ? e.override_seg : default_seg);
+  if (disp_bytes == 1) disp = static_cast<int8_t>(random(256));
+  if (disp_bytes == 2) disp = static_cast<int16_t>(random(65536));
+  if (disp_bytes == 4) disp = static_cast<int32_t>(random64());
+  if (addends.empty() && !rip_relative) disp = static_cast<int64_t>(ea);  // absolute
+  if (!addends.empty()) {
+    // Random values for all but the first addend, which makes the sum come out at `ea`.
+    uint64_t rest = static_cast<uint64_t>(disp);
+    for (size_t i = 1; i < addends.size(); ++i) {
+      const uint64_t value = long_mode ? random64() >> random(64) : random64() & 0xffffffff;
+      gpr(v, addends[i].first) = value;
+      rest += value * addends[i].second;
+    }
+    const uint64_t first = (ea - rest) & e.address_mask;
+    gpr(v, addends[0].first) = (random_register(v) & ~e.address_mask) | first;
+  }
+  if (std::strncmp(form.name, "cmpxchg", 7) == 0 && chance(2)) {
+    // Make the compare succeed: the accumulator holds what memory holds.
+    v.regs.rax = (v.regs.rax & ~mask_bits(e.size * 8)) | memory_value(e.target, e.size);
+  }
+  e.body.push_back(modrm);
+  e.body.insert(e.body.end(), tail.begin(), tail.end());
+  if (rip_relative) {
+    e.rip_disp_at = e.body.size();
+    e.rip_relative_offset = ea;
+  }
+  put(e.body, static_cast<uint64_t>(disp), disp_bytes);
+  if (form.bit_offset) {
+    // The bit offset register must not be an address register; its value stays within +-2
+    // operands of the address.
+    auto used = [&](unsigned candidate) {
+      return std::any_of(addends.begin(), addends.end(),
+                         [&](const auto& a) { return a.first == candidate; });
+    };
+    while (used(e.reg)) e.reg = (e.reg + 1) % (long_mode ? 16 : 8);
+    e.body[0] = static_cast<uint8_t>((e.body[0] & 0xc7) | (e.reg & 7) << 3);
+    const auto bits = static_cast<int64_t>(e.operand_bits);
+    gpr(v, e.reg) =
+        static_cast<uint64_t>(static_cast<int64_t>(random(4 * e.operand_bits)) - 2 * bits);
+  }
+}
+
+void VariantGenerator::encode_string(Variant& v, Encoding& e) {
+  const unsigned count = e.rep ? static_cast<unsigned>(random(5)) : 0;
+  const uint64_t counter = random_register(v);
+  v.regs.rcx = e.rep ? (counter & ~e.address_mask) | count : counter;
+  const uint64_t source = offset_of(v, e, e.override_seg >= 0 ? e.override_seg : kDs);
+  v.regs.rsi = (random_register(v) & ~e.address_mask) | source;
+  e.target = pick_target(e.size, 1, kStringMargin);
+  const uint64_t destination = offset_of(v, e, kEs);
+  v.regs.rdi = (random_register(v) & ~e.address_mask) | destination;
+}
+
+Variant VariantGenerator::generate(TestMode mode, const Template& form) {
+  Variant v;
+  v.form = &form;
+  v.mode = mode;
+  set_up_state(v, form);
+  Encoding e = choose_prefixes(v, form);
+  const bool long_mode = mode == TestMode::kLong;
+  const bool paged = window_ != kFlatWindow;
 
   unsigned alignment = form.alignment;
   if (alignment > 1 && chance(10)) alignment = 1;  // a misaligned MOVDQA faults in both
-  const unsigned margin = form.form == Form::kString ? 64 : form.bit_offset ? 32 : 0;
-  uint64_t target = pick_target(size, std::max(alignment, 1u), margin);
+  const unsigned margin = form.form == Form::kString ? kStringMargin : form.bit_offset ? 32 : 0;
+  e.target = pick_target(e.size, std::max(alignment, 1u), margin);
   if (paged && form.form != Form::kString && chance(50)) {
-    target = window_ + window_pages_ * kPage + random(kPage - size);  // an unmapped page
+    e.target = window_ + window_pages_ * kPage + random(kPage - e.size);  // an unmapped page
   }
   if (long_mode && form.form != Form::kString && chance(60)) {
-    target = 0x0000800000000000 - random(8);  // non-canonical (or crossing into it)
+    e.target = 0x0000800000000000 - random(8);  // non-canonical (or crossing into it)
   }
 
-  // The offset of `target` through segment `seg`: long mode adds only FS and GS bases.
-  auto offset_of = [&](int seg) -> uint64_t {
-    if (long_mode) {
-      if (seg != kFs && seg != kGs) return target & address_mask;
-      // With 32-bit addressing the offset is truncated: put the base just below the target.
-      if (address_bits == 32) segment(s, seg).base = target - random(0x10000000);
-      return (target - segment(s, seg).base) & address_mask;
-    }
-    set_segment_base(v, seg, target, address_bits);
-    return (target - segment(s, seg).base) & 0xffffffff & address_mask;
-  };
-
-  std::vector<uint8_t> body;
-  uint8_t rex = 0;
-  unsigned reg = static_cast<unsigned>(random(long_mode ? 16 : 8));
-  std::optional<size_t> rip_disp_at;  // where the RIP-relative displacement goes
-  uint64_t rip_relative_offset = 0;
   if (form.form == Form::kModrm) {
-    uint8_t modrm = 0;
-    std::vector<uint8_t> tail;
-    int default_seg = kDs;
-    std::vector<std::pair<unsigned, uint64_t>> addends;  // (register, scale)
-    int64_t disp = 0;
-    unsigned disp_bytes = 0;
-    if (address_bits == 16) {
-      const unsigned rm = static_cast<unsigned>(random(8));
-      unsigned mod = static_cast<unsigned>(random(3));
-      static constexpr int kFirst[] = {3, 3, 5, 5, 6, 7, 5, 3};  // BX BX BP BP SI DI BP BX
-      static constexpr int kSecond[] = {6, 7, 6, 7, -1, -1, -1, -1};
-      if (rm == 6 && mod == 0) {
-        disp_bytes = 2;
-      } else {
-        addends.push_back({static_cast<unsigned>(kFirst[rm]), 1});
-        if (kSecond[rm] >= 0) addends.push_back({static_cast<unsigned>(kSecond[rm]), 1});
-        disp_bytes = mod == 0 ? 0 : mod == 1 ? 1 : 2;
-        if (rm == 2 || rm == 3 || rm == 6) default_seg = kSs;
-      }
-      modrm = static_cast<uint8_t>(mod << 6 | (reg & 7) << 3 | rm);
-    } else {
-      const unsigned regs = long_mode ? 16 : 8;
-      unsigned choice = static_cast<unsigned>(random(long_mode ? 6 : 5));
-      // Absolute and RIP-relative forms reach only +-2 GiB in 64-bit mode.
-      const bool near = target < 0x80000000 && override_seg != kFs && override_seg != kGs;
-      if (long_mode && address_bits == 64 && choice >= 4 && !near)
-        choice = static_cast<unsigned>(random(4));
-      unsigned base = static_cast<unsigned>(random(regs));
-      unsigned index = static_cast<unsigned>(random(regs));
-      while (index == 4 || index == base) index = static_cast<unsigned>(random(regs));
-      const unsigned scale_log = static_cast<unsigned>(random(4));
-      if (choice == 4) {  // [disp32] alone (SIB without base and index in 64-bit mode)
-        disp_bytes = 4;
-        if (long_mode) {
-          modrm = static_cast<uint8_t>((reg & 7) << 3 | 4);
-          tail.push_back(0x25);
-        } else {
-          modrm = static_cast<uint8_t>((reg & 7) << 3 | 5);
-        }
-      } else if (choice == 5) {  // RIP-relative
-        disp_bytes = 4;
-        modrm = static_cast<uint8_t>((reg & 7) << 3 | 5);
-      } else {
-        const unsigned mod = choice == 0   ? 0
-                             : choice == 1 ? 1
-                             : choice == 2 ? 2
-                                           : static_cast<unsigned>(random(3));
-        if (mod == 0 && (base & 7) == 5) base ^= 1;  // mod 0 with base 5 means "no base"
-        if (index == base) index = (base + 1) % regs == 4 ? (base + 2) % regs : (base + 1) % regs;
-        disp_bytes = mod == 0 ? 0 : mod == 1 ? 1 : 4;
-        addends.push_back({base, 1});
-        if ((base & 7) == 4 || (base & 7) == 5) default_seg = (base & 8) ? kDs : kSs;
-        if (choice == 3 || (base & 7) == 4) {
-          uint8_t sib = static_cast<uint8_t>((base & 7));
-          if (choice == 3) {
-            addends.push_back({index, 1ull << scale_log});
-            sib |= static_cast<uint8_t>(scale_log << 6 | (index & 7) << 3);
-            if (index & 8) rex |= 0x42;
-          } else {
-            sib |= 4 << 3;  // no index
-          }
-          modrm = static_cast<uint8_t>(mod << 6 | (reg & 7) << 3 | 4);
-          tail.push_back(sib);
-        } else {
-          modrm = static_cast<uint8_t>(mod << 6 | (reg & 7) << 3 | (base & 7));
-        }
-        if (base & 8) rex |= 0x41;
-      }
-    }
-    const bool rip_relative = address_bits != 16 && long_mode && (modrm & 0xc7) == 5;
-    const uint64_t ea = offset_of(override_seg >= 0 ? override_seg : default_seg);
-    if (disp_bytes == 1) disp = static_cast<int8_t>(random(256));
-    if (disp_bytes == 2) disp = static_cast<int16_t>(random(65536));
-    if (disp_bytes == 4) disp = static_cast<int32_t>(random64());
-    if (addends.empty() && !rip_relative) disp = static_cast<int64_t>(ea);  // absolute
-    if (!addends.empty()) {
-      // Random values for all but the first addend, which makes the sum come out at `ea`.
-      uint64_t rest = static_cast<uint64_t>(disp);
-      for (size_t i = 1; i < addends.size(); ++i) {
-        const uint64_t value = long_mode ? random64() >> random(64) : random64() & 0xffffffff;
-        *gprs[addends[i].first] = value;
-        rest += value * addends[i].second;
-      }
-      const uint64_t first = (ea - rest) & address_mask;
-      const uint64_t upper = long_mode ? random64() : random64() & 0xffffffff;
-      *gprs[addends[0].first] = (upper & ~address_mask) | first;
-    }
-    if (std::strncmp(form.name, "cmpxchg", 7) == 0 && chance(2)) {
-      r.rax = (r.rax & ~mask_bits(size * 8)) | memory_value(target, size);  // compare succeeds
-    }
-    body.push_back(modrm);
-    body.insert(body.end(), tail.begin(), tail.end());
-    if (rip_relative) {
-      rip_disp_at = body.size();
-      rip_relative_offset = ea;
-    }
-    put(body, static_cast<uint64_t>(disp), disp_bytes);
-    if (form.bit_offset) {
-      // The bit offset register must not be an address register.
-      auto used = [&](unsigned candidate) {
-        return std::any_of(addends.begin(), addends.end(),
-                           [&](const auto& a) { return a.first == candidate; });
-      };
-      while (used(reg)) reg = (reg + 1) % (long_mode ? 16 : 8);
-      body[0] = static_cast<uint8_t>((body[0] & 0xc7) | (reg & 7) << 3);
-      const int64_t bits = static_cast<int64_t>(operand_bits);
-      *gprs[reg] = static_cast<uint64_t>(static_cast<int64_t>(random(4 * operand_bits)) - 2 * bits);
-    }
+    encode_modrm(v, form, e);
   } else if (form.form == Form::kMoffs) {
-    const int seg = override_seg >= 0 ? override_seg : kDs;
-    put(body, offset_of(seg), address_bits / 8);
-  } else {  // string
-    const unsigned count = rep ? static_cast<unsigned>(random(5)) : 0;
-    const uint64_t counter = long_mode ? random64() : random64() & 0xffffffff;
-    r.rcx = rep ? (counter & ~address_mask) | count : counter;
-    const int source_seg = override_seg >= 0 ? override_seg : kDs;
-    const uint64_t source = offset_of(source_seg);
-    const uint64_t upper_si = long_mode ? random64() : random64() & 0xffffffff;
-    r.rsi = (upper_si & ~address_mask) | source;
-    target = pick_target(size, 1, margin);
-    const uint64_t destination = offset_of(kEs);
-    const uint64_t upper_di = long_mode ? random64() : random64() & 0xffffffff;
-    r.rdi = (upper_di & ~address_mask) | destination;
+    put(e.body, offset_of(v, e, e.override_seg >= 0 ? e.override_seg : kDs), e.address_bits / 8);
+  } else {
+    encode_string(v, e);
   }
-  if (form.digit >= 0 && !body.empty()) {
-    body[0] = static_cast<uint8_t>((body[0] & 0xc7) | form.digit << 3);
-  } else if (form.form == Form::kModrm && (reg & 8)) {
-    rex |= 0x44;
+  if (form.digit >= 0 && !e.body.empty()) {
+    e.body[0] = static_cast<uint8_t>((e.body[0] & 0xc7) | form.digit << 3);
+  } else if (form.form == Form::kModrm && (e.reg & 8)) {
+    e.rex |= 0x44;
   }
-  if (form.imm == Imm::kByte) put(body, random64(), 1);
-  if (form.imm == Imm::kZ) put(body, random64(), operand_bits == 16 ? 2 : 4);
-  if (rex_w) rex |= 0x48;
-  if (long_mode && rex == 0 && chance(4)) rex = 0x40;
+  if (form.imm == Imm::kByte) put(e.body, random64(), 1);
+  if (form.imm == Imm::kZ) put(e.body, random64(), e.operand_bits == 16 ? 2 : 4);
+  if (e.rex_w) e.rex |= 0x48;
+  if (long_mode && e.rex == 0 && chance(4)) e.rex = 0x40;
 
-  v.bytes = prefixes;
-  if (rex != 0) v.bytes.push_back(rex);
+  v.bytes = e.prefixes;
+  if (e.rex != 0) v.bytes.push_back(e.rex);
   v.bytes.insert(v.bytes.end(), form.opcode, form.opcode + form.opcode_length);
   const size_t body_at = v.bytes.size();
-  v.bytes.insert(v.bytes.end(), body.begin(), body.end());
-  if (rip_disp_at) {
-    const uint64_t next = r.rip + v.bytes.size();
-    const uint64_t disp = rip_relative_offset - next;
+  v.bytes.insert(v.bytes.end(), e.body.begin(), e.body.end());
+  if (e.rip_disp_at) {
+    const uint64_t disp = e.rip_relative_offset - (v.regs.rip + v.bytes.size());
     for (unsigned i = 0; i < 4; ++i) {
-      v.bytes[body_at + *rip_disp_at + i] = static_cast<uint8_t>(disp >> (8 * i));
+      v.bytes[body_at + *e.rip_disp_at + i] = static_cast<uint8_t>(disp >> (8 * i));
     }
   }
   return v;

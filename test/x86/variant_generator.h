@@ -51,6 +51,32 @@ class VariantGenerator {
   Variant generate(TestMode mode, const Template& form);
 
  private:
+  // The encoding choices of one variant, made step by step.
+  struct Encoding {
+    std::vector<uint8_t> prefixes;
+    unsigned operand_bits = 32;
+    unsigned address_bits = 32;
+    uint64_t address_mask = 0;
+    unsigned size = 4;  // bytes of the memory access
+    bool rex_w = false;
+    uint8_t rex = 0;
+    int override_seg = -1;  // index of the segment override, or -1
+    bool rep = false;
+    unsigned reg = 0;                   // ModRM.reg
+    uint64_t target = 0;                // the linear address the access goes to
+    std::vector<uint8_t> body;          // ModRM, SIB, displacement (or moffs)
+    std::optional<size_t> rip_disp_at;  // where in body a RIP-relative displacement goes
+    uint64_t rip_relative_offset = 0;
+  };
+
+  void set_up_state(Variant& v, const Template& form);
+  Encoding choose_prefixes(const Variant& v, const Template& form);
+  void encode_modrm(Variant& v, const Template& form, Encoding& e);
+  void encode_string(Variant& v, Encoding& e);
+  /// The offset of e.target through segment `seg`, rebasing the segment where the mode allows.
+  uint64_t offset_of(Variant& v, const Encoding& e, int seg);
+  static uint64_t& gpr(Variant& v, unsigned number);
+  uint64_t random_register(const Variant& v);
   uint64_t random(uint64_t bound) {
     return std::uniform_int_distribution<uint64_t>(0, bound - 1)(rng_);
   }
