@@ -115,6 +115,11 @@ class EmulatorTest : public ::testing::Test {
   std::unique_ptr<PageTables> tables;
 };
 
+class LongModeTest : public EmulatorTest {
+ protected:
+  void SetUp() override { enter_paged_mode(PagingFormat::kLevel4); }
+};
+
 inline MmioAccess write_of(uint64_t gpa, std::vector<uint8_t> data) {
   return {true, gpa, std::move(data)};
 }
