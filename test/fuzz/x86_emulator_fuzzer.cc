@@ -1,7 +1,9 @@
 // libFuzzer target for lib/x86: random CPU states, instruction bytes, page tables and MMIO data.
 // Beyond what ASan and UBSan catch, it checks the Platform contract: every RAM and MMIO access
 // lies within one 4 KiB page, MMIO accesses are 1-16 bytes, RAM accesses stay inside the RAM
-// buffer, and a completed instruction is at most 15 bytes long.
+// buffer, and a completed instruction is at most 15 bytes long. Each input runs twice on one
+// Emulator from the same state and memory: the second run hits the decode cache and must end
+// exactly like the first.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -54,18 +56,19 @@ class Reader {
 // RAM in [0, kRamSize); everything above is MMIO answering with bytes derived from the input.
 class FuzzPlatform : public ferry::x86::Platform {
  public:
-  FuzzPlatform(std::vector<uint8_t>& ram, uint64_t mmio_seed) : ram_(ram), seed_(mmio_seed) {}
+  FuzzPlatform(std::vector<uint8_t>* ram, uint64_t mmio_seed) : ram_(ram), seed_(mmio_seed) {}
+  void use_ram(std::vector<uint8_t>* ram) { ram_ = ram; }
 
   bool read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept override {
     check_piece(gpa, data.size(), 4096);
-    if (gpa >= ram_.size() || data.size() > ram_.size() - gpa) return false;
-    std::memcpy(data.data(), ram_.data() + gpa, data.size());
+    if (gpa >= ram_->size() || data.size() > ram_->size() - gpa) return false;
+    std::memcpy(data.data(), ram_->data() + gpa, data.size());
     return true;
   }
   bool write_ram(uint64_t gpa, std::span<const uint8_t> data) noexcept override {
     check_piece(gpa, data.size(), 4096);
-    if (gpa >= ram_.size() || data.size() > ram_.size() - gpa) return false;
-    std::memcpy(ram_.data() + gpa, data.data(), data.size());
+    if (gpa >= ram_->size() || data.size() > ram_->size() - gpa) return false;
+    std::memcpy(ram_->data() + gpa, data.data(), data.size());
     return true;
   }
   void mmio_read(uint64_t gpa, std::span<uint8_t> data) noexcept override {
@@ -81,7 +84,7 @@ class FuzzPlatform : public ferry::x86::Platform {
   }
 
  private:
-  std::vector<uint8_t>& ram_;
+  std::vector<uint8_t>* ram_;
   uint64_t seed_;
 };
 
@@ -180,7 +183,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(ram.data() + at, image.data(), std::min(image.size(), ram.size() - at));
   }
 
-  FuzzPlatform platform(ram, options);
+  std::vector<uint8_t> ram_again = ram;
+  FuzzPlatform platform(&ram, options);
   FuzzTranslator translator(state.regs.rip);
   ferry::x86::EmulatorOptions emulator_options;
   emulator_options.max_rep_iterations = 64;
@@ -190,8 +194,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ferry::x86::Emulator emulator = own_translator
                                       ? ferry::x86::Emulator(platform, translator, emulator_options)
                                       : ferry::x86::Emulator(platform, emulator_options);
+  const CpuState initial = state;
   auto outcome = emulator.emulate(state, std::span(bytes, given));
   if (outcome && outcome->length > 15) std::abort();
   if (outcome && outcome->kind == ferry::x86::Outcome::Kind::kNeedsFpu && state.fpu) std::abort();
+
+  // The same instruction again from the same state and memory, now through the decode cache:
+  // everything must come out the same.
+  CpuState again = initial;
+  platform.use_ram(&ram_again);
+  auto repeat = emulator.emulate(again, std::span(bytes, given));
+  if (outcome.has_value() != repeat.has_value()) std::abort();
+  if (outcome) {
+    if (outcome->kind != repeat->kind || outcome->length != repeat->length ||
+        outcome->xmm_written != repeat->xmm_written ||
+        outcome->fault.vector != repeat->fault.vector ||
+        outcome->fault.error_code != repeat->fault.error_code ||
+        outcome->fault.cr2 != repeat->fault.cr2) {
+      std::abort();
+    }
+    if (std::memcmp(&state.regs, &again.regs, sizeof state.regs) != 0) std::abort();
+    if (state.fpu.has_value() != again.fpu.has_value()) std::abort();
+    if (state.fpu && state.fpu->xmm != again.fpu->xmm) std::abort();
+    if (ram != ram_again) std::abort();
+  } else if (outcome.error().message() != repeat.error().message()) {
+    std::abort();
+  }
   return 0;
 }
