@@ -22,8 +22,8 @@ Expected<void> execute_bit(Execution& x);      // BT BTS BTR BTC
 /// when a REP stopped after options.max_rep_iterations with RCX not yet zero (RIP must stay).
 Expected<bool> execute_string(Execution& x, const EmulatorOptions& options);
 
-/// MOVD, MOVQ, MOVDQU, MOVDQA, MOVUPS, MOVAPS, MOVUPD, MOVAPD, MOVSS, MOVSD (SSE) between an
-/// XMM register and memory or a general-purpose register. Needs CpuState::fpu.
+/// MOVD, MOVQ, MOVDQU, MOVDQA, MOVUPS, MOVAPS, MOVUPD, MOVAPD, MOVSS, MOVSD, MOVNT* (SSE)
+/// between an XMM register and memory. Needs the FPU state.
 Expected<void> execute_sse_move(Execution& x);
 
 }  // namespace ferry::x86

@@ -1,4 +1,5 @@
-// SSE moves between XMM registers and memory (or general-purpose registers for MOVD/MOVQ).
+// SSE moves between XMM registers and memory (one side is always memory: the other forms never
+// reach an MMIO intercept and are rejected).
 #include <fmt/format.h>
 
 #include <array>
@@ -18,11 +19,6 @@ bool is_xmm(const ZydisDecodedOperand& op) {
 
 unsigned xmm_index(const ZydisDecodedOperand& op) {
   return static_cast<unsigned>(op.reg.value - ZYDIS_REGISTER_XMM0);
-}
-
-bool is_gpr(const ZydisDecodedOperand& op) {
-  return op.type == ZYDIS_OPERAND_TYPE_REGISTER && op.reg.value >= ZYDIS_REGISTER_AL &&
-         op.reg.value <= ZYDIS_REGISTER_R15;
 }
 
 // Aligned forms fault on a linear address that is not a multiple of 16.
@@ -69,10 +65,6 @@ Expected<void> execute_sse_move(Execution& x) {
   if (is_xmm(src)) {
     value = fpu.xmm[xmm_index(src)];
     bytes = 16;
-  } else if (is_gpr(src)) {
-    const uint64_t v = x.read_gpr(src.reg.value);
-    bytes = src.size / 8;
-    std::memcpy(value.data(), &v, bytes);
   } else if (src.type == ZYDIS_OPERAND_TYPE_MEMORY) {
     bytes = src.size / 8;
     if (bytes == 0 || bytes > 16) return fail(x.unsupported("memory operand size"));
@@ -89,12 +81,6 @@ Expected<void> execute_sse_move(Execution& x) {
     std::memcpy(result.data(), value.data(), bytes);
     fpu.xmm[xmm_index(dst)] = result;
     x.xmm_written |= static_cast<uint16_t>(1u << xmm_index(dst));
-    return {};
-  }
-  if (is_gpr(dst)) {
-    uint64_t v = 0;
-    std::memcpy(&v, value.data(), dst.size / 8);
-    x.write_gpr(dst.reg.value, v);
     return {};
   }
   if (dst.type == ZYDIS_OPERAND_TYPE_MEMORY) {
