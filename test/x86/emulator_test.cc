@@ -428,6 +428,23 @@ class TranslatorStub : public Translator {
   int calls = 0;
 };
 
+class MisalignedTranslator : public Translator {
+ public:
+  Expected<Translation> translate(const CpuState&, uint64_t, AccessIntent) override {
+    return Translation{.ok = true, .gpa = 0xf0000ffe, .error_code = 0};
+  }
+};
+
+TEST_F(LongModeTest, TranslationThatMovesThePageOffsetIsAnError) {
+  MisalignedTranslator translator;
+  Emulator emulator(platform, translator);
+  state.regs.rax = 0x7777000;
+  auto outcome = emulator.emulate(state, Bytes{0x89, 0x18});  // a 4-byte access would cross
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code(), Errc::kInternal);
+  EXPECT_TRUE(platform.mmio().empty());
+}
+
 TEST_F(LongModeTest, BackendTranslatorReplacesThePageWalk) {
   TranslatorStub translator;
   Emulator emulator(platform, translator);

@@ -122,6 +122,13 @@ Expected<Mapped> MemoryAccess::map(Seg seg, uint64_t offset, unsigned size, Acce
       return fail(faults_.raise(Vector::kPf, t.error_code,
                                 fmt::format("the page walk for {:#x} failed", address), address));
     }
+    if ((t.gpa & (kPageSize - 1)) != (address & (kPageSize - 1))) {
+      return fail(Errc::kInternal,
+                  "x86 emulator: the translator mapped linear {:#x} to guest-physical {:#x}, "
+                  "which is not at the same offset in its page; the backend's translation is "
+                  "broken",
+                  address, t.gpa);
+    }
     mapped.gpa[mapped.pieces] = t.gpa;
     mapped.length[mapped.pieces] = in_page;
     ++mapped.pieces;
