@@ -42,6 +42,7 @@ struct Stats {
   unsigned variants = 0;
   unsigned completed = 0;       // both completed and agreed
   unsigned faulted = 0;         // both faulted
+  unsigned faults_checked = 0;  // ...with the same vector, error code and CR2 (handler reported)
   unsigned with_mmio = 0;       // ...of the agreeing variants, those that reached MMIO
   unsigned oracle_refused = 0;  // KVM's emulator could not emulate the form
   unsigned failures = 0;
@@ -69,8 +70,24 @@ std::string compare(KvmOracle& oracle, const Variant& v, Stats& stats) {
   if (kvm.end == OracleResult::End::kTimeout) return "KVM did not finish the instruction";
   if (we_faulted || kvm.end == OracleResult::End::kFault) {
     if (we_faulted && kvm.end == OracleResult::End::kFault) {
-      ++stats.faulted;
-      return {};
+      // Where KVM's handler reported the exception, it must be the same one.
+      const Fault& fault = outcome->fault;
+      std::string diff;
+      if (kvm.vector && *kvm.vector != static_cast<uint8_t>(fault.vector)) {
+        diff += fmt::format("vector: lib/x86 {}, KVM {}; ", describe(fault), *kvm.vector);
+      }
+      if (kvm.vector && kvm.error_code != fault.error_code) {
+        diff += fmt::format("error code: lib/x86 {}, KVM {}; ", describe(fault),
+                            kvm.error_code ? fmt::format("{:#x}", *kvm.error_code) : "none");
+      }
+      if (kvm.vector && fault.vector == Vector::kPf && kvm.cr2 != fault.cr2) {
+        diff += fmt::format("cr2: lib/x86 {:#x}, KVM {:#x}; ", fault.cr2, kvm.cr2);
+      }
+      if (diff.empty()) {
+        ++stats.faulted;
+        if (kvm.vector) ++stats.faults_checked;
+      }
+      return diff;
     }
     return we_faulted ? "lib/x86 faulted (" + describe(outcome->fault) + "), KVM completed"
                       : fmt::format("KVM faulted (rip {:#x}, cr2 {:#x}), lib/x86 completed",
@@ -194,9 +211,10 @@ TEST_P(DifferentialTest, AgreesWithKvm) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << fmt::format(
       "[ x86-diff ] mode {}: {} variants in {:.2f} s: {} agreed on completion ({} with MMIO), {} "
-      "agreed on a fault, {} refused by KVM's emulator, {} differed\n",
+      "agreed on a fault ({} of them on vector and error code), {} refused by KVM's emulator, {} "
+      "differed\n",
       mode_name(mode), stats.variants, seconds, stats.completed, stats.with_mmio, stats.faulted,
-      stats.oracle_refused, stats.failures);
+      stats.faults_checked, stats.oracle_refused, stats.failures);
   for (const auto& [name, count] : refused_by_form) {
     std::cout << fmt::format("[ x86-diff ]   KVM could not emulate {} ({} variants)\n", name,
                              count);

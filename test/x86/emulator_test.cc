@@ -287,6 +287,22 @@ TEST_F(LongModeTest, NonCanonicalIsGpOrSsOnTheStack) {
   state.regs.rbp = 0x0000800000000000;
   fault = run_fault({0x8b, 0x5d, 0x00});  // mov ebx, [rbp+0]
   EXPECT_EQ(fault.vector, Vector::kSs);
+  // Segment prefixes add no base in 64-bit mode, but they still pick #SS or #GP.
+  EXPECT_EQ(run_fault({0x3e, 0x8b, 0x5d, 0x00}).vector, Vector::kGp);  // mov ebx, ds:[rbp+0]
+  EXPECT_EQ(run_fault({0x36, 0x8b, 0x18}).vector, Vector::kSs);        // mov ebx, ss:[rax]
+}
+
+TEST_F(LongModeTest, RunningIntoNonCanonicalSpaceFaultsOnTheFirstPageFirst) {
+  // The first page (the top of the lower half) is not mapped: #PF, as the CPU walks it first.
+  state.regs.rax = 0x00007ffffffffffe;
+  Fault fault = run_fault({0x89, 0x18});
+  EXPECT_EQ(fault.vector, Vector::kPf);
+  EXPECT_EQ(fault.cr2, 0x00007ffffffffffeu);
+  // Mapped, the access gets as far as the non-canonical second part: #GP(0).
+  tables->map(0x00007ffffffff000, kRamGpa);
+  fault = run_fault({0x89, 0x18});
+  EXPECT_EQ(fault.vector, Vector::kGp);
+  EXPECT_EQ(fault.error_code, 0u);
 }
 
 TEST_F(LongModeTest, RepMovsbFromMmioToRamBackwards) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <optional>
 
 #include "ferry/base/checked.h"
 #include "ferry/kvm/kvm_hypervisor.h"
@@ -15,8 +16,17 @@ namespace ferry::x86::test {
 namespace {
 
 constexpr uint8_t kDonePort = 0x80;
-constexpr uint8_t kFaultPort = 0x81;  // the real-mode exception handler's port
-constexpr uint64_t kRealModeHandler = 0x500;
+// Exception handlers report on two ports: the error code (if the vector has one), then the
+// vector. Real mode: the IVT points each vector at its own 8-byte stub from 0x500. Long and
+// compatibility mode: a GDT, a TSS whose IST1 is a stack of its own (the variant's RSP is random)
+// and an IDT of 32 interrupt gates to 16-byte stubs; the generator identity-maps these pages.
+constexpr uint8_t kVectorPort = 0x81;
+constexpr uint8_t kErrorCodePort = 0x82;
+constexpr uint64_t kRealModeStubs = 0x500;
+constexpr uint64_t kGdt = 0x1000, kTss = 0x2000, kIdt = 0x3000, kLongModeStubs = 0x4000;
+constexpr uint64_t kExceptionStackTop = 0x8000;
+constexpr uint16_t kCode64Selector = 0x08, kTssSelector = 0x20;
+constexpr unsigned kVectors = 32;
 constexpr auto kRunDeadline = std::chrono::milliseconds(500);
 constexpr uint64_t kWarmUpTables = 0x1c0000;
 constexpr uint64_t kPageSize = 4096;
@@ -34,14 +44,20 @@ class RecordingIo : public accel::GuestIo {
   void pio_read(uint16_t, std::span<uint8_t> data) noexcept override {
     std::fill(data.begin(), data.end(), 0xff);
   }
-  void pio_write(uint16_t port, std::span<const uint8_t>) noexcept override {
+  void pio_write(uint16_t port, std::span<const uint8_t> data) noexcept override {
     if (port == kDonePort) done = true;
-    if (port == kFaultPort) faulted = true;
+    if (port == kVectorPort && !data.empty()) vector = data[0];
+    if (port == kErrorCodePort) {
+      uint32_t code = 0;
+      std::memcpy(&code, data.data(), std::min<size_t>(data.size(), sizeof code));
+      error_code = code;
+    }
   }
 
   std::vector<MmioAccess> mmio;
   bool done = false;
-  bool faulted = false;
+  std::optional<uint8_t> vector;
+  std::optional<uint32_t> error_code;
 };
 
 void on_alarm(int) {}
@@ -52,6 +68,51 @@ void arm_watchdog(std::chrono::microseconds after) {
   timer.it_value.tv_sec = after.count() / 1000000;
   timer.it_value.tv_usec = after.count() % 1000000;
   setitimer(ITIMER_REAL, &timer, nullptr);
+}
+
+bool has_error_code(unsigned vector) {
+  return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17;
+}
+
+void put64(uint8_t* host, uint64_t gpa, uint64_t value) { std::memcpy(host + gpa, &value, 8); }
+
+void install_exception_handlers(uint8_t* host) {
+  for (unsigned vector = 0; vector < 256; ++vector) {
+    // Real mode: mov al, vector; out 0x81, al; jmp $.
+    const uint64_t stub = kRealModeStubs + (vector % kVectors) * 8;
+    const uint32_t far_pointer = static_cast<uint32_t>(stub);  // segment 0
+    std::memcpy(host + vector * 4, &far_pointer, 4);
+  }
+  for (unsigned vector = 0; vector < kVectors; ++vector) {
+    const uint8_t real[] = {0xb0, static_cast<uint8_t>(vector), 0xe6, kVectorPort, 0xeb, 0xfe};
+    std::memcpy(host + kRealModeStubs + vector * 8, real, sizeof real);
+    // Long mode: [pop rax; mov dx, 0x82; out dx, eax;] mov al, vector; out 0x81, al; jmp $.
+    uint8_t* stub = host + kLongModeStubs + vector * 16;
+    size_t at = 0;
+    if (has_error_code(vector)) {
+      const uint8_t report[] = {0x58, 0x66, 0xba, kErrorCodePort, 0x00, 0xef};
+      std::memcpy(stub, report, sizeof report);
+      at = sizeof report;
+    }
+    const uint8_t tail[] = {0xb0, static_cast<uint8_t>(vector), 0xe6, kVectorPort, 0xeb, 0xfe};
+    std::memcpy(stub + at, tail, sizeof tail);
+    // A 64-bit interrupt gate: offset, selector, IST 1, type 0xe, present.
+    const uint64_t handler = kLongModeStubs + vector * 16;
+    put64(host, kIdt + vector * 16,
+          (handler & 0xffff) | uint64_t{kCode64Selector} << 16 | 1ull << 32 | 0x8eull << 40 |
+              ((handler >> 16) & 0xffff) << 48);
+    put64(host, kIdt + vector * 16 + 8, handler >> 32);
+  }
+  put64(host, kGdt, 0);
+  put64(host, kGdt + kCode64Selector, 0x00af9b000000ffff);  // 64-bit code
+  put64(host, kGdt + 0x10, 0x00cf93000000ffff);             // data
+  put64(host, kGdt + 0x18, 0);
+  // A 64-bit available TSS descriptor (16 bytes) for the 104-byte TSS with IST1.
+  put64(host, kGdt + kTssSelector,
+        0x67 | (kTss & 0xffffff) << 16 | 0x89ull << 40 | (kTss >> 24) << 56);
+  put64(host, kGdt + kTssSelector + 8, kTss >> 32);
+  std::memset(host + kTss, 0, 0x68);
+  put64(host, kTss + 0x24, kExceptionStackTop);
 }
 
 bool in_legacy_hole(uint64_t gpa, size_t size) {
@@ -74,13 +135,7 @@ Expected<std::unique_ptr<KvmOracle>> KvmOracle::create() {
   FERRY_ASSIGN(auto cpuid, oracle->hypervisor_->supported_cpuid());
   FERRY_TRY(oracle->vcpu_->set_cpuid(cpuid));
   FERRY_ASSIGN(oracle->initial_sregs_, oracle->vcpu_->get_special_regs());
-  // Real mode: every vector of the IVT goes to a handler that reports on port 0x81.
-  for (uint64_t vector = 0; vector < 256; ++vector) {
-    const uint32_t far_pointer = kRealModeHandler;  // 0000:0500
-    std::memcpy(host + vector * 4, &far_pointer, 4);
-  }
-  const uint8_t handler[] = {0xe6, kFaultPort, 0xeb, 0xfc};  // out 0x81, al; jmp back
-  std::memcpy(host + kRealModeHandler, handler, sizeof handler);
+  install_exception_handlers(host);
   struct sigaction action {};
   action.sa_handler = on_alarm;  // no SA_RESTART: KVM_RUN returns EINTR
   sigaction(SIGALRM, &action, nullptr);
@@ -140,7 +195,15 @@ Expected<OracleResult> KvmOracle::run(std::span<const uint8_t> code, uint64_t co
   memory_.data()[code_gpa + code.size()] = 0xe6;  // out imm8, al
   memory_.data()[code_gpa + code.size() + 1] = kDonePort;
 
-  FERRY_TRY(vcpu_->set_special_regs(sregs));
+  accel::SpecialRegs loaded = sregs;
+  if ((sregs.efer & accel::kEferLma) != 0) {
+    // The emulator never looks at these: they only route KVM's exceptions to the handlers.
+    loaded.gdt = {kGdt, kTssSelector + 15};
+    loaded.idt = {kIdt, kVectors * 16 - 1};
+    loaded.tr = {
+        .base = kTss, .limit = 0x67, .selector = kTssSelector, .type = 0xb, .present = true};
+  }
+  FERRY_TRY(vcpu_->set_special_regs(loaded));
   FERRY_TRY(vcpu_->set_regs(regs));
   if (fpu) FERRY_TRY(vcpu_->set_fpu(*fpu));
 
@@ -157,8 +220,10 @@ Expected<OracleResult> KvmOracle::run(std::span<const uint8_t> code, uint64_t co
     }
     const accel::Exit exit = *ran;
     if (exit.kind == accel::ExitKind::kReset || exit.kind == accel::ExitKind::kShutdown ||
-        io.faulted) {
+        io.vector) {
       result.end = OracleResult::End::kFault;
+      result.vector = io.vector;
+      result.error_code = io.error_code;
       break;
     }
     if (exit.kind == accel::ExitKind::kInterrupted && std::chrono::steady_clock::now() > deadline) {

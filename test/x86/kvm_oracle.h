@@ -17,16 +17,19 @@
 namespace ferry::x86::test {
 
 // Guest-physical layout of the oracle VM: RAM is [0, kOracleRamSize) less the legacy hole
-// [0xa0000, 0xc0000); everything else (the hole, and 0xe0000000 up) is MMIO.
+// [0xa0000, 0xc0000); everything else (the hole, and 0xe0000000 up) is MMIO. The exception
+// handlers live in [0, 0x8000), which variants identity-map in long mode.
 constexpr uint64_t kOracleRamSize = 16ull << 20;
 
 struct OracleResult {
-  // kFault: an exception (a shutdown in protected and long mode, where the IDT is empty; the
-  // handler's port in real mode).
+  // kFault: an exception. In real, long and compatibility mode the handlers report the vector
+  // (and the error code); in protected mode the IDT is empty and KVM shuts down.
   enum class End : uint8_t { kCompleted, kFault, kTimeout };
   End end = End::kCompleted;
   accel::Regs regs;
-  uint64_t cr2 = 0;  // kFault: where a page fault was, for messages
+  std::optional<uint8_t> vector;       // kFault, when a handler reported it
+  std::optional<uint32_t> error_code;  // ...and the error code it was pushed
+  uint64_t cr2 = 0;                    // kFault: CR2 after the exception
   accel::FpuState fpu;
   std::vector<MmioAccess> mmio;
 };

@@ -26,7 +26,9 @@ TEST_F(RealModeTest, SegmentBaseTimesSixteen) {
 TEST_F(RealModeTest, OperandSizePrefixAndLimit) {
   state.sregs.ds = real(0xa000);
   state.regs.rbx = 0xfffe;
-  EXPECT_EQ(run_fault({0x66, 0x89, 0x07}).vector, Vector::kGp);  // mov [bx], eax: past 0xffff
+  const Fault fault = run_fault({0x66, 0x89, 0x07});  // mov [bx], eax: past 0xffff
+  EXPECT_EQ(fault.vector, Vector::kGp);
+  EXPECT_FALSE(fault.error_code.has_value());  // real mode pushes no error code
   state.regs.rbp = 0xfffe;
   state.sregs.ss = real(0xa000);
   EXPECT_EQ(run_fault({0x66, 0x89, 0x46, 0x00}).vector, Vector::kSs);

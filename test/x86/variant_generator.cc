@@ -81,6 +81,8 @@ VariantGenerator::VariantGenerator(uint64_t seed, std::span<uint8_t> ram,
     for (unsigned i = 0; i < 4; ++i) t->map(kLowWindow + i * kPage, kPagedWindowGpas[i]);
   }
   for (unsigned i = 0; i < 4; ++i) long_mode.map(kHighWindow + i * kPage, kPagedWindowGpas[i]);
+  // The oracle's exception handlers, descriptor tables and exception stack.
+  for (uint64_t page = 0; page < 0x8000; page += kPage) long_mode.map(page, page);
   cr3_32bit_ = legacy.root();
   cr3_pae_ = pae.root();
   cr3_long_ = long_mode.root();
@@ -239,8 +241,11 @@ VariantGenerator::Encoding VariantGenerator::choose_prefixes(const Variant& v,
   if (chance(3)) {
     e.override_seg = static_cast<int>(random(6));
     // CS keeps its base (the code is there), so only flat 32-bit addressing can reach the window
-    // through it; string sources stay off ES, which the destination rebases.
-    const bool cs_reachable = long_mode || (!sixteen && e.address_bits == 32);
+    // through it; string sources stay off ES, which the destination rebases. Not in
+    // compatibility mode: kvm-pvm runs it with segments of its own, so a write through CS
+    // page-faults there instead of raising #GP as the SDM (and lib/x86) say.
+    const bool cs_reachable =
+        long_mode || (!sixteen && e.address_bits == 32 && v.mode != TestMode::kCompat32);
     if ((e.override_seg == kCs && !cs_reachable) ||
         (e.override_seg == kEs && form.form == Form::kString)) {
       e.override_seg = kDs;

@@ -128,9 +128,12 @@ Outcome make_outcome(Outcome::Kind kind, unsigned length) {
   return outcome;
 }
 
-Outcome fault_outcome(Fault fault, unsigned length) {
+// Real-mode exceptions push no error code (virtual-8086 mode goes through the protected-mode IDT
+// and does).
+Outcome fault_outcome(Fault fault, unsigned length, const CpuState& state) {
   Outcome outcome = make_outcome(Outcome::Kind::kFault, length);
   outcome.fault = std::move(fault);
+  if ((state.sregs.cr0 & accel::kCr0Pe) == 0) outcome.fault.error_code.reset();
   return outcome;
 }
 
@@ -174,7 +177,7 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
       // is raised only for a byte the instruction really has.
       const uint64_t ip = next_rip(state.regs.rip, static_cast<unsigned>(have), mode);
       auto mapped = fetcher.map(Seg::kCs, ip, 1, AccessKind::kFetch);
-      if (!mapped && faults.fault()) return fault_outcome(*faults.fault(), 0);
+      if (!mapped && faults.fault()) return fault_outcome(*faults.fault(), 0, state);
       if (!mapped) return tl::unexpected(mapped.error());
       if (!platform_.read_ram(mapped->gpa[0], std::span(&buffer[have], 1))) {
         return fail(Errc::kUnsupported,
@@ -187,9 +190,10 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
     }
     const std::string text = hex_bytes(std::span(buffer.data(), have));
     if (status == DecodeStatus::kTooLong) {
-      return fault_outcome({Vector::kGp, 0, 0, "instruction longer than 15 bytes: " + text}, 0);
+      return fault_outcome({Vector::kGp, 0, 0, "instruction longer than 15 bytes: " + text}, 0,
+                           state);
     }
-    return fault_outcome({Vector::kUd, std::nullopt, 0, "invalid instruction: " + text}, 0);
+    return fault_outcome({Vector::kUd, std::nullopt, 0, "invalid instruction: " + text}, 0, state);
   }
 
   const Decoded& decoded = cached != nullptr ? *cached : fresh;
@@ -253,7 +257,7 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
       regs.rip = state.regs.rip;
       state.regs = regs;
     }
-    return fault_outcome(*faults.fault(), decoded.insn.length);
+    return fault_outcome(*faults.fault(), decoded.insn.length, state);
   }
   regs.rflags &= ~(1ull << 16);  // RF: cleared once an instruction completes
   if (finished) regs.rip = next_rip(state.regs.rip, decoded.insn.length, mode);

@@ -61,16 +61,6 @@ ZydisRegister sized(ZydisRegister reg16, unsigned bytes) {
   }
 }
 
-// The source segment of MOVS and LODS: DS unless overridden. The destination is always ES.
-Seg source_segment(const Execution& x) {
-  if (x.has(ZYDIS_ATTRIB_HAS_SEGMENT_ES)) return Seg::kEs;
-  if (x.has(ZYDIS_ATTRIB_HAS_SEGMENT_CS)) return Seg::kCs;
-  if (x.has(ZYDIS_ATTRIB_HAS_SEGMENT_SS)) return Seg::kSs;
-  if (x.has(ZYDIS_ATTRIB_HAS_SEGMENT_FS)) return Seg::kFs;
-  if (x.has(ZYDIS_ATTRIB_HAS_SEGMENT_GS)) return Seg::kGs;
-  return Seg::kDs;
-}
-
 }  // namespace
 
 Expected<bool> execute_string(Execution& x, const EmulatorOptions& options) {
@@ -86,7 +76,8 @@ Expected<bool> execute_string(Execution& x, const EmulatorOptions& options) {
   const bool rep =
       x.has(ZYDIS_ATTRIB_HAS_REP) || x.has(ZYDIS_ATTRIB_HAS_REPE) || x.has(ZYDIS_ATTRIB_HAS_REPNE);
   const uint64_t step = (x.rflags() & kRflagsDf) != 0 ? -uint64_t{spec->bytes} : spec->bytes;
-  const Seg source_seg = source_segment(x);
+  // The source is DS unless overridden; the destination is always ES.
+  const Seg source_seg = x.segment_override().value_or(Seg::kDs);
 
   if (rep && x.read_gpr(counter) == 0) {
     if (options.vendor == CpuVendor::kIntel && x.mode() == CpuMode::kLong64 && address_bytes == 4) {

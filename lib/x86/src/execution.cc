@@ -91,7 +91,41 @@ uint64_t Execution::effective_address(const ZydisDecodedOperand& op) const {
   return truncate(address, decoded_.insn.address_width / 8);
 }
 
+std::optional<Seg> Execution::segment_override() const {
+  // The last segment prefix wins. In 64-bit mode Zydis reports ES, CS, SS and DS prefixes as
+  // ignored (they add no base), but the CPU still lets them decide between #SS and #GP for a
+  // non-canonical address, so every one counts here.
+  std::optional<Seg> found;
+  const auto& raw = decoded_.insn.raw;
+  for (unsigned i = 0; i < raw.prefix_count && i < ZYDIS_MAX_INSTRUCTION_LENGTH; ++i) {
+    switch (raw.prefixes[i].value) {
+      case 0x26:
+        found = Seg::kEs;
+        break;
+      case 0x2e:
+        found = Seg::kCs;
+        break;
+      case 0x36:
+        found = Seg::kSs;
+        break;
+      case 0x3e:
+        found = Seg::kDs;
+        break;
+      case 0x64:
+        found = Seg::kFs;
+        break;
+      case 0x65:
+        found = Seg::kGs;
+        break;
+      default:
+        break;
+    }
+  }
+  return found;
+}
+
 Seg Execution::segment_of(const ZydisDecodedOperand& op) const {
+  if (const std::optional<Seg> seg = segment_override()) return *seg;
   switch (op.mem.segment) {
     case ZYDIS_REGISTER_ES:
       return Seg::kEs;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "decoder.h"
@@ -59,6 +60,8 @@ class Execution {
   uint64_t effective_address(const ZydisDecodedOperand& op) const;
   /// The segment a memory operand goes through (the override, or the default for its base).
   Seg segment_of(const ZydisDecodedOperand& op) const;
+  /// The segment of the last segment-override prefix, if any.
+  std::optional<Seg> segment_override() const;
 
   /// Resolves visible operand `index`; a memory operand is mapped for `kind` (read-modify-write
   /// instructions map for kWrite so the write permission is checked before anything happens).

@@ -15,6 +15,8 @@ bool canonical(uint64_t linear, unsigned bits) {
 
 }  // namespace
 
+unsigned MemoryAccess::linear_bits() const { return (state_.sregs.cr4 & kCr4La57) != 0 ? 57 : 48; }
+
 const char* segment_name(Seg seg) {
   static constexpr const char* kNames[] = {"ES", "CS", "SS", "DS", "FS", "GS"};
   return kNames[static_cast<unsigned>(seg)];
@@ -45,11 +47,12 @@ Expected<uint64_t> MemoryAccess::linearize(Seg seg, uint64_t offset, unsigned si
   // Segment violations are #SS(0) on the stack segment, #GP(0) elsewhere.
   const Vector violation = seg == Seg::kSs ? Vector::kSs : Vector::kGp;
   if (mode_ == CpuMode::kLong64) {
+    // Only the first byte here: the CPU walks the first page before it looks at the next one,
+    // so an access running into non-canonical space is a #PF when its first page faults. map()
+    // checks each further page (the canonical boundary is page aligned).
     const uint64_t base = seg == Seg::kFs || seg == Seg::kGs ? desc.base : 0;
     const uint64_t first = base + offset;
-    const uint64_t last = first + (size - 1);
-    const unsigned bits = (state_.sregs.cr4 & kCr4La57) != 0 ? 57 : 48;
-    if (last < first || !canonical(first, bits) || !canonical(last, bits)) {
+    if (!canonical(first, linear_bits())) {
       return fail(
           faults_.raise(violation, 0,
                         fmt::format("{}-byte access at non-canonical address {:#x} ({}:{:#x})",
@@ -115,6 +118,12 @@ Expected<Mapped> MemoryAccess::map(Seg seg, uint64_t offset, unsigned size, Acce
   unsigned left = size;
   while (left > 0) {
     if (mode_ != CpuMode::kLong64) address &= 0xffffffffull;
+    if (mode_ == CpuMode::kLong64 && mapped.pieces > 0 && !canonical(address, linear_bits())) {
+      return fail(faults_.raise(
+          seg == Seg::kSs ? Vector::kSs : Vector::kGp, 0,
+          fmt::format("{}-byte access at {:#x} runs into the non-canonical address {:#x}", size,
+                      linear, address)));
+    }
     const auto in_page =
         static_cast<unsigned>(std::min<uint64_t>(left, kPageSize - address % kPageSize));
     FERRY_ASSIGN(const Translation t, translator_.translate(state_, address, intent));

@@ -45,6 +45,7 @@ class MemoryAccess {
  private:
   Expected<uint64_t> linearize(Seg seg, uint64_t offset, unsigned size, AccessKind kind);
   const accel::Segment& segment(Seg seg) const;
+  unsigned linear_bits() const;  // 48, or 57 with 5-level paging
 
   const CpuState& state_;
   CpuMode mode_;

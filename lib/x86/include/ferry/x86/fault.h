@@ -18,7 +18,7 @@ enum class Vector : uint8_t {
 
 struct Fault {
   Vector vector = Vector::kGp;
-  std::optional<uint32_t> error_code;  // #GP, #SS and #PF push one
+  std::optional<uint32_t> error_code;  // #GP, #SS and #PF push one (not in real mode)
   uint64_t cr2 = 0;                    // #PF: the faulting linear address
   std::string reason;                  // for logs: what the instruction tried and why it faulted
 };
