@@ -20,3 +20,18 @@ function(ferry_library name)
   target_link_libraries(ferry_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   ferry_warnings(ferry_${name})
 endfunction()
+
+# ferry_fuzzer(<name> SOURCES ... DEPS ...): a libFuzzer target fuzz_<name> (FERRY_FUZZ builds
+# only, with clang; ASan and UBSan come from the top-level flags). Its seed corpus lives in
+# test/fuzz/corpus/<name>/; ./dev test runs every fuzzer for a bounded time, ./dev fuzz longer.
+function(ferry_fuzzer name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(fuzz_${name} ${ARG_SOURCES})
+  target_link_libraries(fuzz_${name} PRIVATE ${ARG_DEPS})
+  target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
+  # All fuzzers sit in <build>/fuzz/, where ./dev finds them.
+  set_target_properties(fuzz_${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
+  ferry_warnings(fuzz_${name})
+  add_dependencies(ferry_fuzzers fuzz_${name})
+  set_property(GLOBAL APPEND PROPERTY FERRY_FUZZERS ${name})
+endfunction()

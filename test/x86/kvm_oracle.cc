@@ -1,0 +1,303 @@
+#include "kvm_oracle.h"
+
+#include <sys/time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <optional>
+
+#include "ferry/base/checked.h"
+#include "ferry/kvm/kvm_hypervisor.h"
+#include "page_tables.h"
+
+namespace ferry::x86::test {
+namespace {
+
+constexpr uint8_t kDonePort = 0x80;
+// Exception handlers report on two ports: the error code (if the vector has one), then the
+// vector. Real mode: the IVT points each vector at its own 8-byte stub from 0x500. Long and
+// compatibility mode: a GDT, a TSS whose IST1 is a stack of its own (the variant's RSP is random)
+// and an IDT of 32 interrupt gates to 16-byte stubs; the generator identity-maps these pages.
+constexpr uint8_t kVectorPort = 0x81;
+constexpr uint8_t kErrorCodePort = 0x82;
+constexpr uint64_t kRealModeStubs = 0x500;
+constexpr uint64_t kGdt = 0x1000, kTss = 0x2000, kIdt = 0x3000, kLongModeStubs = 0x4000;
+constexpr uint64_t kExceptionStackTop = 0x8000;
+constexpr uint16_t kCode64Selector = 0x08, kTssSelector = 0x20;
+constexpr unsigned kVectors = 32;
+constexpr auto kRunDeadline = std::chrono::milliseconds(500);
+constexpr uint64_t kWarmUpTables = 0x1c0000;
+constexpr uint64_t kPageSize = 4096;
+
+// Records MMIO like FakePlatform and stops at the OUT that ends the snippet.
+class RecordingIo : public accel::GuestIo {
+ public:
+  void mmio_read(uint64_t gpa, std::span<uint8_t> data) noexcept override {
+    for (size_t i = 0; i < data.size(); ++i) data[i] = mmio_byte(gpa + i);
+    mmio.push_back({false, gpa, {data.begin(), data.end()}});
+  }
+  void mmio_write(uint64_t gpa, std::span<const uint8_t> data) noexcept override {
+    mmio.push_back({true, gpa, {data.begin(), data.end()}});
+  }
+  void pio_read(uint16_t, std::span<uint8_t> data) noexcept override {
+    std::fill(data.begin(), data.end(), 0xff);
+  }
+  void pio_write(uint16_t port, std::span<const uint8_t> data) noexcept override {
+    if (port == kDonePort) done = true;
+    if (port == kVectorPort && !data.empty()) vector = data[0];
+    if (port == kErrorCodePort) {
+      uint32_t code = 0;
+      std::memcpy(&code, data.data(), std::min<size_t>(data.size(), sizeof code));
+      error_code = code;
+    }
+  }
+
+  std::vector<MmioAccess> mmio;
+  bool done = false;
+  std::optional<uint8_t> vector;
+  std::optional<uint32_t> error_code;
+};
+
+void on_alarm(int) {}
+
+// Arms a one-shot SIGALRM so a guest that runs away (no exits) cannot hang the test.
+void arm_watchdog(std::chrono::microseconds after) {
+  itimerval timer{};
+  timer.it_value.tv_sec = after.count() / 1000000;
+  timer.it_value.tv_usec = after.count() % 1000000;
+  setitimer(ITIMER_REAL, &timer, nullptr);
+}
+
+bool has_error_code(unsigned vector) {
+  return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17;
+}
+
+void put64(uint8_t* host, uint64_t gpa, uint64_t value) { std::memcpy(host + gpa, &value, 8); }
+
+void install_exception_handlers(uint8_t* host) {
+  for (unsigned vector = 0; vector < 256; ++vector) {
+    // Real mode: mov al, vector; out 0x81, al; jmp $.
+    const uint64_t stub = kRealModeStubs + (vector % kVectors) * 8;
+    const uint32_t far_pointer = static_cast<uint32_t>(stub);  // segment 0
+    std::memcpy(host + vector * 4, &far_pointer, 4);
+  }
+  for (unsigned vector = 0; vector < kVectors; ++vector) {
+    const uint8_t real[] = {0xb0, static_cast<uint8_t>(vector), 0xe6, kVectorPort, 0xeb, 0xfe};
+    std::memcpy(host + kRealModeStubs + vector * 8, real, sizeof real);
+    // Long mode: [pop rax; mov dx, 0x82; out dx, eax;] mov al, vector; out 0x81, al; jmp $.
+    uint8_t* stub = host + kLongModeStubs + vector * 16;
+    size_t at = 0;
+    if (has_error_code(vector)) {
+      const uint8_t report[] = {0x58, 0x66, 0xba, kErrorCodePort, 0x00, 0xef};
+      std::memcpy(stub, report, sizeof report);
+      at = sizeof report;
+    }
+    const uint8_t tail[] = {0xb0, static_cast<uint8_t>(vector), 0xe6, kVectorPort, 0xeb, 0xfe};
+    std::memcpy(stub + at, tail, sizeof tail);
+    // A 64-bit interrupt gate: offset, selector, IST 1, type 0xe, present.
+    const uint64_t handler = kLongModeStubs + vector * 16;
+    put64(host, kIdt + vector * 16,
+          (handler & 0xffff) | uint64_t{kCode64Selector} << 16 | 1ull << 32 | 0x8eull << 40 |
+              ((handler >> 16) & 0xffff) << 48);
+    put64(host, kIdt + vector * 16 + 8, handler >> 32);
+  }
+  put64(host, kGdt, 0);
+  put64(host, kGdt + kCode64Selector, 0x00af9b000000ffff);  // 64-bit code
+  put64(host, kGdt + 0x10, 0x00cf93000000ffff);             // data
+  put64(host, kGdt + 0x18, 0);
+  // A 64-bit available TSS descriptor (16 bytes) for the 104-byte TSS with IST1.
+  put64(host, kGdt + kTssSelector,
+        0x67 | (kTss & 0xffffff) << 16 | 0x89ull << 40 | (kTss >> 24) << 56);
+  put64(host, kGdt + kTssSelector + 8, kTss >> 32);
+  std::memset(host + kTss, 0, 0x68);
+  put64(host, kTss + 0x24, kExceptionStackTop);
+}
+
+bool in_legacy_hole(uint64_t gpa, size_t size) {
+  return ranges_overlap(gpa, size, kLegacyHoleBegin, kLegacyHoleEnd - kLegacyHoleBegin);
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<KvmOracle>> KvmOracle::create() {
+  std::unique_ptr<KvmOracle> oracle(new KvmOracle());
+  FERRY_ASSIGN(auto hypervisor, kvm::KvmHypervisor::open());
+  oracle->hypervisor_ = std::move(hypervisor);
+  FERRY_ASSIGN(oracle->vm_, oracle->hypervisor_->create_vm({.vcpus = 1}));
+  FERRY_ASSIGN(oracle->memory_, Mapping::anonymous(kOracleRamSize));
+  uint8_t* host = oracle->memory_.data();
+  FERRY_TRY(oracle->vm_->map_memory(0, kLegacyHoleBegin, host, true));
+  FERRY_TRY(oracle->vm_->map_memory(kLegacyHoleEnd, kOracleRamSize - kLegacyHoleEnd,
+                                    host + kLegacyHoleEnd, true));
+  FERRY_ASSIGN(oracle->vcpu_, oracle->vm_->create_vcpu(0));
+  FERRY_ASSIGN(auto cpuid, oracle->hypervisor_->supported_cpuid());
+  FERRY_TRY(oracle->vcpu_->set_cpuid(cpuid));
+  FERRY_ASSIGN(oracle->initial_sregs_, oracle->vcpu_->get_special_regs());
+  install_exception_handlers(host);
+  struct sigaction action {};
+  action.sa_handler = on_alarm;  // no SA_RESTART: KVM_RUN returns EINTR
+  sigaction(SIGALRM, &action, nullptr);
+  FERRY_TRY(oracle->warm_up_sse());
+  return oracle;
+}
+
+// KVM_SET_FPU writes the legacy XSAVE area but not its header: while the guest has never used
+// SSE, the header says "initial state" and the registers set are dropped at the next entry. One
+// SSE load in the guest (movdqu xmm0, [0x10100], all ones) marks the state in use. It is a form
+// KVM's emulator knows, as this host's KVM (PVM) emulates the first instructions after a state
+// change.
+Expected<void> KvmOracle::warm_up_sse() {
+  constexpr uint64_t kCode = 0x10000;
+  PageTables tables(ram(), PagingFormat::kLevel4, kWarmUpTables, kWarmUpTables + 0x10000);
+  tables.map(kCode, kCode);
+  accel::SpecialRegs sregs = initial_sregs_;
+  sregs.cs = {.base = 0,
+              .limit = 0xffffffff,
+              .selector = 8,
+              .type = 0xb,
+              .present = true,
+              .s = true,
+              .l = true,
+              .g = true};
+  sregs.ds = sregs.es = sregs.ss = {.base = 0,
+                                    .limit = 0xffffffff,
+                                    .selector = 0x10,
+                                    .type = 0x3,
+                                    .present = true,
+                                    .s = true,
+                                    .db = true,
+                                    .g = true};
+  sregs.cr0 = accel::kCr0Pe | accel::kCr0Et | accel::kCr0Ne | accel::kCr0Pg;
+  sregs.cr3 = tables.root();
+  sregs.cr4 = accel::kCr4Pae | accel::kCr4Osfxsr;
+  sregs.efer = accel::kEferLme | accel::kEferLma;
+  accel::Regs regs;
+  regs.rip = kCode;
+  const uint8_t code[] = {0xf3, 0x0f, 0x6f, 0x04, 0x25, 0x00, 0x01, 0x01, 0x00};
+  std::fill_n(ram().begin() + kCode + 0x100, 16, 0xff);
+  FERRY_ASSIGN(const OracleResult result, run(code, kCode, regs, sregs, std::nullopt));
+  if (result.end != OracleResult::End::kCompleted || result.fpu.xmm[0][0] != 0xff) {
+    return fail(Errc::kInternal, "the oracle's SSE warm-up did not run");
+  }
+  return {};
+}
+
+Expected<OracleResult> KvmOracle::run(std::span<const uint8_t> code, uint64_t code_gpa,
+                                      const accel::Regs& regs, const accel::SpecialRegs& sregs,
+                                      const std::optional<accel::FpuState>& fpu,
+                                      unsigned max_exits) {
+  if (!range_fits(code_gpa, code.size() + 2, memory_.size())) {
+    return fail(Errc::kInvalidArgument, "code at {:#x} does not fit the oracle's RAM", code_gpa);
+  }
+  std::memcpy(memory_.data() + code_gpa, code.data(), code.size());
+  memory_.data()[code_gpa + code.size()] = 0xe6;  // out imm8, al
+  memory_.data()[code_gpa + code.size() + 1] = kDonePort;
+
+  accel::SpecialRegs loaded = sregs;
+  if ((sregs.efer & accel::kEferLma) != 0) {
+    // The emulator never looks at these: they only route KVM's exceptions to the handlers.
+    loaded.gdt = {kGdt, kTssSelector + 15};
+    loaded.idt = {kIdt, kVectors * 16 - 1};
+    loaded.tr = {
+        .base = kTss, .limit = 0x67, .selector = kTssSelector, .type = 0xb, .present = true};
+  }
+  FERRY_TRY(vcpu_->set_special_regs(loaded));
+  FERRY_TRY(vcpu_->set_regs(regs));
+  if (fpu) FERRY_TRY(vcpu_->set_fpu(*fpu));
+
+  RecordingIo io;
+  OracleResult result;
+  result.end = OracleResult::End::kTimeout;
+  const auto deadline = std::chrono::steady_clock::now() + kRunDeadline;
+  arm_watchdog(kRunDeadline);
+  for (unsigned exits = 0; exits < max_exits && !io.done; ++exits) {
+    auto ran = vcpu_->run(io);
+    if (!ran) {
+      arm_watchdog({});
+      return tl::unexpected(ran.error());
+    }
+    const accel::Exit exit = *ran;
+    if (exit.kind == accel::ExitKind::kReset || exit.kind == accel::ExitKind::kShutdown ||
+        io.vector) {
+      result.end = OracleResult::End::kFault;
+      result.vector = io.vector;
+      result.error_code = io.error_code;
+      break;
+    }
+    if (exit.kind == accel::ExitKind::kInterrupted && std::chrono::steady_clock::now() > deadline) {
+      break;
+    }
+    if (exit.kind != accel::ExitKind::kHandled && exit.kind != accel::ExitKind::kInterrupted) {
+      return fail(Errc::kInternal, "the oracle vCPU stopped with exit kind {}",
+                  static_cast<int>(exit.kind));
+    }
+  }
+  arm_watchdog({});
+  if (io.done) result.end = OracleResult::End::kCompleted;
+  FERRY_ASSIGN(result.regs, vcpu_->get_regs());
+  if (io.done) result.regs.rip -= 2;  // back over the OUT
+  FERRY_ASSIGN(result.fpu, vcpu_->get_fpu());
+  if (result.end == OracleResult::End::kFault) {
+    FERRY_ASSIGN(const accel::SpecialRegs after, vcpu_->get_special_regs());
+    result.cr2 = after.cr2;
+  }
+  result.mmio = std::move(io.mmio);
+  return result;
+}
+
+bool OverlayPlatform::is_ram(uint64_t gpa, size_t size) const {
+  return range_fits(gpa, size, ram_.size()) && !in_legacy_hole(gpa, size);
+}
+
+uint8_t OverlayPlatform::byte(uint64_t gpa) const {
+  auto page = pages_.find(gpa / kPageSize);
+  if (page != pages_.end()) return page->second[gpa % kPageSize];
+  return ram_[gpa];
+}
+
+bool OverlayPlatform::read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept {
+  if (!is_ram(gpa, data.size())) return false;
+  for (size_t i = 0; i < data.size(); ++i) data[i] = byte(gpa + i);
+  return true;
+}
+
+bool OverlayPlatform::write_ram(uint64_t gpa, std::span<const uint8_t> data) noexcept {
+  if (!is_ram(gpa, data.size())) return false;
+  for (size_t i = 0; i < data.size(); ++i) {
+    const uint64_t page = (gpa + i) / kPageSize;
+    auto it = pages_.find(page);
+    if (it == pages_.end()) {
+      const uint8_t* start = ram_.data() + page * kPageSize;
+      it = pages_.emplace(page, std::vector<uint8_t>(start, start + kPageSize)).first;
+    }
+    it->second[(gpa + i) % kPageSize] = data[i];
+  }
+  return true;
+}
+
+void OverlayPlatform::mmio_read(uint64_t gpa, std::span<uint8_t> data) noexcept {
+  for (size_t i = 0; i < data.size(); ++i) data[i] = mmio_byte(gpa + i);
+  mmio_.push_back({false, gpa, {data.begin(), data.end()}});
+}
+
+void OverlayPlatform::mmio_write(uint64_t gpa, std::span<const uint8_t> data) noexcept {
+  mmio_.push_back({true, gpa, {data.begin(), data.end()}});
+}
+
+std::vector<MmioAccess> in_kvm_pieces(std::span<const MmioAccess> accesses) {
+  std::vector<MmioAccess> out;
+  for (const MmioAccess& a : accesses) {
+    for (size_t done = 0; done < a.data.size(); done += 8) {
+      const size_t n = std::min<size_t>(8, a.data.size() - done);
+      out.push_back({a.write,
+                     a.gpa + done,
+                     {a.data.begin() + static_cast<std::ptrdiff_t>(done),
+                      a.data.begin() + static_cast<std::ptrdiff_t>(done + n)}});
+    }
+  }
+  return out;
+}
+
+}  // namespace ferry::x86::test

@@ -1,0 +1,90 @@
+// The reference side of the differential test: one instruction run by real KVM in a small VM
+// whose unmapped guest-physical ranges are MMIO, so KVM's in-kernel emulator handles exactly the
+// accesses that reach MMIO and the CPU does the rest.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "fake_platform.h"
+#include "ferry/accel/hypervisor.h"
+#include "ferry/base/mapping.h"
+
+namespace ferry::x86::test {
+
+// Guest-physical layout of the oracle VM: RAM is [0, kOracleRamSize) less the legacy hole
+// [0xa0000, 0xc0000); everything else (the hole, and 0xe0000000 up) is MMIO. The exception
+// handlers live in [0, 0x8000), which variants identity-map in long mode.
+constexpr uint64_t kOracleRamSize = 16ull << 20;
+
+struct OracleResult {
+  // kFault: an exception. In real, long and compatibility mode the handlers report the vector
+  // (and the error code); in protected mode the IDT is empty and KVM shuts down.
+  enum class End : uint8_t { kCompleted, kFault, kTimeout };
+  End end = End::kCompleted;
+  accel::Regs regs;
+  std::optional<uint8_t> vector;       // kFault, when a handler reported it
+  std::optional<uint32_t> error_code;  // ...and the error code it was pushed
+  uint64_t cr2 = 0;                    // kFault: CR2 after the exception
+  accel::FpuState fpu;
+  std::vector<MmioAccess> mmio;
+};
+
+class KvmOracle {
+ public:
+  static Expected<std::unique_ptr<KvmOracle>> create();
+
+  /// Guest RAM, indexed by guest-physical address.
+  std::span<uint8_t> ram() { return {memory_.data(), memory_.size()}; }
+  /// The special registers KVM gives a new vCPU (a template for the variants).
+  const accel::SpecialRegs& initial_sregs() const { return initial_sregs_; }
+
+  /// Writes `code` followed by "out 0x80, al" at guest-physical `code_gpa`, loads the state and
+  /// runs until that OUT (or a shutdown, or `max_exits`). The returned RIP is the one after the
+  /// instruction under test, i.e. before the OUT.
+  Expected<OracleResult> run(std::span<const uint8_t> code, uint64_t code_gpa,
+                             const accel::Regs& regs, const accel::SpecialRegs& sregs,
+                             const std::optional<accel::FpuState>& fpu, unsigned max_exits = 64);
+
+ private:
+  KvmOracle() = default;
+  Expected<void> warm_up_sse();
+
+  std::unique_ptr<accel::Hypervisor> hypervisor_;
+  std::unique_ptr<accel::Vm> vm_;
+  std::unique_ptr<accel::Vcpu> vcpu_;
+  Mapping memory_;
+  accel::SpecialRegs initial_sregs_;
+};
+
+/// A Platform over the oracle's RAM as it was before the run: reads see guest memory, writes go
+/// to a private copy of the page, so the emulator and KVM both start from the same memory.
+class OverlayPlatform : public Platform {
+ public:
+  explicit OverlayPlatform(std::span<const uint8_t> ram) : ram_(ram) {}
+
+  bool read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept override;
+  bool write_ram(uint64_t gpa, std::span<const uint8_t> data) noexcept override;
+  void mmio_read(uint64_t gpa, std::span<uint8_t> data) noexcept override;
+  void mmio_write(uint64_t gpa, std::span<const uint8_t> data) noexcept override;
+
+  /// The byte at `gpa` as this platform sees it (its own writes included).
+  uint8_t byte(uint64_t gpa) const;
+  const std::vector<MmioAccess>& mmio() const { return mmio_; }
+
+ private:
+  bool is_ram(uint64_t gpa, size_t size) const;
+
+  std::span<const uint8_t> ram_;
+  std::map<uint64_t, std::vector<uint8_t>> pages_;  // page number -> written copy
+  std::vector<MmioAccess> mmio_;
+};
+
+/// Splits accesses longer than 8 bytes into 8-byte pieces, as KVM delivers them.
+std::vector<MmioAccess> in_kvm_pieces(std::span<const MmioAccess> accesses);
+
+}  // namespace ferry::x86::test

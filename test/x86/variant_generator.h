@@ -1,0 +1,98 @@
+// Random instruction variants for the differential test: an instruction form from
+// instruction_templates.h with random prefixes, registers, addressing and values, and a CPU
+// state whose memory operand lands in a window of RAM and MMIO pages (often across a page).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ferry/accel/registers.h"
+#include "instruction_templates.h"
+
+namespace ferry::x86::test {
+
+enum class TestMode : uint8_t {
+  kReal,          // real mode
+  kProt16,        // 16-bit protected mode, no paging
+  kProt32,        // 32-bit protected mode, no paging, random segment bases
+  kProt32Paging,  // 32-bit paging
+  kProt32Pae,     // PAE paging
+  kCompat32,      // compatibility mode: a 32-bit code segment in long mode, 4-level paging
+  kLong,          // 64-bit mode, 4-level paging
+};
+
+const char* mode_name(TestMode mode);
+inline void PrintTo(TestMode mode, std::ostream* out) { *out << mode_name(mode); }
+
+struct Variant {
+  const Template* form = nullptr;
+  TestMode mode = TestMode::kLong;
+  std::vector<uint8_t> bytes;
+  uint64_t code_gpa = 0;
+  accel::Regs regs;
+  accel::SpecialRegs sregs;
+  std::optional<accel::FpuState> fpu;
+  uint64_t flags_compared = 0;
+  std::vector<uint64_t> data_pages;  // guest-physical RAM pages the instruction may write
+};
+
+class VariantGenerator {
+ public:
+  /// Writes the page tables of every mode into `ram` (guest-physical 0 up).
+  VariantGenerator(uint64_t seed, std::span<uint8_t> ram, const accel::SpecialRegs& initial);
+
+  /// A random variant of `form` in `mode`; it also refills the window's RAM pages with random
+  /// bytes.
+  Variant generate(TestMode mode, const Template& form);
+
+ private:
+  // The encoding choices of one variant, made step by step.
+  struct Encoding {
+    std::vector<uint8_t> prefixes;
+    unsigned operand_bits = 32;
+    unsigned address_bits = 32;
+    uint64_t address_mask = 0;
+    unsigned size = 4;  // bytes of the memory access
+    bool rex_w = false;
+    uint8_t rex = 0;
+    int override_seg = -1;  // index of the segment override, or -1
+    bool rep = false;
+    unsigned reg = 0;                   // ModRM.reg
+    uint64_t target = 0;                // the linear address the access goes to
+    std::vector<uint8_t> body;          // ModRM, SIB, displacement (or moffs)
+    std::optional<size_t> rip_disp_at;  // where in body a RIP-relative displacement goes
+    uint64_t rip_relative_offset = 0;
+  };
+
+  void set_up_state(Variant& v, const Template& form);
+  Encoding choose_prefixes(const Variant& v, const Template& form);
+  void encode_modrm(Variant& v, const Template& form, Encoding& e);
+  void encode_string(Variant& v, Encoding& e);
+  /// The offset of e.target through segment `seg`, rebasing the segment where the mode allows.
+  uint64_t offset_of(Variant& v, const Encoding& e, int seg);
+  static uint64_t& gpr(Variant& v, unsigned number);
+  uint64_t random_register(const Variant& v);
+  uint64_t random(uint64_t bound) {
+    return std::uniform_int_distribution<uint64_t>(0, bound - 1)(rng_);
+  }
+  uint64_t random64() { return rng_(); }
+  bool chance(unsigned one_in) { return random(one_in) == 0; }
+  uint64_t memory_value(uint64_t linear, unsigned size) const;
+  uint64_t pick_target(unsigned size, unsigned alignment, unsigned margin);
+  void set_segment_base(Variant& v, int seg, uint64_t target, unsigned address_bits);
+
+  std::mt19937_64 rng_;
+  std::span<uint8_t> ram_;
+  accel::SpecialRegs initial_;
+  uint64_t cr3_32bit_ = 0, cr3_pae_ = 0, cr3_long_ = 0;
+  // The current variant's window: linear base and page count.
+  uint64_t window_ = 0;
+  unsigned window_pages_ = 0;
+};
+
+}  // namespace ferry::x86::test
