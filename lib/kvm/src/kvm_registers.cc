@@ -80,20 +80,50 @@ kvm_sregs to_kvm(const accel::SpecialRegs& s, const kvm_sregs& current) {
   return k;
 }
 
-accel::FpuState from_kvm(const kvm_fpu& f) {
-  accel::FpuState out;
-  for (size_t i = 0; i < out.xmm.size(); ++i) std::memcpy(out.xmm[i].data(), f.xmm[i], 16);
-  out.mxcsr = f.mxcsr;
-  out.fcw = f.fcw;
-  return out;
+namespace {
+
+// Offsets in the legacy region of the XSAVE area, and XSTATE_BV in its header.
+constexpr size_t kFcw = 0, kMxcsr = 24, kXmm = 160, kXstateBv = 512;
+constexpr size_t kX87StateEnd = kXmm;  // FCW..ST7: reset to init when x87 was in init state
+constexpr uint64_t kXfeatureX87 = 1, kXfeatureSse = 2, kXfeatureAvx = 4;
+constexpr uint16_t kFcwInit = 0x37f;
+
+uint64_t xstate_bv(std::span<const uint8_t, 4096> area) {
+  uint64_t bv;
+  std::memcpy(&bv, &area[kXstateBv], sizeof bv);
+  return bv;
 }
 
-kvm_fpu to_kvm(const accel::FpuState& f, const kvm_fpu& current) {
-  kvm_fpu k = current;
-  for (size_t i = 0; i < f.xmm.size(); ++i) std::memcpy(k.xmm[i], f.xmm[i].data(), 16);
-  k.mxcsr = f.mxcsr;
-  k.fcw = f.fcw;
-  return k;
+}  // namespace
+
+accel::FpuState fpu_from_xsave(std::span<const uint8_t, 4096> area) {
+  const uint64_t bv = xstate_bv(area);
+  accel::FpuState fpu;  // init values: zeroed XMM, FCW 0x37f, MXCSR 0x1f80
+  if (bv & kXfeatureX87) std::memcpy(&fpu.fcw, &area[kFcw], sizeof fpu.fcw);
+  // XSAVE stores MXCSR whenever SSE or AVX state is saved.
+  if (bv & (kXfeatureSse | kXfeatureAvx)) std::memcpy(&fpu.mxcsr, &area[kMxcsr], sizeof fpu.mxcsr);
+  if (bv & kXfeatureSse) {
+    for (size_t i = 0; i < fpu.xmm.size(); ++i) {
+      std::memcpy(fpu.xmm[i].data(), &area[kXmm + 16 * i], 16);
+    }
+  }
+  return fpu;
+}
+
+void fpu_into_xsave(const accel::FpuState& fpu, std::span<uint8_t, 4096> area) {
+  const uint64_t bv = xstate_bv(area);
+  if (!(bv & kXfeatureX87)) {
+    // Bytes of a component in its init state are not meaningful: start from the init state.
+    std::memset(&area[0], 0, kX87StateEnd);
+    std::memcpy(&area[kFcw], &kFcwInit, sizeof kFcwInit);
+  }
+  std::memcpy(&area[kFcw], &fpu.fcw, sizeof fpu.fcw);
+  std::memcpy(&area[kMxcsr], &fpu.mxcsr, sizeof fpu.mxcsr);
+  for (size_t i = 0; i < fpu.xmm.size(); ++i) {
+    std::memcpy(&area[kXmm + 16 * i], fpu.xmm[i].data(), 16);
+  }
+  const uint64_t in_use = bv | kXfeatureX87 | kXfeatureSse;
+  std::memcpy(&area[kXstateBv], &in_use, sizeof in_use);
 }
 
 }  // namespace ferry::kvm

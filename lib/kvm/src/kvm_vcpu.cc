@@ -64,20 +64,26 @@ Expected<void> KvmVcpu::set_special_regs(const accel::SpecialRegs& sregs) {
   return {};
 }
 
+// FPU and SSE state go through the XSAVE area, not KVM_GET/SET_FPU: KVM_SET_FPU fills the legacy
+// region but leaves XSTATE_BV alone, so on a vCPU that has not used SSE yet the hypervisor's
+// XRSTOR loads the init state and the guest sees zeroed XMM registers.
+Expected<std::array<uint8_t, kKvmXsaveSize>> KvmVcpu::get_xsave() {
+  std::array<uint8_t, kKvmXsaveSize> area{};
+  int r = sys_.ioctl(fd_.get(), kKvmGetXsave, area.data());
+  if (r < 0) return fail_errno(-r, "KVM_GET_XSAVE");
+  return area;
+}
+
 Expected<accel::FpuState> KvmVcpu::get_fpu() {
-  kvm_fpu fpu{};
-  int r = sys_.ioctl(fd_.get(), KVM_GET_FPU, &fpu);
-  if (r < 0) return fail_errno(-r, "KVM_GET_FPU");
-  return from_kvm(fpu);
+  FERRY_ASSIGN(auto area, get_xsave());
+  return fpu_from_xsave(area);
 }
 
 Expected<void> KvmVcpu::set_fpu(const accel::FpuState& fpu) {
-  kvm_fpu current{};
-  int r = sys_.ioctl(fd_.get(), KVM_GET_FPU, &current);
-  if (r < 0) return fail_errno(-r, "KVM_GET_FPU");
-  kvm_fpu k = to_kvm(fpu, current);
-  r = sys_.ioctl(fd_.get(), KVM_SET_FPU, &k);
-  if (r < 0) return fail_errno(-r, "KVM_SET_FPU");
+  FERRY_ASSIGN(auto area, get_xsave());
+  fpu_into_xsave(fpu, area);
+  int r = sys_.ioctl(fd_.get(), kKvmSetXsave, area.data());
+  if (r < 0) return fail_errno(-r, "KVM_SET_XSAVE");
   return {};
 }
 

@@ -3,12 +3,14 @@
 
 #include <linux/kvm.h>
 
+#include <array>
 #include <memory>
 
 #include "ferry/accel/vcpu.h"
 #include "ferry/base/mapping.h"
 #include "ferry/base/unique_fd.h"
 #include "ferry/kvm/kvm_sys.h"
+#include "kvm_abi.h"
 
 namespace ferry::kvm {
 
@@ -33,6 +35,7 @@ class KvmVcpu final : public accel::Vcpu {
   KvmVcpu(KvmSys& sys, UniqueFd fd, unsigned index, Mapping run)
       : sys_(sys), fd_(std::move(fd)), index_(index), run_mapping_(std::move(run)) {}
   kvm_run* run_page() const { return reinterpret_cast<kvm_run*>(run_mapping_.data()); }
+  Expected<std::array<uint8_t, kKvmXsaveSize>> get_xsave();
   void handle_io(accel::GuestIo& io) noexcept;
   void handle_mmio(accel::GuestIo& io) noexcept;
   // An error for a run that cannot continue, with the guest's registers appended.
