@@ -43,7 +43,7 @@ struct Runner {
   // Best-of results.
   double idle_ms = 1e18, first_output_ms = 1e18, pio_ms = 1e18, mmio_ms = 1e18;
   long peak_rss_kib = 0;
-  long overhead_kib = -1;  // ferry only
+  long overhead_kib = -1;  // ferry only: the largest of every run
 };
 
 std::vector<uint8_t> exitloop_image(uint32_t pio, uint32_t mmio) {
@@ -131,7 +131,9 @@ void measure(std::vector<Runner>& runners, const Options& o, const fs::path& dir
       r.first_output_ms = std::min(r.first_output_ms, run.first_output_ms);
       r.peak_rss_kib = std::max(r.peak_rss_kib, run.peak_rss_kib);
       std::smatch m;
-      if (std::regex_search(run.err, m, overhead)) r.overhead_kib = std::stol(m[1]);
+      if (std::regex_search(run.err, m, overhead)) {
+        r.overhead_kib = std::max(r.overhead_kib, std::stol(m[1]));  // the worst run counts
+      }
     }
   }
   for (int rep = 0; rep < o.reps; ++rep) {
@@ -191,8 +193,10 @@ void report(const std::vector<Runner>& runners, const Options& o) {
   } else {
     fmt::print("QEMU: not found (apt-get install qemu-system-x86 to compare)\n");
   }
-  fmt::print("ferry resident memory beyond guest RAM: {} KiB   (target <= 4096 KiB: {})\n",
-             ferry.overhead_kib, verdict(ferry.overhead_kib >= 0 && ferry.overhead_kib <= 4096));
+  fmt::print(
+      "ferry resident memory beyond guest RAM, worst run: {} KiB   (target <= 4096 KiB: "
+      "{})\n",
+      ferry.overhead_kib, verdict(ferry.overhead_kib >= 0 && ferry.overhead_kib <= 4096));
 }
 
 int bench_main(int argc, char** argv) {
