@@ -55,7 +55,8 @@ TEST(KvmFpu, XmmAndMxcsrSetBeforeTheFirstRunReachTheGuest) {
   }
   std::vector<uint8_t> stored;
   for (const IoAccess& a : io.accesses()) {
-    if (a.kind == IoAccess::Kind::kMmioWrite) stored.insert(stored.end(), a.data.begin(), a.data.end());
+    if (a.kind == IoAccess::Kind::kMmioWrite)
+      stored.insert(stored.end(), a.data.begin(), a.data.end());
   }
   ASSERT_EQ(stored.size(), 16u);
   EXPECT_EQ(0, std::memcmp(stored.data(), fpu.xmm[3].data(), 16)) << "the guest saw other XMM3";

@@ -24,7 +24,9 @@ thread_local std::jmp_buf* t_jump = nullptr;
 thread_local std::array<char, 512> t_error;
 thread_local std::vector<std::string>* t_warnings = nullptr;
 
-[[noreturn]] void on_error(char* format, ...) {
+// The GNU spelling: libpci declares the callback pointer with __attribute__((noreturn)), and
+// clang does not treat [[noreturn]] as the same function type.
+__attribute__((noreturn)) void on_error(char* format, ...) {
   va_list args;
   va_start(args, format);
   std::vsnprintf(t_error.data(), t_error.size(), format, args);
