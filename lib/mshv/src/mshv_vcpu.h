@@ -46,14 +46,13 @@ class MshvVcpu final : public accel::Vcpu, private VpContext {
 
   // VpContext
   uint32_t vp_index() const override { return index_; }
-  Expected<void> read_registers(std::span<const uint32_t> names,
-                                std::span<uint64_t> values) override;
-  Expected<void> write_registers(std::span<const uint32_t> names,
-                                 std::span<const uint64_t> values) override;
-  Expected<HvX64SegmentRegister> segment(uint32_t name) override;
-  Expected<uint64_t> translate(uint64_t linear, uint64_t validate) override;
-  Expected<void> read_memory(uint64_t gpa, std::span<uint8_t> data) override;
-  Expected<void> write_memory(uint64_t gpa, std::span<const uint8_t> data) override;
+  Expected<void> read_values(std::span<const uint32_t> names,
+                             std::span<HvRegisterValue> values) override;
+  Expected<void> write_values(std::span<const uint32_t> names,
+                              std::span<const HvRegisterValue> values) override;
+  Expected<HvOutputTranslateVirtualAddress> translate_gva(uint64_t gva, uint64_t flags) override;
+  bool read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept override;
+  bool write_ram(uint64_t gpa, std::span<const uint8_t> data) noexcept override;
 
   // The register page when the hypervisor has filled it (after the first intercept); else null.
   HvVpRegisterPage* valid_page() const;
