@@ -9,6 +9,7 @@
 #include "io_port_intercept.h"
 #include "ioctl_error.h"
 #include "memory_intercept.h"
+#include "x86_mmio_emulator.h"
 
 namespace ferry::mshv {
 namespace {
@@ -55,12 +56,14 @@ bool page_value(HvVpRegisterPage& page, uint32_t name, HvRegisterValue& out) {
 }  // namespace
 
 MshvVcpu::MshvVcpu(std::shared_ptr<MshvPartition> partition, UniqueFd fd, unsigned index,
-                   Mapping register_page, MmioEmulator* emulator)
+                   Mapping register_page, std::unique_ptr<MmioEmulator> own_emulator,
+                   MmioEmulator* emulator)
     : partition_(std::move(partition)),
       fd_(std::move(fd)),
       index_(index),
       register_page_(std::move(register_page)),
-      emulator_(emulator) {}
+      own_emulator_(std::move(own_emulator)),
+      emulator_(emulator != nullptr ? emulator : own_emulator_.get()) {}
 
 Expected<std::unique_ptr<MshvVcpu>> MshvVcpu::create(std::shared_ptr<MshvPartition> partition,
                                                      UniqueFd fd, unsigned index,
@@ -73,8 +76,10 @@ Expected<std::unique_ptr<MshvVcpu>> MshvVcpu::create(std::shared_ptr<MshvPartiti
     // ENODEV: this partition has no register page (an isolated one); hypercalls do it all.
     return fail(mapped.error().context(fmt::format("mapping the register page of VP {}", index)));
   }
-  std::unique_ptr<MshvVcpu> vcpu(
-      new MshvVcpu(std::move(partition), std::move(fd), index, std::move(page), emulator));
+  std::unique_ptr<MmioEmulator> own_emulator;
+  if (emulator == nullptr) own_emulator = make_x86_mmio_emulator(partition->driver());
+  std::unique_ptr<MshvVcpu> vcpu(new MshvVcpu(std::move(partition), std::move(fd), index,
+                                              std::move(page), std::move(own_emulator), emulator));
   FERRY_ASSIGN(HvLapicState lapic, vcpu->get_lapic());
   lapic.apic_lvt_lint0 = (lapic.apic_lvt_lint0 & ~kApicDeliveryModeMask) | kApicDeliveryExtInt;
   lapic.apic_lvt_lint1 = (lapic.apic_lvt_lint1 & ~kApicDeliveryModeMask) | kApicDeliveryNmi;
@@ -312,7 +317,7 @@ Expected<accel::Exit> MshvVcpu::handle_message(const MshvRunVp& message,
     case kHvMessageGpaIntercept: {
       HvX64MemoryInterceptMessage m;
       if (auto ok = payload_as(m); !ok) return failed(ok.error());
-      auto done = handle_memory_intercept(header.message_type, m, *this, io, emulator_);
+      auto done = handle_memory_intercept(header.message_type, m, *this, io, *emulator_);
       if (!done) return failed(done.error());
       return Exit{ExitKind::kHandled};
     }

@@ -18,7 +18,8 @@ namespace ferry::mshv {
 class MshvVcpu final : public accel::Vcpu, private VpContext {
  public:
   /// Takes a fresh VP fd: maps its register page (when the kernel offers one) and wires LINT0 to
-  /// ExtINT and LINT1 to NMI, as firmware does.
+  /// ExtINT and LINT1 to NMI, as firmware does. MMIO instructions go to `emulator` when it is
+  /// given, else to a lib/x86 emulator of the vCPU's own.
   static Expected<std::unique_ptr<MshvVcpu>> create(std::shared_ptr<MshvPartition> partition,
                                                     UniqueFd fd, unsigned index,
                                                     MmioEmulator* emulator);
@@ -42,7 +43,8 @@ class MshvVcpu final : public accel::Vcpu, private VpContext {
 
  private:
   MshvVcpu(std::shared_ptr<MshvPartition> partition, UniqueFd fd, unsigned index,
-           Mapping register_page, MmioEmulator* emulator);
+           Mapping register_page, std::unique_ptr<MmioEmulator> own_emulator,
+           MmioEmulator* emulator);
 
   // VpContext
   uint32_t vp_index() const override { return index_; }
@@ -66,7 +68,8 @@ class MshvVcpu final : public accel::Vcpu, private VpContext {
   UniqueFd fd_;
   unsigned index_;
   Mapping register_page_;  // empty when the kernel offers none (then hypercalls only)
-  MmioEmulator* emulator_;
+  std::unique_ptr<MmioEmulator> own_emulator_;  // lib/x86, unless the VM was given a stand-in
+  MmioEmulator* emulator_;                      // never null
   std::atomic<bool> exit_requested_{false};
 };
 
