@@ -1,5 +1,6 @@
 #include "conformance_backend.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "fake_mshv_driver.h"
@@ -25,13 +26,21 @@ class FakeMshvBackend final : public ConformanceBackend {
     FERRY_ASSIGN(auto mshv, mshv::MshvHypervisor::open(fake_));
     return std::unique_ptr<accel::Hypervisor>(std::move(mshv));
   }
-  void start_guest() override { fake_.execute_guest(0); }
+  void start_guest(const ConformanceProgram& program) override {
+    for (const MmioSite& site : program.mmio) {
+      fake_.annotate_mmio(kProgramEntry + site.offset,
+                          {.gva = site.gva,
+                           .write = site.write,
+                           .gpa_valid = site.gpa_valid,
+                           .instruction_bytes = site.instruction_bytes});
+    }
+    fake_.execute_guest(0);
+  }
 
  private:
   FakeMshvDriver fake_{fake_options_with_host_cpuid()};
 };
 
-constexpr uint64_t kMemorySize = 4 * 1024 * 1024;
 constexpr int kMaxRuns = 10000;  // KVM may exit once per element of a REP
 
 }  // namespace
@@ -44,7 +53,7 @@ std::unique_ptr<ConformanceBackend> ConformanceBackend::make(const std::string& 
 Expected<ConformanceRun> run_program(ConformanceBackend& backend, const ConformanceProgram& p) {
   FERRY_ASSIGN(auto hypervisor, backend.open());
   FERRY_ASSIGN(auto vm, hypervisor->create_vm({.vcpus = 1}));
-  FERRY_ASSIGN(vmm::GuestMemory memory, vmm::GuestMemory::allocate(kMemorySize));
+  FERRY_ASSIGN(vmm::GuestMemory memory, vmm::GuestMemory::allocate(kProgramMemorySize));
   FERRY_TRY(memory.map_into(*vm));
   FERRY_TRY(vmm::write_boot_tables(memory, p.mode, false));
   std::vector<uint8_t> code = p.code;
@@ -62,7 +71,7 @@ Expected<ConformanceRun> run_program(ConformanceBackend& backend, const Conforma
   FERRY_ASSIGN(accel::Regs regs, vcpu->get_regs());
   p.regs(regs);
   FERRY_TRY(vcpu->set_regs(regs));
-  backend.start_guest();
+  backend.start_guest(p);
 
   RecordingGuestIo io;
   ConformanceRun run;
@@ -90,7 +99,20 @@ Expected<ConformanceRun> run_program(ConformanceBackend& backend, const Conforma
   }
   if (!done) return fail(Errc::kGuestFault, "program {} did not reach the sentinel", p.name);
   if (regs_error) return fail(*regs_error);
-  run.accesses = io.accesses();
+  for (const IoAccess& access : io.accesses()) {
+    const bool mmio =
+        access.kind == IoAccess::Kind::kMmioRead || access.kind == IoAccess::Kind::kMmioWrite;
+    if (!mmio || access.data.size() <= 8) {
+      run.accesses.push_back(access);
+      continue;
+    }
+    for (size_t at = 0; at < access.data.size(); at += 8) {
+      const size_t piece = std::min<size_t>(8, access.data.size() - at);
+      run.accesses.push_back({access.kind,
+                              access.address + at,
+                              {access.data.begin() + at, access.data.begin() + at + piece}});
+    }
+  }
   run.accesses.pop_back();  // the sentinel
   if (p.watch_length != 0) {
     const uint8_t* host = memory.host_span(p.watch, p.watch_length);

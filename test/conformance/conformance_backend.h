@@ -15,6 +15,8 @@
 
 namespace ferry::test {
 
+struct ConformanceProgram;
+
 class ConformanceBackend {
  public:
   virtual ~ConformanceBackend() = default;
@@ -22,8 +24,19 @@ class ConformanceBackend {
   static std::unique_ptr<ConformanceBackend> make(const std::string& name);
 
   virtual Expected<std::unique_ptr<accel::Hypervisor>> open() = 0;
-  /// Called once vCPU 0 of the VM is set up and about to run (the fake starts executing then).
-  virtual void start_guest() {}
+  /// Called once vCPU 0 of the VM is set up and about to run `program` (the fake starts executing
+  /// then, knowing where its MMIO instructions point).
+  virtual void start_guest(const ConformanceProgram& program) { (void)program; }
+};
+
+// An MMIO instruction of a program, for the fake hypervisor, which cannot decode operands: where
+// it is and the access the hypervisor intercepts (KVM needs none of it).
+struct MmioSite {
+  size_t offset = 0;  // from the entry point
+  uint64_t gva = 0;
+  bool write = false;
+  bool gpa_valid = true;            // the message vouches for the GPA (else it is translated)
+  unsigned instruction_bytes = 16;  // how many of the instruction's bytes the message carries
 };
 
 // A few instructions that end at a sentinel OUT to port kSentinelPort, with the registers and
@@ -37,13 +50,17 @@ struct ConformanceProgram {
   std::vector<std::pair<uint64_t, std::vector<uint8_t>>> memory;
   uint64_t watch = 0;  // guest memory to report after the run
   size_t watch_length = 0;
+  std::vector<MmioSite> mmio;
 };
 
 constexpr uint16_t kSentinelPort = 0xf5;
 constexpr uint64_t kProgramEntry = 0x10000;
+constexpr uint64_t kProgramMemorySize = 4 * 1024 * 1024;  // RAM from 0; MMIO beyond
 
 struct ConformanceRun {
-  std::vector<IoAccess> accesses;  // without the sentinel
+  // Without the sentinel. An MMIO access wider than 8 bytes (an SSE move; MSHV's emulator makes it
+  // one access) is split into 8-byte halves, as KVM reports it in two exits.
+  std::vector<IoAccess> accesses;
   // As the device at the sentinel port saw them, except RIP (always 0 here): when an OUT moves
   // RIP differs between KVMs (VMX on the next entry, PVM before the exit). Reaching the sentinel
   // with exactly the expected traffic is what shows RIP moved right.

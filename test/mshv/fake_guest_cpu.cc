@@ -38,16 +38,60 @@ HvX64InterceptMessageHeader FakeGuestCpu::header(uint8_t access, unsigned length
       static_cast<uint8_t>((length & 0xf) | ((vp_.reg(kHvRegCr8) & 0xf) << 4));
   h.intercept_access_type = access;
   const bool pe = vp_.reg(kHvRegCr0) & kCr0Pe;
-  h.execution_state =
-      static_cast<uint16_t>((pe ? vp_.segment(kHvRegCs).selector & 3 : 0) | (pe ? kExecCr0Pe : 0) |
-                            ((vp_.reg(kHvRegEfer) & kEferLma) ? kExecEferLma : 0));
+  h.execution_state = static_cast<uint16_t>(
+      (pe ? vp_.segment(kHvRegCs).selector & 3 : 0) | (pe ? kExecCr0Pe : 0) |
+      ((vp_.reg(kHvRegEfer) & kEferLma) ? kExecEferLma : 0) |
+      ((vp_.reg(kHvRegPendingInterruption) & 1) ? kExecInterruptionPending : 0));
   h.cs = vp_.segment(kHvRegCs);
   h.rip = vp_.reg(kHvRegRip);
   h.rflags = vp_.reg(kHvRegRflags);
   return h;
 }
 
+FakeGuestCpu::Result FakeGuestCpu::deliver_pending(MshvRunVp& out, std::string& why) {
+  // hv_x64_pending_interruption_register, with the ABI's literal bit positions.
+  const uint64_t pending = vp_.reg(kHvRegPendingInterruption);
+  if (!(pending & 1)) return Result::kIdle;
+  const unsigned type = (pending >> 1) & 7;
+  const bool has_error_code = (pending >> 4) & 1;
+  const unsigned vector = (pending >> 16) & 0xffff;
+  if (type != 3) {
+    why = fmt::format(
+        "VP {}: pending interruption {:#x} of type {}: the fake delivers exceptions "
+        "(type 3) only",
+        vp_.index(), pending, type);
+    return Result::kBeyondModel;
+  }
+  // VM entry's checks of an injected hardware exception: a vector below 32, no reserved bits, and
+  // an error code exactly when protected mode pushes one (#DF #TS #NP #SS #GP #PF #AC #CP).
+  const bool pushes =
+      (vp_.reg(kHvRegCr0) & kCr0Pe) &&
+      (vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21);
+  if (vector >= 32 || ((pending >> 5) & 0x1f) != 0 || ((pending >> 10) & 0x3f) != 0 ||
+      has_error_code != pushes) {
+    struct {
+      uint32_t vp_index;
+      uint32_t reserved;
+    } refused{vp_.index(), 0};  // hv_x64_invalid_vp_register_message
+    put(out, kHvMessageInvalidVpRegisterValue, refused);
+    return Result::kMessage;
+  }
+  FakeException delivered;
+  delivered.vector = static_cast<uint8_t>(vector);
+  if (has_error_code) delivered.error_code = static_cast<uint32_t>(pending >> 32);
+  delivered.cr2 = vp_.reg(kHvRegCr2);
+  delivered.rip = vp_.reg(kHvRegRip);
+  vp_.exceptions().push_back(delivered);
+  vp_.set_reg(kHvRegPendingInterruption, 0);
+  vp_.executing = false;  // in the guest's handler, which the fake does not model
+  return Result::kIdle;
+}
+
 FakeGuestCpu::Result FakeGuestCpu::step(MshvRunVp& out, std::string& why) {
+  if (const Result delivery = deliver_pending(out, why); delivery != Result::kIdle) {
+    if (delivery == Result::kMessage) vp_.fill_register_page();
+    return delivery;
+  }
   while (!vp_.events().empty()) {
     bool consumed = true;
     const Result result = play(vp_.events().front(), out, consumed);
@@ -198,29 +242,38 @@ FakeGuestCpu::Result FakeGuestCpu::execute(MshvRunVp& out, std::string& why) {
     return Result::kMessage;
   }
   auto access = mmio_.find(linear);
-  if (access != mmio_.end()) {
-    const FakeMmioAccess& a = access->second;
-    std::array<uint8_t, 16> bytes{};
-    for (size_t k = 0; k < bytes.size(); ++k) {
-      auto gpa = memory_.linear_to_physical(vp_.paging(), linear + k, kTranslateValidateExecute);
-      if (!gpa || !memory_.read(*gpa, {&bytes[k], 1})) break;
-    }
-    HvX64MemoryInterceptMessage m{};
-    m.header = header(a.write ? kHvAccessWrite : kHvAccessRead, 0);
-    m.instruction_byte_count = static_cast<uint8_t>(std::min<unsigned>(a.instruction_bytes, 16));
-    std::memcpy(m.instruction_bytes, bytes.data(), m.instruction_byte_count);
-    m.memory_access_info =
-        static_cast<uint8_t>(kMemAccessGvaValid | (a.gpa_valid ? kMemAccessGvaGpaValid : 0));
-    m.guest_virtual_address = a.gva;
-    m.guest_physical_address = a.gpa;
-    put(out, memory_.host(a.gpa, 1) ? kHvMessageGpaIntercept : kHvMessageUnmappedGpa, m);
-    return Result::kMessage;
-  }
+  if (access != mmio_.end()) return mmio(access->second, linear, out);
   why = fmt::format(
       "VP {} executes opcode {:#04x} at RIP {:#x}: beyond the fake's model (port I/O, "
       "HLT, jmp ., or an annotated MMIO access)",
       vp_.index(), op, rip);
   return Result::kBeyondModel;
+}
+
+FakeGuestCpu::Result FakeGuestCpu::mmio(const FakeMmioAccess& a, uint64_t linear, MshvRunVp& out) {
+  std::array<uint8_t, 16> bytes{};
+  for (size_t k = 0; k < bytes.size(); ++k) {
+    auto gpa = memory_.linear_to_physical(vp_.paging(), linear + k, kTranslateValidateExecute);
+    if (!gpa || !memory_.read(*gpa, {&bytes[k], 1})) break;
+  }
+  // The GPA the hypervisor reports is its own walk of the GVA, unless the test says otherwise.
+  uint64_t gpa = a.gpa.value_or(0);
+  if (!a.gpa) {
+    gpa = memory_
+              .linear_to_physical(vp_.paging(), a.gva,
+                                  a.write ? kTranslateValidateWrite : kTranslateValidateRead)
+              .value_or(0);
+  }
+  HvX64MemoryInterceptMessage m{};
+  m.header = header(a.write ? kHvAccessWrite : kHvAccessRead, 0);
+  m.instruction_byte_count = static_cast<uint8_t>(std::min<unsigned>(a.instruction_bytes, 16));
+  std::memcpy(m.instruction_bytes, bytes.data(), m.instruction_byte_count);
+  m.memory_access_info =
+      static_cast<uint8_t>(kMemAccessGvaValid | (a.gpa_valid ? kMemAccessGvaGpaValid : 0));
+  m.guest_virtual_address = a.gva;
+  m.guest_physical_address = gpa;
+  put(out, memory_.host(gpa, 1) ? kHvMessageGpaIntercept : kHvMessageUnmappedGpa, m);
+  return Result::kMessage;
 }
 
 }  // namespace ferry::test

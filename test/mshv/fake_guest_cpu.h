@@ -4,7 +4,10 @@
 // would send: IN/OUT/INS/OUTS (with prefixes and REP) become X64_IO_PORT_INTERCEPT built from
 // the VP's registers, HLT with interrupts off becomes X64_HALT, and an instruction the test
 // annotated as an MMIO access becomes UNMAPPED_GPA or GPA_INTERCEPT. HLT with interrupts on and
-// "jmp ." idle the VP. Anything else is beyond the model and fails the test.
+// "jmp ." idle the VP. Anything else is beyond the model and fails the test. Before anything, an
+// exception the VMM left in HV_REGISTER_PENDING_INTERRUPTION is delivered (checked as VM entry
+// checks it, recorded, and the VP idles in the guest's handler) or refused with
+// INVALID_VP_REGISTER_VALUE.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +32,9 @@ class FakeGuestCpu {
   Result step(mshv::MshvRunVp& out, std::string& why);
 
  private:
+  Result deliver_pending(mshv::MshvRunVp& out, std::string& why);
   Result play(const FakeGuestEvent& event, mshv::MshvRunVp& out, bool& consumed);
+  Result mmio(const FakeMmioAccess& access, uint64_t linear, mshv::MshvRunVp& out);
   Result execute(mshv::MshvRunVp& out, std::string& why);
   mshv::HvX64InterceptMessageHeader header(uint8_t access, unsigned length) const;
   bool long_mode() const;

@@ -13,8 +13,11 @@ using mshv::kHvPageSize;
 
 constexpr uint64_t kUserSpaceTop = 1ull << 47;
 constexpr uint64_t kCr0Pg = 1ull << 31;
+constexpr uint64_t kCr0Wp = 1ull << 16;
 constexpr uint64_t kEferLma = 1ull << 10;
-constexpr uint64_t kPtePresent = 1, kPteWrite = 2, kPteUser = 4, kPteLarge = 0x80;
+constexpr uint64_t kEferNxe = 1ull << 11;
+constexpr uint64_t kPtePresent = 1, kPteWrite = 2, kPteUser = 4, kPteAccessed = 0x20,
+                   kPteDirty = 0x40, kPteLarge = 0x80, kPteNx = 1ull << 63;
 constexpr uint64_t kPteAddress = 0x000ffffffffff000ull;
 
 bool host_mapped(uint64_t address) {
@@ -91,34 +94,55 @@ bool FakeGuestMemory::read(uint64_t gpa, std::span<uint8_t> data) const {
 
 std::pair<uint32_t, uint64_t> FakeGuestMemory::translate(const FakePagingState& paging,
                                                          uint64_t gva, uint64_t flags) const {
-  if (!(paging.cr0 & kCr0Pg)) {
-    return {region_of_gpa(gva) ? mshv::kTranslateSuccess : mshv::kTranslateGpaUnmapped, gva};
-  }
+  // Literal flag values of the hypervisor's ABI (HV_TRANSLATE_GVA_*).
+  const bool validate_write = flags & 0x2, validate_execute = flags & 0x4;
+  const bool set_bits = flags & 0x10;
+  const bool user = (flags & 0x80) != 0 || ((flags & 0x40) == 0 && paging.cpl == 3);
+  auto at_gpa = [&](uint64_t gpa) -> std::pair<uint32_t, uint64_t> {
+    const FakeRegion* region = region_of_gpa(gpa);
+    if (region == nullptr) return {mshv::kTranslateGpaUnmapped, gpa};
+    if (validate_write && !(region->flags & mshv::kMemWritable)) {
+      return {mshv::kTranslateGpaNoWriteAccess, gpa};
+    }
+    return {mshv::kTranslateSuccess, gpa};
+  };
+  if (!(paging.cr0 & kCr0Pg)) return at_gpa(gva & 0xffffffffull);
   if (!(paging.efer & kEferLma)) {
     return {mshv::kTranslateInvalidPageTableFlags, 0};  // the fake walks 4-level tables only
   }
   uint64_t table = paging.cr3 & kPteAddress;
-  bool writable = true, user = true;
+  bool writable = true, user_page = true, executable = true;
+  uint64_t* walked[4] = {};
   for (int level = 3; level >= 0; --level) {
     const unsigned index = (gva >> (12 + 9 * level)) & 511;
-    uint64_t entry = 0;
-    if (!read(table + index * 8, {reinterpret_cast<uint8_t*>(&entry), 8})) {
-      return {mshv::kTranslateInvalidPageTableFlags, 0};
+    auto* entry = reinterpret_cast<uint64_t*>(host(table + index * 8, 8));
+    if (entry == nullptr) return {mshv::kTranslateInvalidPageTableFlags, 0};
+    if (!(*entry & kPtePresent)) return {mshv::kTranslatePageNotPresent, 0};
+    if (!(paging.efer & kEferNxe) && (*entry & kPteNx)) {
+      return {mshv::kTranslateInvalidPageTableFlags, 0};  // NX is reserved without EFER.NXE
     }
-    if (!(entry & kPtePresent)) return {mshv::kTranslatePageNotPresent, 0};
-    writable &= (entry & kPteWrite) != 0;
-    user &= (entry & kPteUser) != 0;
-    const bool leaf = level == 0 || ((level == 1 || level == 2) && (entry & kPteLarge));
+    walked[3 - level] = entry;
+    writable &= (*entry & kPteWrite) != 0;
+    user_page &= (*entry & kPteUser) != 0;
+    executable &= (*entry & kPteNx) == 0;
+    const bool leaf = level == 0 || ((level == 1 || level == 2) && (*entry & kPteLarge));
     if (!leaf) {
-      table = entry & kPteAddress;
+      table = *entry & kPteAddress;
       continue;
     }
     const uint64_t page_size = 1ull << (12 + 9 * level);
-    const uint64_t gpa = (entry & kPteAddress & ~(page_size - 1)) | (gva & (page_size - 1));
-    if (((flags & mshv::kTranslateValidateWrite) && !writable) || (paging.cpl == 3 && !user)) {
+    const uint64_t gpa = (*entry & kPteAddress & ~(page_size - 1)) | (gva & (page_size - 1));
+    const bool write_denied = validate_write && !writable && (user || (paging.cr0 & kCr0Wp));
+    if (write_denied || (user && !user_page) || (validate_execute && !executable)) {
       return {mshv::kTranslatePrivilegeViolation, 0};
     }
-    return {region_of_gpa(gpa) ? mshv::kTranslateSuccess : mshv::kTranslateGpaUnmapped, gpa};
+    if (set_bits) {
+      for (uint64_t* e : walked) {
+        if (e != nullptr) *e |= kPteAccessed;
+      }
+      if (validate_write) *entry |= kPteDirty;
+    }
+    return at_gpa(gpa);
   }
   return {mshv::kTranslatePageNotPresent, 0};
 }
@@ -126,7 +150,8 @@ std::pair<uint32_t, uint64_t> FakeGuestMemory::translate(const FakePagingState& 
 std::optional<uint64_t> FakeGuestMemory::linear_to_physical(const FakePagingState& paging,
                                                             uint64_t linear, uint64_t flags) const {
   auto [result, gpa] = translate(paging, linear, flags);
-  if (result != mshv::kTranslateSuccess && result != mshv::kTranslateGpaUnmapped) {
+  if (result != mshv::kTranslateSuccess && result != mshv::kTranslateGpaUnmapped &&
+      result != mshv::kTranslateGpaNoWriteAccess) {
     return std::nullopt;
   }
   return gpa;

@@ -36,8 +36,12 @@ class FakeGuestMemory {
   uint8_t* host(uint64_t gpa, uint64_t length) const;
   bool read(uint64_t gpa, std::span<uint8_t> data) const;
 
-  /// The hypervisor's walk of the guest page tables (4-level, long mode) for `gva`, validating
-  /// `flags` (kTranslateValidate*): the result code and, on success or GPA_UNMAPPED, the GPA.
+  /// HvCallTranslateVirtualAddress: the hypervisor's walk of the guest page tables (4-level, long
+  /// mode; identity without paging) for `gva` under `flags`: VALIDATE_READ/WRITE/EXECUTE checked
+  /// against R/W (with CR0.WP), U/S (as the current CPL, or as SUPERVISOR_ACCESS/USER_ACCESS say)
+  /// and NX (with EFER.NXE); SET_PAGE_TABLE_BITS sets accessed bits, and the dirty bit for a
+  /// write. The result code and, when the walk succeeded, the GPA: SUCCESS, GPA_UNMAPPED (not
+  /// RAM) or GPA_NO_WRITE_ACCESS (a write to read-only RAM).
   std::pair<uint32_t, uint64_t> translate(const FakePagingState& paging, uint64_t gva,
                                           uint64_t flags) const;
   /// Linear address to GPA the way instruction fetch and operand access would: identity

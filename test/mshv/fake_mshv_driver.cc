@@ -269,6 +269,7 @@ Expected<Mapping> FakeMshvDriver::map_vp_page(int vp_fd, size_t size, unsigned p
   if (object == nullptr) return fail_errno(error == -EBADF ? EBADF : ENODEV, "mmap");
   if (object->kind != Kind::kVp) return fail_errno(ENODEV, "mmap");
   if (page == kVpMmapGhcb) return fail_errno(ENODEV, "mmap");  // only for SNP partitions
+  if (page == kVpMmapRegisters && !options_.register_page) return fail_errno(ENODEV, "mmap");
   if (page != kVpMmapRegisters && page != kVpMmapInterceptMessage)
     return fail_errno(EINVAL, "mmap");
   if (size == 0 || size > kHvPageSize) return fail_errno(EINVAL, "mmap");
@@ -436,6 +437,11 @@ void FakeMshvDriver::play(unsigned vp, FakeGuestEvent event) {
   FakeVp& target = vp_of_newest(vp);
   target.events().push_back(std::move(event));
   (void)target.wake().signal();
+}
+
+std::vector<FakeException> FakeMshvDriver::exceptions(unsigned vp) const {
+  std::lock_guard lock(mutex_);
+  return vp_of_newest(vp).exceptions();
 }
 
 std::string FakeMshvDriver::beyond_model() const {

@@ -67,6 +67,8 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   mshv::CpuidRegs guest_cpuid(unsigned vp, uint32_t leaf, uint32_t subleaf) const;
   /// How many times the VMM ran VP `vp` and how many of those ended with a message.
   unsigned runs(unsigned vp) const;
+  /// The exceptions the VMM injected into VP `vp`, as they were delivered.
+  std::vector<FakeException> exceptions(unsigned vp) const;
 
   // --- the guest -------------------------------------------------------------------------------
   /// From now on VP `vp` executes the code at its RIP whenever no event is queued.

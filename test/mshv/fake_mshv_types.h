@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -22,6 +23,9 @@ struct FakeMshvOptions {
   // Older drivers deposit memory and answer EAGAIN when the hypervisor runs short: the first this
   // many hypercalls fail that way once each.
   int insufficient_memory_hypercalls = 0;
+  // VPs have a register page (MSHV_VP_MMAP_OFFSET_REGISTERS); an isolated partition has none
+  // and answers ENODEV, so the VMM does everything by hypercall.
+  bool register_page = true;
   // Requests this kernel does not know (ENOTTY), e.g. to play an older kernel.
   std::set<unsigned long> unknown_requests;
   // The host CPUID the guest's table starts from: {leaf, subleaf} -> registers; absent leaves read
@@ -41,13 +45,25 @@ struct FakeInjection {
 };
 
 // An MMIO instruction of the guest: the fake cannot decode its memory operand, so the test says
-// where it points.
+// where the access it intercepts points.
 struct FakeMmioAccess {
-  uint64_t gpa = 0;
+  std::optional<uint64_t> gpa =
+      std::nullopt;  // the message's GPA; by default the fake's walk of `gva`
   uint64_t gva = 0;
   bool write = false;
   bool gpa_valid = true;            // memory_access_info gva->gpa valid
   unsigned instruction_bytes = 16;  // how many instruction bytes the message carries
+};
+
+// An exception the VMM injected through HV_REGISTER_PENDING_INTERRUPTION, as the fake hypervisor
+// delivered it when the VP next ran (the guest's handler itself is not modeled: the VP then
+// idles until a test plays an event).
+struct FakeException {
+  uint8_t vector = 0;
+  std::optional<uint32_t> error_code;
+  uint64_t cr2 = 0;  // CR2 at delivery
+  uint64_t rip = 0;  // of the instruction the exception belongs to
+  bool operator==(const FakeException&) const = default;
 };
 
 // Something the guest of one VP does next, played before it executes more code.

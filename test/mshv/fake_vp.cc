@@ -119,6 +119,8 @@ void FakeVp::fill_register_page() {
   for (uint32_t i = 0; i < 6; ++i) p.segments[i] = segment(names[i]);
   p.cr0 = reg(kHvRegCr0), p.cr3 = reg(kHvRegCr3), p.cr4 = reg(kHvRegCr4);
   p.cr8 = reg(kHvRegCr8), p.efer = reg(kHvRegEfer), p.dr7 = reg(kHvRegDr7);
+  p.pending_interruption = reg(kHvRegPendingInterruption);
+  p.interrupt_state = reg(kHvRegInterruptState);
   p.dirty = 0;
   p.isvalid = 1;
 }

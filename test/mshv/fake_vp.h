@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "fake_guest_memory.h"
 #include "fake_mshv_types.h"
@@ -51,6 +52,7 @@ class FakeVp {
   mshv::CpuidRegs cpuid(const mshv::CpuidRegs& host, uint32_t leaf, uint32_t subleaf) const;
 
   std::deque<FakeGuestEvent>& events() { return events_; }
+  std::vector<FakeException>& exceptions() { return exceptions_; }
   const EventFd& wake() const { return wake_; }
   bool executing = false;  // the guest executes the code at RIP when no event is queued
 
@@ -65,6 +67,7 @@ class FakeVp {
   std::map<std::pair<uint32_t, uint32_t>, mshv::HvCpuidResultParameters> cpuid_;  // by leaf,
                                                                                   // subleaf
   std::deque<FakeGuestEvent> events_;
+  std::vector<FakeException> exceptions_;  // delivered so far
 };
 
 }  // namespace ferry::test

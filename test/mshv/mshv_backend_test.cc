@@ -51,6 +51,22 @@ void MshvBackendTest::boot(vmm::BootMode mode, std::span<const uint8_t> code) {
   fake_.execute_guest(0);
 }
 
+void MshvBackendTest::start(vmm::BootMode mode, const std::vector<uint8_t>& code,
+                            const std::function<void(accel::Regs&)>& adjust) {
+  ASSERT_NO_FATAL_FAILURE(boot(mode, code));
+  auto r = vcpu_->get_regs();
+  ASSERT_TRUE(r) << r.error().message();
+  adjust(*r);
+  auto set = vcpu_->set_regs(*r);
+  ASSERT_TRUE(set) << set.error().message();
+}
+
+accel::Regs MshvBackendTest::regs() {
+  auto r = vcpu_->get_regs();
+  EXPECT_TRUE(r) << r.error().message();
+  return r ? *r : accel::Regs{};
+}
+
 accel::Exit MshvBackendTest::run_until_stop(accel::GuestIo& io, unsigned limit) {
   for (unsigned i = 0; i < limit; ++i) {
     auto exit = vcpu_->run(io);

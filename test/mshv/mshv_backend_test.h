@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "fake_mshv_driver.h"
 #include "ferry/accel/hypervisor.h"
@@ -34,6 +36,11 @@ class MshvBackendTest : public ::testing::Test {
   /// create_vm() when needed, then RAM, the boot tables of `mode`, `code` at kEntry and vCPU 0
   /// there; the guest executes from the first run.
   void boot(vmm::BootMode mode, std::span<const uint8_t> code);
+  /// boot(), then sets the registers the test wants on top of the entry state.
+  void start(vmm::BootMode mode, const std::vector<uint8_t>& code,
+             const std::function<void(accel::Regs&)>& adjust);
+  /// vCPU 0's general registers.
+  accel::Regs regs();
   /// Runs vCPU 0 until it stops with something other than kHandled (at most `limit` runs).
   accel::Exit run_until_stop(accel::GuestIo& io, unsigned limit = 100);
   void write(uint64_t gpa, std::span<const uint8_t> bytes);

@@ -1,10 +1,14 @@
 // The Machine on the MSHV backend, as far as the fake allows: the whole VM is built (memory,
 // vCPUs, CPUID, the test device's GSI, the UART's pin on the userspace IOAPIC), and a guest
 // that prints over the UART with REP OUTSB and leaves through the exit port ends it with its
-// status. The fake cannot execute the built-in guests' C code, so the test replaces the code at
-// the entry point with port I/O and gives the registers it needs.
+// status; MMIO instructions reach the test device on the Machine's bus through lib/x86. The fake
+// cannot execute the built-in guests' C code, so the tests replace the code at the entry point
+// with port I/O and annotated MMIO instructions and give the registers they need.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <memory>
+#include <span>
 
 #include "fake_mshv_driver.h"
 #include "ferry/mshv/mshv_hypervisor.h"
@@ -52,26 +56,63 @@ TEST(MshvMachine, RunsAGuestToItsExitStatus) {
   EXPECT_GE((*machine)->stats().io.pio, 4u);
 }
 
+// A Machine with the "mmio" payload and the fake ready to execute `code` at the entry point with
+// RBX at the test device.
+struct MmioMachine {
+  explicit MmioMachine(std::span<const uint8_t> code) {
+    auto opened = MshvHypervisor::open(fake);
+    EXPECT_TRUE(opened);
+    if (!opened) return;
+    hypervisor = std::move(*opened);
+    vmm::VmConfig config;
+    config.name = "mshv";
+    config.memory_size = 16 * 1024 * 1024;
+    config.payload.builtin = "mmio";
+    config.serial.mode = vmm::SerialMode::kOff;
+    auto created = vmm::Machine::create(*hypervisor, config);
+    EXPECT_TRUE(created) << created.error().message();
+    if (!created) return;
+    machine = std::move(*created);
+    entry = fake.vp_register(0, kHvRegRip).low;
+    EXPECT_TRUE(machine->memory().write(entry, code));
+    fake.set_vp_register(0, kHvRegRbx, {kTestDevice, 0});
+  }
+  static constexpr uint64_t kTestDevice = 0xfeb00000;
+  FakeMshvDriver fake{fake_options_with_host_cpuid()};
+  std::unique_ptr<MshvHypervisor> hypervisor;
+  std::unique_ptr<vmm::Machine> machine;
+  uint64_t entry = 0;
+};
+
+TEST(MshvMachine, TheGuestsMmioReachesTheTestDeviceThroughTheEmulator) {
+  // mov eax, [rbx] (the ID, "FRRY"); mov [rbx+0x100], eax (scratch); mov al, [rbx+0x101];
+  // out 0xf4, al: the VM exits with the scratch's second byte, 'R'.
+  const uint8_t code[] = {0x8b, 0x03, 0x89, 0x83, 0x00, 0x01, 0x00, 0x00,
+                          0x8a, 0x83, 0x01, 0x01, 0x00, 0x00, 0xe6, 0xf4};
+  MmioMachine m(code);
+  ASSERT_TRUE(m.machine);
+  m.fake.annotate_mmio(m.entry, {.gva = MmioMachine::kTestDevice});
+  m.fake.annotate_mmio(m.entry + 2, {.gva = MmioMachine::kTestDevice + 0x100, .write = true});
+  m.fake.annotate_mmio(m.entry + 8, {.gva = MmioMachine::kTestDevice + 0x101});
+  m.fake.execute_guest(0);
+  m.machine->start();
+  const vmm::Outcome outcome = m.machine->wait();
+  EXPECT_EQ(outcome.reason, vmm::Outcome::Reason::kGuestExit) << vmm::describe(outcome);
+  EXPECT_EQ(outcome.code, 'R');
+  EXPECT_EQ(m.machine->stats().io.mmio, 3u);
+}
+
 TEST(MshvMachine, AnErrorInTheRunLoopEndsTheMachineWithTheRegisters) {
-  FakeMshvDriver fake(fake_options_with_host_cpuid());
-  auto hypervisor = MshvHypervisor::open(fake);
-  ASSERT_TRUE(hypervisor);
-  vmm::VmConfig config;
-  config.name = "mshv";
-  config.memory_size = 16 * 1024 * 1024;
-  config.payload.builtin = "mmio";
-  config.serial.mode = vmm::SerialMode::kOff;
-  auto machine = vmm::Machine::create(**hypervisor, config);
-  ASSERT_TRUE(machine) << machine.error().message();
-  const uint64_t entry = fake.vp_register(0, kHvRegRip).low;
-  const uint8_t load[] = {0x8b, 0x04, 0x25, 0x00, 0x00, 0xb0, 0xfe};  // mov eax, [0xfeb00000]
-  ASSERT_TRUE((*machine)->memory().write(entry, load));
-  fake.annotate_mmio(entry, {.gpa = 0xfeb00000, .gva = 0xfeb00000});
-  fake.execute_guest(0);
-  (*machine)->start();
-  const vmm::Outcome outcome = (*machine)->wait();
+  const uint8_t code[] = {0xd9, 0x03};  // fld dword [rbx]: x87 on MMIO, which ferry cannot emulate
+  MmioMachine m(code);
+  ASSERT_TRUE(m.machine);
+  m.fake.annotate_mmio(m.entry, {.gva = MmioMachine::kTestDevice});
+  m.fake.execute_guest(0);
+  m.machine->start();
+  const vmm::Outcome outcome = m.machine->wait();
   ASSERT_EQ(outcome.reason, vmm::Outcome::Reason::kError);
-  EXPECT_THAT(vmm::describe(outcome), ::testing::HasSubstr("lib/x86"));
+  EXPECT_THAT(vmm::describe(outcome), ::testing::HasSubstr("unsupported instruction fld"));
+  EXPECT_THAT(vmm::describe(outcome), ::testing::HasSubstr("d9 03"));
   EXPECT_THAT(vmm::describe(outcome), ::testing::HasSubstr("rip="));
 }
 

@@ -146,4 +146,31 @@ const char* hv_status_name(uint16_t status) {
   }
 }
 
+const char* hv_translate_result_name(uint32_t result) {
+  switch (result) {
+    case kTranslateSuccess:
+      return "SUCCESS";
+    case kTranslatePageNotPresent:
+      return "PAGE_NOT_PRESENT";
+    case kTranslatePrivilegeViolation:
+      return "PRIVILEGE_VIOLATION";
+    case kTranslateInvalidPageTableFlags:
+      return "INVALID_PAGE_TABLE_FLAGS";
+    case kTranslateGpaUnmapped:
+      return "GPA_UNMAPPED";
+    case kTranslateGpaNoReadAccess:
+      return "GPA_NO_READ_ACCESS";
+    case kTranslateGpaNoWriteAccess:
+      return "GPA_NO_WRITE_ACCESS";
+    case kTranslateGpaIllegalOverlayAccess:
+      return "GPA_ILLEGAL_OVERLAY_ACCESS";
+    case kTranslateIntercept:
+      return "INTERCEPT";
+    case kTranslateGpaUnaccepted:
+      return "GPA_UNACCEPTED";
+    default:
+      return "unknown";
+  }
+}
+
 }  // namespace ferry::mshv

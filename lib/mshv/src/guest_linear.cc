@@ -3,6 +3,20 @@
 #include <algorithm>
 
 namespace ferry::mshv {
+namespace {
+
+Expected<void> read_ram(VpContext& vp, uint64_t gpa, std::span<uint8_t> data) {
+  if (vp.read_ram(gpa, data)) return {};
+  return fail(Errc::kGuestFault, "guest-physical {:#x}+{:#x} is not guest RAM", gpa, data.size());
+}
+
+Expected<void> write_ram(VpContext& vp, uint64_t gpa, std::span<const uint8_t> data) {
+  if (vp.write_ram(gpa, data)) return {};
+  return fail(Errc::kGuestFault, "guest-physical {:#x}+{:#x} is not writable guest RAM", gpa,
+              data.size());
+}
+
+}  // namespace
 
 Expected<uint64_t> GuestLinear::gpa_of(uint64_t linear, uint64_t validate) {
   const uint64_t page = linear & ~(kHvPageSize - 1);
@@ -31,16 +45,15 @@ Expected<void> GuestLinear::each_page(uint64_t linear, size_t length, uint64_t v
 Expected<void> GuestLinear::read(uint64_t linear, std::span<uint8_t> data, uint64_t validate) {
   size_t done = 0;
   return each_page(linear, data.size(), validate, done, [&](uint64_t gpa, size_t at, size_t n) {
-    return vp_.read_memory(gpa, data.subspan(at, n));
+    return read_ram(vp_, gpa, data.subspan(at, n));
   });
 }
 
 Expected<void> GuestLinear::write(uint64_t linear, std::span<const uint8_t> data) {
   size_t done = 0;
-  return each_page(linear, data.size(), kTranslateValidateWrite, done,
-                   [&](uint64_t gpa, size_t at, size_t n) {
-                     return vp_.write_memory(gpa, data.subspan(at, n));
-                   });
+  return each_page(
+      linear, data.size(), kTranslateValidateWrite, done,
+      [&](uint64_t gpa, size_t at, size_t n) { return write_ram(vp_, gpa, data.subspan(at, n)); });
 }
 
 size_t GuestLinear::fetch(uint64_t linear, std::span<uint8_t> data) {
@@ -52,7 +65,7 @@ size_t GuestLinear::fetch(uint64_t linear, std::span<uint8_t> data) {
 Expected<void> GuestLinear::read_prefix(uint64_t linear, std::span<uint8_t> data, size_t& done) {
   return each_page(
       linear, data.size(), kTranslateValidateExecute, done,
-      [&](uint64_t gpa, size_t at, size_t n) { return vp_.read_memory(gpa, data.subspan(at, n)); });
+      [&](uint64_t gpa, size_t at, size_t n) { return read_ram(vp_, gpa, data.subspan(at, n)); });
 }
 
 }  // namespace ferry::mshv

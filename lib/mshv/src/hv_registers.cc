@@ -173,6 +173,17 @@ void regs_to_page(const accel::Regs& regs, HvVpRegisterPage& page) {
   page.dirty |= kDirtyGeneral | kDirtyIp | kDirtyFlags;
 }
 
+uint64_t pending_exception(uint8_t vector, std::optional<uint32_t> error_code) {
+  uint64_t value = kPendingInterruptionPending |
+                   (uint64_t{kHvPendingException} << kPendingInterruptionTypeShift) |
+                   (uint64_t{vector} << kPendingInterruptionVectorShift);
+  if (error_code) {
+    value |= kPendingInterruptionDeliverErrorCode |
+             (uint64_t{*error_code} << kPendingInterruptionErrorCodeShift);
+  }
+  return value;
+}
+
 uint64_t* page_slot(HvVpRegisterPage& page, uint32_t name, uint32_t* dirty_class) {
   if (name >= kHvRegRax && name <= kHvRegR15) {
     *dirty_class = kDirtyGeneral;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "ferry/accel/registers.h"
@@ -35,6 +36,10 @@ HvX64SegmentRegister segment_to_hv(const accel::Segment& segment);
 accel::Regs regs_from_page(const HvVpRegisterPage& page);
 /// Writes rax-r15, rip and rflags into the page and marks their classes dirty.
 void regs_to_page(const accel::Regs& regs, HvVpRegisterPage& page);
+
+/// HV_REGISTER_PENDING_INTERRUPTION for a hardware exception `vector`, delivered with
+/// `error_code` when it has one.
+uint64_t pending_exception(uint8_t vector, std::optional<uint32_t> error_code);
 
 /// The register-page slot of a general register, rip or rflags, with its dirty class; nullptr for
 /// any other name.

@@ -1,8 +1,7 @@
 // MMIO on MSHV: a guest access to a guest-physical address that is not RAM (UNMAPPED_GPA) or that
 // the mapping forbids (GPA_INTERCEPT) stops the VP with the instruction's bytes. This checks the
-// message, finds the access's guest-physical address (from the message when the hypervisor
-// vouches for it, else by translating the GVA) and the instruction bytes (fetched from guest memory
-// when the message has none), and hands the instruction to the MMIO emulator.
+// message (byte count, access type, no event being delivered) and hands the instruction to the
+// MMIO emulator with the addresses the hypervisor vouches for.
 #pragma once
 
 #include "ferry/accel/guest_io.h"
@@ -13,9 +12,8 @@
 
 namespace ferry::mshv {
 
-/// `emulator` may be null: the access is then an error that says what is missing.
 Expected<void> handle_memory_intercept(uint32_t message_type,
                                        const HvX64MemoryInterceptMessage& message, VpContext& vp,
-                                       accel::GuestIo& io, MmioEmulator* emulator) noexcept;
+                                       accel::GuestIo& io, MmioEmulator& emulator) noexcept;
 
 }  // namespace ferry::mshv

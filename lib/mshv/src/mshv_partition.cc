@@ -82,11 +82,9 @@ Expected<void> MshvPartition::unmap_memory(uint64_t gpa, uint64_t size) {
   return {};
 }
 
-Expected<void> MshvPartition::copy_guest(uint64_t gpa, uint8_t* buffer, size_t length,
-                                         bool write) const {
-  if (!checked_add(gpa, length)) {
-    return fail(Errc::kGuestFault, "guest-physical range {:#x}+{:#x} wraps", gpa, length);
-  }
+bool MshvPartition::copy_guest(uint64_t gpa, uint8_t* buffer, size_t length,
+                               bool write) const noexcept {
+  if (!checked_add(gpa, length)) return false;
   std::lock_guard lock(memory_mutex_);
   // Check every piece before copying any, so a failure changes nothing.
   for (int pass = 0; pass < 2; ++pass) {
@@ -97,12 +95,7 @@ Expected<void> MshvPartition::copy_guest(uint64_t gpa, uint8_t* buffer, size_t l
       for (const Region& r : regions_) {
         if (at >= r.gpa && at - r.gpa < r.size) region = &r;
       }
-      if (region == nullptr) {
-        return fail(Errc::kGuestFault, "guest-physical {:#x} is not guest RAM", at);
-      }
-      if (write && !region->writable) {
-        return fail(Errc::kGuestFault, "guest-physical {:#x} is read-only memory", at);
-      }
+      if (region == nullptr || (write && !region->writable)) return false;
       const size_t piece = std::min<uint64_t>(length - done, region->size - (at - region->gpa));
       if (pass == 1) {
         auto* host = reinterpret_cast<uint8_t*>(region->host + (at - region->gpa));
@@ -116,14 +109,14 @@ Expected<void> MshvPartition::copy_guest(uint64_t gpa, uint8_t* buffer, size_t l
       done += piece;
     }
   }
-  return {};
+  return true;
 }
 
-Expected<void> MshvPartition::read_memory(uint64_t gpa, std::span<uint8_t> data) const {
+bool MshvPartition::read_ram(uint64_t gpa, std::span<uint8_t> data) const noexcept {
   return copy_guest(gpa, data.data(), data.size(), false);
 }
 
-Expected<void> MshvPartition::write_memory(uint64_t gpa, std::span<const uint8_t> data) const {
+bool MshvPartition::write_ram(uint64_t gpa, std::span<const uint8_t> data) const noexcept {
   return copy_guest(gpa, const_cast<uint8_t*>(data.data()), data.size(), true);
 }
 

@@ -29,9 +29,10 @@ class MshvPartition {
 
   Expected<void> map_memory(uint64_t gpa, uint64_t size, void* host, bool writable);
   Expected<void> unmap_memory(uint64_t gpa, uint64_t size);
-  /// Copies guest RAM; an error naming the address when any byte of the range is not RAM.
-  Expected<void> read_memory(uint64_t gpa, std::span<uint8_t> data) const;
-  Expected<void> write_memory(uint64_t gpa, std::span<const uint8_t> data) const;
+  /// Copies guest RAM; false, with nothing copied, when any byte of the range is not RAM (for a
+  /// write: not writable RAM). Never allocates: the MMIO path asks it first for every access.
+  bool read_ram(uint64_t gpa, std::span<uint8_t> data) const noexcept;
+  bool write_ram(uint64_t gpa, std::span<const uint8_t> data) const noexcept;
 
   /// Replaces the whole routing table (the VMM's IOAPIC pins on GSIs 0-23 and device MSIs).
   Expected<void> set_msi_routes(std::span<const accel::MsiRoute> routes);
@@ -51,7 +52,7 @@ class MshvPartition {
   };
 
   MshvPartition(MshvDriver& driver, UniqueFd fd);
-  Expected<void> copy_guest(uint64_t gpa, uint8_t* buffer, size_t length, bool write) const;
+  bool copy_guest(uint64_t gpa, uint8_t* buffer, size_t length, bool write) const noexcept;
 
   MshvDriver& driver_;
   UniqueFd fd_;

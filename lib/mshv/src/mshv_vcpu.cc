@@ -9,42 +9,61 @@
 #include "io_port_intercept.h"
 #include "ioctl_error.h"
 #include "memory_intercept.h"
+#include "x86_mmio_emulator.h"
 
 namespace ferry::mshv {
 namespace {
 
-constexpr uint64_t kCr0Pg = 1ull << 31;
 constexpr size_t kMaxNamesPerAccess = 32;
 
-// Registers the hypervisor keeps readable in the register page (control registers read-only).
-const uint64_t* page_read_slot(HvVpRegisterPage& page, uint32_t name) {
+// The register page's copy of `name`: general registers, RIP and RFLAGS (which the VMM may have
+// written since the intercept), the segment registers and the control registers the hypervisor
+// filled in (read-only here). False for any other name.
+bool page_value(HvVpRegisterPage& page, uint32_t name, HvRegisterValue& out) {
   uint32_t dirty_class = 0;
-  if (const uint64_t* slot = page_slot(page, name, &dirty_class)) return slot;
+  if (const uint64_t* slot = page_slot(page, name, &dirty_class)) {
+    out = {*slot, 0};
+    return true;
+  }
+  if (name >= kHvRegEs && name <= kHvRegGs) {  // the page's order: es cs ss ds fs gs
+    std::memcpy(&out, &page.segments[name - kHvRegEs], sizeof out);
+    return true;
+  }
+  const uint64_t* control = nullptr;
   switch (name) {
     case kHvRegCr0:
-      return &page.cr0;
+      control = &page.cr0;
+      break;
     case kHvRegCr3:
-      return &page.cr3;
+      control = &page.cr3;
+      break;
     case kHvRegCr4:
-      return &page.cr4;
+      control = &page.cr4;
+      break;
     case kHvRegCr8:
-      return &page.cr8;
+      control = &page.cr8;
+      break;
     case kHvRegEfer:
-      return &page.efer;
+      control = &page.efer;
+      break;
     default:
-      return nullptr;
+      return false;
   }
+  out = {*control, 0};
+  return true;
 }
 
 }  // namespace
 
 MshvVcpu::MshvVcpu(std::shared_ptr<MshvPartition> partition, UniqueFd fd, unsigned index,
-                   Mapping register_page, MmioEmulator* emulator)
+                   Mapping register_page, std::unique_ptr<MmioEmulator> own_emulator,
+                   MmioEmulator* emulator)
     : partition_(std::move(partition)),
       fd_(std::move(fd)),
       index_(index),
       register_page_(std::move(register_page)),
-      emulator_(emulator) {}
+      own_emulator_(std::move(own_emulator)),
+      emulator_(emulator != nullptr ? emulator : own_emulator_.get()) {}
 
 Expected<std::unique_ptr<MshvVcpu>> MshvVcpu::create(std::shared_ptr<MshvPartition> partition,
                                                      UniqueFd fd, unsigned index,
@@ -57,8 +76,10 @@ Expected<std::unique_ptr<MshvVcpu>> MshvVcpu::create(std::shared_ptr<MshvPartiti
     // ENODEV: this partition has no register page (an isolated one); hypercalls do it all.
     return fail(mapped.error().context(fmt::format("mapping the register page of VP {}", index)));
   }
-  std::unique_ptr<MshvVcpu> vcpu(
-      new MshvVcpu(std::move(partition), std::move(fd), index, std::move(page), emulator));
+  std::unique_ptr<MmioEmulator> own_emulator;
+  if (emulator == nullptr) own_emulator = make_x86_mmio_emulator(partition->driver());
+  std::unique_ptr<MshvVcpu> vcpu(new MshvVcpu(std::move(partition), std::move(fd), index,
+                                              std::move(page), std::move(own_emulator), emulator));
   FERRY_ASSIGN(HvLapicState lapic, vcpu->get_lapic());
   lapic.apic_lvt_lint0 = (lapic.apic_lvt_lint0 & ~kApicDeliveryModeMask) | kApicDeliveryExtInt;
   lapic.apic_lvt_lint1 = (lapic.apic_lvt_lint1 & ~kApicDeliveryModeMask) | kApicDeliveryNmi;
@@ -174,11 +195,10 @@ Expected<void> MshvVcpu::vp_state(uint8_t type, bool set, Mapping& buffer) {
 // --- VpContext
 // ------------------------------------------------------------------------------------
 
-Expected<void> MshvVcpu::read_registers(std::span<const uint32_t> names,
-                                        std::span<uint64_t> values) {
+Expected<void> MshvVcpu::read_values(std::span<const uint32_t> names,
+                                     std::span<HvRegisterValue> values) {
   if (names.size() > kMaxNamesPerAccess || values.size() < names.size()) {
-    return fail(Errc::kInternal, "read_registers: {} names, {} values", names.size(),
-                values.size());
+    return fail(Errc::kInternal, "read_values: {} names, {} values", names.size(), values.size());
   }
   // Page-resident registers come from the page: it may hold values written since the intercept
   // that the hypervisor has not taken yet. The rest by hypercall.
@@ -187,10 +207,7 @@ Expected<void> MshvVcpu::read_registers(std::span<const uint32_t> names,
   std::array<size_t, kMaxNamesPerAccess> rest_index{};
   size_t rest = 0;
   for (size_t i = 0; i < names.size(); ++i) {
-    const uint64_t* slot = page ? page_read_slot(*page, names[i]) : nullptr;
-    if (slot != nullptr) {
-      values[i] = *slot;
-    } else {
+    if (page == nullptr || !page_value(*page, names[i], values[i])) {
       rest_names[rest] = names[i];
       rest_index[rest++] = i;
     }
@@ -198,15 +215,14 @@ Expected<void> MshvVcpu::read_registers(std::span<const uint32_t> names,
   if (rest == 0) return {};
   std::array<HvRegisterValue, kMaxNamesPerAccess> got{};
   FERRY_TRY(hvcall().get_vp_registers(index_, {rest_names.data(), rest}, {got.data(), rest}));
-  for (size_t i = 0; i < rest; ++i) values[rest_index[i]] = got[i].low;
+  for (size_t i = 0; i < rest; ++i) values[rest_index[i]] = got[i];
   return {};
 }
 
-Expected<void> MshvVcpu::write_registers(std::span<const uint32_t> names,
-                                         std::span<const uint64_t> values) {
+Expected<void> MshvVcpu::write_values(std::span<const uint32_t> names,
+                                      std::span<const HvRegisterValue> values) {
   if (names.size() > kMaxNamesPerAccess || values.size() != names.size()) {
-    return fail(Errc::kInternal, "write_registers: {} names, {} values", names.size(),
-                values.size());
+    return fail(Errc::kInternal, "write_values: {} names, {} values", names.size(), values.size());
   }
   HvVpRegisterPage* page = valid_page();
   std::array<uint32_t, kMaxNamesPerAccess> rest_names{};
@@ -217,11 +233,11 @@ Expected<void> MshvVcpu::write_registers(std::span<const uint32_t> names,
     uint32_t dirty_class = 0;
     uint64_t* slot = page ? page_slot(*page, names[i], &dirty_class) : nullptr;
     if (slot != nullptr) {
-      *slot = values[i];
+      *slot = values[i].low;
       dirty |= dirty_class;
     } else {
       rest_names[rest] = names[i];
-      rest_values[rest++] = {values[i], 0};
+      rest_values[rest++] = values[i];
     }
   }
   if (page != nullptr) __atomic_or_fetch(&page->dirty, dirty, __ATOMIC_RELEASE);
@@ -229,37 +245,16 @@ Expected<void> MshvVcpu::write_registers(std::span<const uint32_t> names,
   return hvcall().set_vp_registers(index_, {rest_names.data(), rest}, {rest_values.data(), rest});
 }
 
-Expected<HvX64SegmentRegister> MshvVcpu::segment(uint32_t name) {
-  const uint32_t names[] = {name};
-  HvRegisterValue value{};
-  FERRY_TRY(hvcall().get_vp_registers(index_, names, {&value, 1}));
-  HvX64SegmentRegister segment;
-  std::memcpy(&segment, &value, sizeof segment);
-  return segment;
+Expected<HvOutputTranslateVirtualAddress> MshvVcpu::translate_gva(uint64_t gva, uint64_t flags) {
+  return hvcall().translate_gva(index_, gva, flags);
 }
 
-Expected<uint64_t> MshvVcpu::translate(uint64_t linear, uint64_t validate) {
-  const uint32_t names[] = {kHvRegCr0};
-  uint64_t cr0 = 0;
-  FERRY_TRY(read_registers(names, {&cr0, 1}));
-  if (!(cr0 & kCr0Pg)) return linear;  // no paging: linear is physical
-  FERRY_ASSIGN(HvOutputTranslateVirtualAddress out,
-               hvcall().translate_gva(index_, linear, validate));
-  if (out.result_code != kTranslateSuccess && out.result_code != kTranslateGpaUnmapped) {
-    return fail(Errc::kGuestFault,
-                "the guest's page tables do not give access to linear address {:#x} (translation "
-                "result {}); injecting the page fault is not supported",
-                linear, out.result_code);
-  }
-  return out.gpa_page * kHvPageSize + linear % kHvPageSize;
+bool MshvVcpu::read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept {
+  return partition_->read_ram(gpa, data);
 }
 
-Expected<void> MshvVcpu::read_memory(uint64_t gpa, std::span<uint8_t> data) {
-  return partition_->read_memory(gpa, data);
-}
-
-Expected<void> MshvVcpu::write_memory(uint64_t gpa, std::span<const uint8_t> data) {
-  return partition_->write_memory(gpa, data);
+bool MshvVcpu::write_ram(uint64_t gpa, std::span<const uint8_t> data) noexcept {
+  return partition_->write_ram(gpa, data);
 }
 
 // --- the run loop
@@ -322,7 +317,7 @@ Expected<accel::Exit> MshvVcpu::handle_message(const MshvRunVp& message,
     case kHvMessageGpaIntercept: {
       HvX64MemoryInterceptMessage m;
       if (auto ok = payload_as(m); !ok) return failed(ok.error());
-      auto done = handle_memory_intercept(header.message_type, m, *this, io, emulator_);
+      auto done = handle_memory_intercept(header.message_type, m, *this, io, *emulator_);
       if (!done) return failed(done.error());
       return Exit{ExitKind::kHandled};
     }

@@ -18,7 +18,8 @@ namespace ferry::mshv {
 class MshvVcpu final : public accel::Vcpu, private VpContext {
  public:
   /// Takes a fresh VP fd: maps its register page (when the kernel offers one) and wires LINT0 to
-  /// ExtINT and LINT1 to NMI, as firmware does.
+  /// ExtINT and LINT1 to NMI, as firmware does. MMIO instructions go to `emulator` when it is
+  /// given, else to a lib/x86 emulator of the vCPU's own.
   static Expected<std::unique_ptr<MshvVcpu>> create(std::shared_ptr<MshvPartition> partition,
                                                     UniqueFd fd, unsigned index,
                                                     MmioEmulator* emulator);
@@ -42,18 +43,18 @@ class MshvVcpu final : public accel::Vcpu, private VpContext {
 
  private:
   MshvVcpu(std::shared_ptr<MshvPartition> partition, UniqueFd fd, unsigned index,
-           Mapping register_page, MmioEmulator* emulator);
+           Mapping register_page, std::unique_ptr<MmioEmulator> own_emulator,
+           MmioEmulator* emulator);
 
   // VpContext
   uint32_t vp_index() const override { return index_; }
-  Expected<void> read_registers(std::span<const uint32_t> names,
-                                std::span<uint64_t> values) override;
-  Expected<void> write_registers(std::span<const uint32_t> names,
-                                 std::span<const uint64_t> values) override;
-  Expected<HvX64SegmentRegister> segment(uint32_t name) override;
-  Expected<uint64_t> translate(uint64_t linear, uint64_t validate) override;
-  Expected<void> read_memory(uint64_t gpa, std::span<uint8_t> data) override;
-  Expected<void> write_memory(uint64_t gpa, std::span<const uint8_t> data) override;
+  Expected<void> read_values(std::span<const uint32_t> names,
+                             std::span<HvRegisterValue> values) override;
+  Expected<void> write_values(std::span<const uint32_t> names,
+                              std::span<const HvRegisterValue> values) override;
+  Expected<HvOutputTranslateVirtualAddress> translate_gva(uint64_t gva, uint64_t flags) override;
+  bool read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept override;
+  bool write_ram(uint64_t gpa, std::span<const uint8_t> data) noexcept override;
 
   // The register page when the hypervisor has filled it (after the first intercept); else null.
   HvVpRegisterPage* valid_page() const;
@@ -67,7 +68,8 @@ class MshvVcpu final : public accel::Vcpu, private VpContext {
   UniqueFd fd_;
   unsigned index_;
   Mapping register_page_;  // empty when the kernel offers none (then hypercalls only)
-  MmioEmulator* emulator_;
+  std::unique_ptr<MmioEmulator> own_emulator_;  // lib/x86, unless the VM was given a stand-in
+  MmioEmulator* emulator_;                      // never null
   std::atomic<bool> exit_requested_{false};
 };
 

@@ -38,13 +38,14 @@ ZydisStackWidth stack_width(CpuMode mode) {
 
 }  // namespace
 
-DecodeStatus decode(CpuMode mode, std::span<const uint8_t> bytes, Decoded& out) {
+DecodeStatus decode(const ZydisApi& zydis, CpuMode mode, std::span<const uint8_t> bytes,
+                    Decoded& out) {
   ZydisDecoder decoder;
-  if (ZYAN_FAILED(ZydisDecoderInit(&decoder, machine_mode(mode), stack_width(mode)))) {
+  if (ZYAN_FAILED(zydis.decoder_init(&decoder, machine_mode(mode), stack_width(mode)))) {
     return DecodeStatus::kInvalid;
   }
   const ZyanStatus status =
-      ZydisDecoderDecodeFull(&decoder, bytes.data(), bytes.size(), &out.insn, out.operands.data());
+      zydis.decode_full(&decoder, bytes.data(), bytes.size(), &out.insn, out.operands.data());
   if (status == ZYDIS_STATUS_NO_MORE_DATA) {
     return bytes.size() >= kMaxInstructionLength ? DecodeStatus::kTooLong
                                                  : DecodeStatus::kNeedMoreBytes;
@@ -54,6 +55,13 @@ DecodeStatus decode(CpuMode mode, std::span<const uint8_t> bytes, Decoded& out) 
   const size_t length = std::min<size_t>(out.insn.length, kMaxInstructionLength);
   std::copy_n(bytes.begin(), length, out.bytes.begin());
   return DecodeStatus::kOk;
+}
+
+std::string mnemonic_name(ZydisMnemonic mnemonic) {
+  auto api = zydis();
+  const char* name = api ? (*api)->mnemonic_string(mnemonic) : nullptr;
+  return name != nullptr ? std::string(name)
+                         : fmt::format("mnemonic {}", static_cast<int>(mnemonic));
 }
 
 std::string hex_bytes(std::span<const uint8_t> bytes) {

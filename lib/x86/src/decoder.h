@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ferry/x86/cpu_state.h"
+#include "zydis_api.h"
 
 namespace ferry::x86 {
 
@@ -29,8 +30,12 @@ enum class DecodeStatus : uint8_t {
   kInvalid,        // no instruction (or an illegal prefix combination): #UD
 };
 
-/// Decodes the instruction at the start of `bytes` for `mode`.
-DecodeStatus decode(CpuMode mode, std::span<const uint8_t> bytes, Decoded& out);
+/// Decodes the instruction at the start of `bytes` for `mode` with the loaded Zydis.
+DecodeStatus decode(const ZydisApi& zydis, CpuMode mode, std::span<const uint8_t> bytes,
+                    Decoded& out);
+
+/// "MOV" for error messages (the number when Zydis is not loaded).
+std::string mnemonic_name(ZydisMnemonic mnemonic);
 
 /// "f3 48 a5" for error messages.
 std::string hex_bytes(std::span<const uint8_t> bytes);

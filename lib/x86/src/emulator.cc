@@ -166,8 +166,12 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
       cache_ ? cache_->find(mode, state.regs.rip, std::span(buffer.data(), have)) : nullptr;
   Decoded fresh;
   MemoryAccess fetcher(state, mode, platform_, translator(), faults);
+  const ZydisApi* decoder = nullptr;
+  if (cached == nullptr) {
+    FERRY_ASSIGN(decoder, zydis());
+  }
   while (cached == nullptr) {
-    const DecodeStatus status = decode(mode, std::span(buffer.data(), have), fresh);
+    const DecodeStatus status = decode(*decoder, mode, std::span(buffer.data(), have), fresh);
     if (status == DecodeStatus::kOk) {
       if (cache_) cache_->insert(mode, state.regs.rip, fresh);
       break;

@@ -223,7 +223,7 @@ Error Execution::unsupported(std::string_view what) const {
                fmt::format("x86 emulator: unsupported instruction {} ({} bytes: {}) at rip {:#x}: "
                            "{}; the VMM cannot emulate this MMIO access, so the guest's driver "
                            "must use a plain MOV or a supported form",
-                           ZydisMnemonicGetString(decoded_.insn.mnemonic), decoded_.insn.length,
+                           mnemonic_name(decoded_.insn.mnemonic), decoded_.insn.length,
                            hex_bytes(std::span(decoded_.bytes.data(), decoded_.insn.length)),
                            regs_.rip, what));
 }

@@ -84,6 +84,8 @@ constexpr uint16_t kExecCplMask = 0x3;
 constexpr uint16_t kExecCr0Pe = 1u << 2;
 constexpr uint16_t kExecCr0Am = 1u << 3;
 constexpr uint16_t kExecEferLma = 1u << 4;
+constexpr uint16_t kExecDebugActive = 1u << 5;
+constexpr uint16_t kExecInterruptionPending = 1u << 6;  // an event was being delivered
 constexpr uint16_t kExecInterruptShadow = 1u << 12;
 
 struct HvX64IoPortInterceptMessage {
@@ -257,6 +259,13 @@ struct HvOutputTranslateVirtualAddress {
 constexpr uint64_t kTranslateValidateRead = 0x1;
 constexpr uint64_t kTranslateValidateWrite = 0x2;
 constexpr uint64_t kTranslateValidateExecute = 0x4;
+constexpr uint64_t kTranslatePrivilegeExempt = 0x8;
+constexpr uint64_t kTranslateSetPageTableBits = 0x10;  // set accessed/dirty bits as an access would
+constexpr uint64_t kTranslateTlbFlushInhibit = 0x20;
+constexpr uint64_t kTranslateSupervisorAccess = 0x40;  // check as CPL 0, whatever the current CPL
+constexpr uint64_t kTranslateUserAccess = 0x80;        // check as CPL 3
+constexpr uint64_t kTranslateEnforceSmap = 0x100;
+constexpr uint64_t kTranslateOverrideSmap = 0x200;
 enum HvTranslateResult : uint32_t {
   kTranslateSuccess = 0,
   kTranslatePageNotPresent = 1,
@@ -268,6 +277,24 @@ enum HvTranslateResult : uint32_t {
   kTranslateGpaIllegalOverlayAccess = 7,
   kTranslateIntercept = 8,
   kTranslateGpaUnaccepted = 9,
+};
+
+// "GPA_UNMAPPED" for an error message; "unknown" for anything else.
+const char* hv_translate_result_name(uint32_t result);
+
+// HV_REGISTER_PENDING_INTERRUPTION (hv_x64_pending_interruption_register): an event the hypervisor
+// delivers on the next dispatch. CR2 of a page fault is set separately (HV_X64_REGISTER_CR2).
+constexpr uint64_t kPendingInterruptionPending = 1ull << 0;
+constexpr unsigned kPendingInterruptionTypeShift = 1;  // 3 bits: HvPendingInterruptionType
+constexpr uint64_t kPendingInterruptionDeliverErrorCode = 1ull << 4;
+constexpr unsigned kPendingInterruptionLengthShift = 5;  // 4 bits: software interrupts only
+constexpr uint64_t kPendingInterruptionNested = 1ull << 9;
+constexpr unsigned kPendingInterruptionVectorShift = 16;     // 16 bits
+constexpr unsigned kPendingInterruptionErrorCodeShift = 32;  // 32 bits
+enum HvPendingInterruptionType : uint8_t {
+  kHvPendingInterrupt = 0,
+  kHvPendingNmi = 2,
+  kHvPendingException = 3,
 };
 
 enum HvInterceptType : uint32_t {

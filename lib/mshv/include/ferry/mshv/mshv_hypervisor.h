@@ -18,7 +18,8 @@ struct MshvOptions {
   bool cpu_feature_banks = false;
   uint64_t disabled_processor_features[2] = {0, 0};
   uint64_t disabled_xsave_features = 0;
-  // Carries out MMIO instructions (memory intercepts); without one an MMIO access is an error.
+  // Carries out the MMIO instructions (memory intercepts) of every vCPU instead of lib/x86 (for
+  // tests). Without one, each vCPU has a lib/x86 emulator of its own.
   std::shared_ptr<MmioEmulator> mmio_emulator;
 };
 

@@ -1,28 +1,14 @@
-// Port I/O conformance: the same instructions, from the same registers and memory, on real KVM
-// and on MSHV (over the fake driver) must produce the same GuestIo traffic and the same registers.
-// Each program states what the CPU does; every backend is held to it, and a cross test compares
-// the backends access for access and register for register.
-#include <gmock/gmock.h>
+// The port I/O programs of the conformance tests (conformance_programs.h).
 #include <gtest/gtest.h>
 
-#include "conformance_backend.h"
-#include "support/kvm_required.h"
+#include <cstring>
+
+#include "conformance_programs.h"
 
 namespace ferry::test {
 namespace {
 
-using ::testing::ElementsAreArray;
 using Kind = IoAccess::Kind;
-
-struct Expectation {
-  ConformanceProgram program;
-  std::vector<IoAccess> accesses;
-  size_t access_count = 0;  // when not 0, only the number of accesses is checked
-  std::function<void(const accel::Regs&)> check_regs;
-  std::vector<uint8_t> watched;
-};
-
-void PrintTo(const Expectation& e, std::ostream* os) { *os << e.program.name; }
 
 IoAccess out(uint16_t port, std::vector<uint8_t> data) {
   return {Kind::kPioWrite, port, std::move(data)};
@@ -33,18 +19,9 @@ IoAccess in(uint16_t port, std::vector<uint8_t> data) {
 
 std::vector<uint8_t> bytes(const char* text) { return {text, text + std::strlen(text)}; }
 
-Expectation program(std::string name, vmm::BootMode mode, std::vector<uint8_t> code,
-                    std::function<void(accel::Regs&)> regs) {
-  Expectation e;
-  e.program.name = std::move(name);
-  e.program.mode = mode;
-  e.program.code = std::move(code);
-  e.program.regs = std::move(regs);
-  e.check_regs = [](const accel::Regs&) {};
-  return e;
-}
+}  // namespace
 
-std::vector<Expectation> programs() {
+std::vector<Expectation> pio_programs() {
   std::vector<Expectation> list;
   // out al,0x80; out ax,0x82 (66); out eax,0x84; out dx,al
   const std::vector<uint8_t> outs = {0xe6, 0x80, 0x66, 0xe7, 0x82, 0xe7, 0x84, 0xee};
@@ -149,62 +126,4 @@ std::vector<Expectation> programs() {
   return list;
 }
 
-class PioConformanceTest : public ::testing::TestWithParam<std::tuple<std::string, Expectation>> {
- protected:
-  void SetUp() override {
-    if (std::get<0>(GetParam()) == "kvm") FERRY_REQUIRE_KVM();
-  }
-};
-
-TEST_P(PioConformanceTest, Program) {
-  const auto& [backend_name, expected] = GetParam();
-  auto backend = ConformanceBackend::make(backend_name);
-  auto run = run_program(*backend, expected.program);
-  ASSERT_TRUE(run) << run.error().message();
-  if (expected.access_count != 0) {
-    EXPECT_EQ(run->accesses.size(), expected.access_count);
-  } else {
-    EXPECT_THAT(run->accesses, ElementsAreArray(expected.accesses));
-  }
-  expected.check_regs(run->regs);
-  EXPECT_EQ(run->watched, expected.watched);
-}
-
-// Both backends, compared with each other: traffic, every general register and RFLAGS.
-class PioCrossBackendTest : public ::testing::TestWithParam<Expectation> {
- protected:
-  void SetUp() override { FERRY_REQUIRE_KVM(); }
-};
-
-TEST_P(PioCrossBackendTest, KvmAndMshvAgree) {
-  auto kvm = ConformanceBackend::make("kvm");
-  auto mshv = ConformanceBackend::make("mshv");
-  auto on_kvm = run_program(*kvm, GetParam().program);
-  auto on_mshv = run_program(*mshv, GetParam().program);
-  ASSERT_TRUE(on_kvm) << on_kvm.error().message();
-  ASSERT_TRUE(on_mshv) << on_mshv.error().message();
-  EXPECT_THAT(on_mshv->accesses, ElementsAreArray(on_kvm->accesses));
-  const accel::Regs& k = on_kvm->regs;
-  const accel::Regs& m = on_mshv->regs;
-  EXPECT_EQ(accel::format_registers(m, {}), accel::format_registers(k, {}));
-  EXPECT_EQ(on_mshv->watched, on_kvm->watched);
-}
-
-std::string backend_and_program(
-    const ::testing::TestParamInfo<std::tuple<std::string, Expectation>>& info) {
-  return std::get<0>(info.param) + "_" + std::get<1>(info.param).program.name;
-}
-
-std::string program_name(const ::testing::TestParamInfo<Expectation>& info) {
-  return info.param.program.name;
-}
-
-INSTANTIATE_TEST_SUITE_P(Backends, PioConformanceTest,
-                         ::testing::Combine(::testing::Values("kvm", "mshv"),
-                                            ::testing::ValuesIn(programs())),
-                         backend_and_program);
-INSTANTIATE_TEST_SUITE_P(Programs, PioCrossBackendTest, ::testing::ValuesIn(programs()),
-                         program_name);
-
-}  // namespace
 }  // namespace ferry::test
