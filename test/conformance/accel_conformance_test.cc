@@ -142,8 +142,8 @@ TEST_P(AccelConformanceTest, RegistersRoundTrip) {
   EXPECT_EQ(sback->cr3, 0x2000u);
   EXPECT_EQ(sback->efer & (accel::kEferLme | accel::kEferLma), accel::kEferLme | accel::kEferLma);
 
-  // MXCSR is left out: KVM on the development host (PVM) reads it back as 0 after KVM_SET_FPU.
   accel::FpuState fpu;
+  fpu.mxcsr = 0x7f80;  // all exceptions masked, rounding toward zero
   fpu.xmm[7][3] = 0x77;
   fpu.xmm[0][15] = 0x11;
   ASSERT_TRUE((*vcpu)->set_fpu(fpu));
@@ -151,6 +151,7 @@ TEST_P(AccelConformanceTest, RegistersRoundTrip) {
   ASSERT_TRUE(fback);
   EXPECT_EQ(fback->xmm[7][3], 0x77);
   EXPECT_EQ(fback->xmm[0][15], 0x11);
+  EXPECT_EQ(fback->mxcsr, 0x7f80u);
 }
 
 std::string backend_name(const ::testing::TestParamInfo<std::string>& param) { return param.param; }

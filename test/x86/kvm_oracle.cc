@@ -28,7 +28,6 @@ constexpr uint64_t kExceptionStackTop = 0x8000;
 constexpr uint16_t kCode64Selector = 0x08, kTssSelector = 0x20;
 constexpr unsigned kVectors = 32;
 constexpr auto kRunDeadline = std::chrono::milliseconds(500);
-constexpr uint64_t kWarmUpTables = 0x1c0000;
 constexpr uint64_t kPageSize = 4096;
 
 // Records MMIO like FakePlatform and stops at the OUT that ends the snippet.
@@ -139,49 +138,7 @@ Expected<std::unique_ptr<KvmOracle>> KvmOracle::create() {
   struct sigaction action {};
   action.sa_handler = on_alarm;  // no SA_RESTART: KVM_RUN returns EINTR
   sigaction(SIGALRM, &action, nullptr);
-  FERRY_TRY(oracle->warm_up_sse());
   return oracle;
-}
-
-// KVM_SET_FPU writes the legacy XSAVE area but not its header: while the guest has never used
-// SSE, the header says "initial state" and the registers set are dropped at the next entry. One
-// SSE load in the guest (movdqu xmm0, [0x10100], all ones) marks the state in use. It is a form
-// KVM's emulator knows, as this host's KVM (PVM) emulates the first instructions after a state
-// change.
-Expected<void> KvmOracle::warm_up_sse() {
-  constexpr uint64_t kCode = 0x10000;
-  PageTables tables(ram(), PagingFormat::kLevel4, kWarmUpTables, kWarmUpTables + 0x10000);
-  tables.map(kCode, kCode);
-  accel::SpecialRegs sregs = initial_sregs_;
-  sregs.cs = {.base = 0,
-              .limit = 0xffffffff,
-              .selector = 8,
-              .type = 0xb,
-              .present = true,
-              .s = true,
-              .l = true,
-              .g = true};
-  sregs.ds = sregs.es = sregs.ss = {.base = 0,
-                                    .limit = 0xffffffff,
-                                    .selector = 0x10,
-                                    .type = 0x3,
-                                    .present = true,
-                                    .s = true,
-                                    .db = true,
-                                    .g = true};
-  sregs.cr0 = accel::kCr0Pe | accel::kCr0Et | accel::kCr0Ne | accel::kCr0Pg;
-  sregs.cr3 = tables.root();
-  sregs.cr4 = accel::kCr4Pae | accel::kCr4Osfxsr;
-  sregs.efer = accel::kEferLme | accel::kEferLma;
-  accel::Regs regs;
-  regs.rip = kCode;
-  const uint8_t code[] = {0xf3, 0x0f, 0x6f, 0x04, 0x25, 0x00, 0x01, 0x01, 0x00};
-  std::fill_n(ram().begin() + kCode + 0x100, 16, 0xff);
-  FERRY_ASSIGN(const OracleResult result, run(code, kCode, regs, sregs, std::nullopt));
-  if (result.end != OracleResult::End::kCompleted || result.fpu.xmm[0][0] != 0xff) {
-    return fail(Errc::kInternal, "the oracle's SSE warm-up did not run");
-  }
-  return {};
 }
 
 Expected<OracleResult> KvmOracle::run(std::span<const uint8_t> code, uint64_t code_gpa,

@@ -52,7 +52,6 @@ class KvmOracle {
 
  private:
   KvmOracle() = default;
-  Expected<void> warm_up_sse();
 
   std::unique_ptr<accel::Hypervisor> hypervisor_;
   std::unique_ptr<accel::Vm> vm_;
