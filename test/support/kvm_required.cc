@@ -1,6 +1,8 @@
 #include "support/kvm_required.h"
 
 #include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,7 +14,18 @@ namespace ferry::test {
 std::string kvm_unusable_reason() {
   int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (fd < 0) return std::string("cannot open /dev/kvm: ") + std::strerror(errno);
+  // A file that opens is not yet KVM (a bind mount, a stale node): ask it for the API version.
+  const int version = ::ioctl(fd, KVM_GET_API_VERSION, 0);
+  const int saved_errno = errno;
   ::close(fd);
+  if (version < 0) {
+    return std::string("/dev/kvm does not answer KVM_GET_API_VERSION: ") +
+           std::strerror(saved_errno);
+  }
+  if (version != KVM_API_VERSION) {
+    return "/dev/kvm speaks KVM API version " + std::to_string(version) + ", ferry needs " +
+           std::to_string(KVM_API_VERSION);
+  }
   return {};
 }
 

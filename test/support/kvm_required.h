@@ -9,7 +9,7 @@
 
 namespace ferry::test {
 
-// Empty when /dev/kvm can be opened read-write; otherwise why not.
+// Empty when /dev/kvm opens read-write and speaks KVM API version 12; otherwise why not.
 std::string kvm_unusable_reason();
 bool no_kvm_allowed();
 
