@@ -98,5 +98,50 @@ TEST(Bus, ADeviceMayChangeTheBusFromItsOwnHandler) {
   EXPECT_EQ(data[0], 0x5a);
 }
 
+TEST(BusReader, SeesEveryChangeOfTheBusAtItsNextAccess) {
+  Bus bus("test");
+  Bus::Reader reader(bus);
+  auto a = std::make_shared<StrictMock<MockDevice>>();
+  std::array<uint8_t, 2> data{};
+  EXPECT_FALSE(reader.read(0x1000, data));  // the empty bus
+  ASSERT_TRUE(bus.insert(0x1000, 0x10, a));
+  EXPECT_CALL(*a, read(0, SpanSize(2)));
+  EXPECT_TRUE(reader.read(0x1000, data));
+  ASSERT_TRUE(bus.remove(0x1000));
+  EXPECT_FALSE(reader.write(0x1000, data));
+  ASSERT_TRUE(bus.insert(0x2000, 0x10, a));
+  EXPECT_CALL(*a, write(0xe, SpanSize(2)));
+  EXPECT_TRUE(reader.write(0x200e, data));
+}
+
+TEST(BusReader, ReleasesARemovedDeviceAtItsNextAccess) {
+  Bus bus("test");
+  Bus::Reader reader(bus);
+  auto device = std::make_shared<StrictMock<MockDevice>>();
+  std::weak_ptr<MockDevice> watch = device;
+  ASSERT_TRUE(bus.insert(0x1000, 0x10, device));
+  device.reset();
+  std::array<uint8_t, 1> data{};
+  EXPECT_CALL(*watch.lock(), read(0, SpanSize(1)));
+  EXPECT_TRUE(reader.read(0x1000, data));
+  ASSERT_TRUE(bus.remove(0x1000));
+  EXPECT_FALSE(watch.expired()) << "the reader's snapshot still holds it";
+  EXPECT_FALSE(reader.read(0x1000, data));
+  EXPECT_TRUE(watch.expired());
+}
+
+TEST(BusReader, ADeviceMayChangeTheBusFromItsOwnHandler) {
+  Bus bus("test");
+  Bus::Reader reader(bus);
+  auto device = std::make_shared<SelfMovingDevice>(bus);
+  device->self_ = device;
+  ASSERT_TRUE(bus.insert(0x1000, 0x10, device));
+  std::array<uint8_t, 1> data{};
+  EXPECT_TRUE(reader.write(0x1000, data));
+  EXPECT_FALSE(reader.read(0x1000, data));
+  EXPECT_TRUE(reader.read(0x3000, data));
+  EXPECT_EQ(data[0], 0x5a);
+}
+
 }  // namespace
 }  // namespace ferry::bus

@@ -25,7 +25,7 @@ Expected<void> Bus::insert(uint64_t base, uint64_t size, std::shared_ptr<BusDevi
   auto at = std::lower_bound(table->begin(), table->end(), base,
                              [](const Range& r, uint64_t b) { return r.base < b; });
   table->insert(at, Range{base, size, std::move(device)});
-  table_.store(std::move(table));
+  publish(std::move(table));
   return {};
 }
 
@@ -38,8 +38,15 @@ Expected<void> Bus::remove(uint64_t base) {
     return fail(Errc::kNotFound, "{} bus: no range starts at {:#x}", name_, base);
   }
   table->erase(at);
-  table_.store(std::move(table));
+  publish(std::move(table));
   return {};
+}
+
+// The table first, then the version: a Reader that sees the new version loads a table at least
+// as new. (One that loads the new table under the old version refreshes again on the next bump.)
+void Bus::publish(std::shared_ptr<const Table> table) {
+  table_.store(std::move(table));
+  version_.fetch_add(1, std::memory_order_release);
 }
 
 const Bus::Range* Bus::find(const Table& table, uint64_t address, uint64_t length) noexcept {
@@ -51,9 +58,8 @@ const Bus::Range* Bus::find(const Table& table, uint64_t address, uint64_t lengt
   return range_fits(address - r.base, length, r.size) ? &r : nullptr;
 }
 
-bool Bus::read(uint64_t address, std::span<uint8_t> data) const noexcept {
-  std::shared_ptr<const Table> table = table_.load();
-  if (const Range* r = find(*table, address, data.size())) {
+bool Bus::read(const Table& table, uint64_t address, std::span<uint8_t> data) noexcept {
+  if (const Range* r = find(table, address, data.size())) {
     r->device->read(address - r->base, data);
     return true;
   }
@@ -61,13 +67,31 @@ bool Bus::read(uint64_t address, std::span<uint8_t> data) const noexcept {
   return false;
 }
 
-bool Bus::write(uint64_t address, std::span<const uint8_t> data) const noexcept {
-  std::shared_ptr<const Table> table = table_.load();
-  if (const Range* r = find(*table, address, data.size())) {
+bool Bus::write(const Table& table, uint64_t address, std::span<const uint8_t> data) noexcept {
+  if (const Range* r = find(table, address, data.size())) {
     r->device->write(address - r->base, data);
     return true;
   }
   return false;
+}
+
+bool Bus::read(uint64_t address, std::span<uint8_t> data) const noexcept {
+  std::shared_ptr<const Table> table = table_.load();  // keeps the device alive during the call
+  return read(*table, address, data);
+}
+
+bool Bus::write(uint64_t address, std::span<const uint8_t> data) const noexcept {
+  std::shared_ptr<const Table> table = table_.load();
+  return write(*table, address, data);
+}
+
+const Bus::Table& Bus::Reader::current() noexcept {
+  const uint64_t version = bus_.version_.load(std::memory_order_acquire);
+  if (version != version_) {
+    table_ = bus_.table_.load();
+    version_ = version;
+  }
+  return *table_;
 }
 
 }  // namespace ferry::bus

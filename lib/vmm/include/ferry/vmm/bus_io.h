@@ -1,5 +1,5 @@
 // The VMM side of accel::GuestIo: dispatches guest MMIO and port accesses to the two buses and
-// counts them.
+// counts them. One per vCPU, used only by its thread (the bus readers and counters rely on it).
 #pragma once
 
 #include <atomic>
@@ -30,8 +30,8 @@ class BusIo final : public accel::GuestIo {
  private:
   void count(std::atomic<uint64_t>& counter, bool claimed) noexcept;
 
-  const bus::Bus& mmio_;
-  const bus::Bus& pio_;
+  bus::Bus::Reader mmio_;
+  bus::Bus::Reader pio_;
   // Relaxed counters: one BusIo per vCPU keeps them uncontended.
   std::atomic<uint64_t> mmio_count_{0}, pio_count_{0}, unclaimed_count_{0};
 };
