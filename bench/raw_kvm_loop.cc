@@ -24,7 +24,7 @@ int fail(const char* what) {
 
 }  // namespace
 
-int run_raw_kvm_loop(std::span<const uint8_t> image) {
+int run_raw_kvm_loop(std::span<const uint8_t> image, bool in_kernel_lapic) {
   int kvm = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (kvm < 0) return fail("/dev/kvm");
   int vm = ::ioctl(kvm, KVM_CREATE_VM, 0);
@@ -39,6 +39,12 @@ int run_raw_kvm_loop(std::span<const uint8_t> image) {
   if (::ioctl(vm, KVM_SET_USER_MEMORY_REGION, &low) < 0 ||
       ::ioctl(vm, KVM_SET_USER_MEMORY_REGION, &high) < 0) {
     return fail("KVM_SET_USER_MEMORY_REGION");
+  }
+  if (in_kernel_lapic) {
+    kvm_enable_cap split = {};
+    split.cap = KVM_CAP_SPLIT_IRQCHIP;
+    split.args[0] = 24;  // routes reserved for an IOAPIC, as ferry reserves them
+    if (::ioctl(vm, KVM_ENABLE_CAP, &split) < 0) return fail("KVM_CAP_SPLIT_IRQCHIP");
   }
   int vcpu = ::ioctl(vm, KVM_CREATE_VCPU, 0);
   if (vcpu < 0) return fail("KVM_CREATE_VCPU");
