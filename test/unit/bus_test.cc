@@ -46,6 +46,17 @@ TEST(Bus, UnclaimedReadsAreAllOnesAndWritesAreDropped) {
   EXPECT_THAT(data, ElementsAre(0xff, 0xff, 0xff, 0xff));
 }
 
+TEST(Bus, UnclaimedReadsOfEverySizeFillExactlyTheirBytes) {
+  Bus bus("test");
+  for (size_t size = 1; size <= 17; ++size) {
+    std::array<uint8_t, 19> buffer{};
+    EXPECT_FALSE(bus.read(0x1000, std::span(buffer).subspan(1, size)));
+    for (size_t i = 0; i < buffer.size(); ++i) {
+      EXPECT_EQ(buffer[i], i >= 1 && i <= size ? 0xff : 0) << "size " << size << " byte " << i;
+    }
+  }
+}
+
 TEST(Bus, RefusesOverlapsEmptyRangesAndWrapAround) {
   Bus bus("mmio");
   auto a = std::make_shared<StrictMock<MockDevice>>();
