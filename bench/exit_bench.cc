@@ -8,6 +8,7 @@
 // to back on the same workload (in alternating order), so slow drifts of a nested host hit the
 // pair alike, and the median ignores the rounds a noise burst hit.
 #include <fmt/format.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,8 +33,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Options {
-  uint32_t exits = 400000;
-  int reps = 7;
+  uint32_t exits = 50000;
+  int reps = 21;
+  bool pin = true;
   std::string ferry = FERRY_BINARY;
   std::string qemu;  // found on PATH unless given
 };
@@ -92,10 +94,12 @@ std::optional<Options> parse_options(int argc, char** argv) {
       o.qemu = next();
     } else if (arg == "--no-qemu") {
       o.qemu.clear();
+    } else if (arg == "--no-pin") {
+      o.pin = false;
     } else {
       std::fprintf(stderr,
                    "usage: exit_bench [--exits N] [--reps R] [--ferry PATH] [--qemu PATH | "
-                   "--no-qemu]\n");
+                   "--no-qemu] [--no-pin]\n");
       return std::nullopt;
     }
   }
@@ -155,6 +159,21 @@ void measure(std::vector<Runner>& runners, const Options& o, const fs::path& dir
   }
 }
 
+// Every runner on the same CPU (the children inherit it): a process that migrates mid-run
+// takes the cost of cold caches, and on a nested host the CPUs do not run alike. Returns the CPU.
+int pin_to_last_cpu() {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -1;
+  for (int cpu = CPU_SETSIZE - 1; cpu >= 0; --cpu) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return sched_setaffinity(0, sizeof one, &one) == 0 ? cpu : -1;
+  }
+  return -1;
+}
+
 double per_exit_us(double with_ms, double idle_ms, uint32_t exits) {
   return (with_ms - idle_ms) * 1000.0 / exits;
 }
@@ -188,9 +207,9 @@ void report(const std::vector<Runner>& runners, const Options& o) {
   const Runner& ferry = runners[2];
   const Runner* qemu = runners.size() > 3 ? &runners[3] : nullptr;
   fmt::print(
-      "\nferry exit benchmark: exitloop guest (16-bit), {} exits per run, {} rounds; table: best "
-      "run;\nratios: median of the rounds' paired ratios [quartiles]\n\n",
-      o.exits, o.reps);
+      "\nferry exit benchmark: exitloop guest (16-bit), {} exits per run, {} rounds, {}; table: "
+      "best run;\nratios: median of the rounds' paired ratios [quartiles]\n\n",
+      o.exits, o.reps, o.pin ? "pinned to one CPU" : "not pinned");
   fmt::print("{:<34}", "");
   for (const Runner& r : runners) fmt::print("{:>16}", r.name);
   fmt::print("\n");
@@ -287,6 +306,14 @@ int bench_main(int argc, char** argv) {
                                                          "isa-debug-exit,iobase=0xf4,iosize=1"};
                        },
                        1});
+  }
+  if (o->pin) {
+    const int cpu = pin_to_last_cpu();
+    if (cpu < 0) {
+      std::perror("sched_setaffinity");
+      return 1;
+    }
+    std::fprintf(stderr, "every runner pinned to CPU %d (--no-pin to let them move)\n", cpu);
   }
   std::fprintf(stderr, "measuring (this takes a while: %u exits per run)...\n", o->exits);
   measure(runners, *o, dir);
