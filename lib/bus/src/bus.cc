@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ferry/base/checked.h"
+#include "ferry/base/hot_path.h"
 
 namespace ferry::bus {
 namespace {
@@ -11,7 +12,7 @@ namespace {
 // Accesses up to 8 bytes (all of KVM's) with fixed-size stores, which the compiler inlines:
 // libc's memset uses AVX-512 registers, and vector state the vCPU thread leaves in use is saved
 // and restored around every KVM_RUN. (A loop would be turned back into a memset call.)
-void fill_all_ones(std::span<uint8_t> data) noexcept {
+FERRY_HOT void fill_all_ones(std::span<uint8_t> data) noexcept {
   constexpr uint64_t kOnes = UINT64_MAX;
   uint8_t* at = data.data();
   size_t left = data.size();
@@ -69,7 +70,8 @@ void Bus::publish(std::shared_ptr<const Table> table) {
   version_.fetch_add(1, std::memory_order_release);
 }
 
-const Bus::Range* Bus::find(const Table& table, uint64_t address, uint64_t length) noexcept {
+FERRY_HOT const Bus::Range* Bus::find(const Table& table, uint64_t address,
+                                      uint64_t length) noexcept {
   // The last range starting at or below address is the only candidate.
   auto after = std::upper_bound(table.begin(), table.end(), address,
                                 [](uint64_t a, const Range& r) { return a < r.base; });
@@ -78,7 +80,7 @@ const Bus::Range* Bus::find(const Table& table, uint64_t address, uint64_t lengt
   return range_fits(address - r.base, length, r.size) ? &r : nullptr;
 }
 
-bool Bus::read(const Table& table, uint64_t address, std::span<uint8_t> data) noexcept {
+FERRY_HOT bool Bus::read(const Table& table, uint64_t address, std::span<uint8_t> data) noexcept {
   if (const Range* r = find(table, address, data.size())) {
     r->device->read(address - r->base, data);
     return true;
@@ -87,7 +89,8 @@ bool Bus::read(const Table& table, uint64_t address, std::span<uint8_t> data) no
   return false;
 }
 
-bool Bus::write(const Table& table, uint64_t address, std::span<const uint8_t> data) noexcept {
+FERRY_HOT bool Bus::write(const Table& table, uint64_t address,
+                          std::span<const uint8_t> data) noexcept {
   if (const Range* r = find(table, address, data.size())) {
     r->device->write(address - r->base, data);
     return true;
@@ -105,7 +108,7 @@ bool Bus::write(uint64_t address, std::span<const uint8_t> data) const noexcept 
   return write(*table, address, data);
 }
 
-const Bus::Table& Bus::Reader::current() noexcept {
+FERRY_HOT const Bus::Table& Bus::Reader::current() noexcept {
   const uint64_t version = bus_.version_.load(std::memory_order_acquire);
   if (version != version_) {
     table_ = bus_.table_.load();

@@ -1,4 +1,5 @@
 #include "ferry/kvm/kvm_sys.h"
+#include "ferry/base/hot_path.h"
 
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -19,7 +20,7 @@ int KvmSys::open_device(const char* path) {
   return fd >= 0 ? fd : -errno;
 }
 
-int KvmSys::ioctl(int fd, unsigned long request, void* arg) {
+FERRY_HOT int KvmSys::ioctl(int fd, unsigned long request, void* arg) {
   for (;;) {
     int result = ::ioctl(fd, request, arg);
     if (result >= 0) return result;

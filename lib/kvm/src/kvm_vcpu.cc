@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ferry/accel/vcpu_error.h"
+#include "ferry/base/hot_path.h"
 #include "kvm_abi.h"
 #include "kvm_registers.h"
 
@@ -117,7 +118,7 @@ void KvmVcpu::request_exit() noexcept {
   __atomic_store_n(&run_page()->immediate_exit, 1, __ATOMIC_SEQ_CST);
 }
 
-void KvmVcpu::handle_io(accel::GuestIo& io) noexcept {
+FERRY_HOT void KvmVcpu::handle_io(accel::GuestIo& io) noexcept {
   kvm_run* run = run_page();
   auto* data = reinterpret_cast<uint8_t*>(run) + run->io.data_offset;
   const size_t size = run->io.size;
@@ -131,7 +132,7 @@ void KvmVcpu::handle_io(accel::GuestIo& io) noexcept {
   }
 }
 
-void KvmVcpu::handle_mmio(accel::GuestIo& io) noexcept {
+FERRY_HOT void KvmVcpu::handle_mmio(accel::GuestIo& io) noexcept {
   kvm_run* run = run_page();
   const size_t length = std::min<size_t>(run->mmio.len, sizeof run->mmio.data);
   if (run->mmio.is_write) {
@@ -141,7 +142,7 @@ void KvmVcpu::handle_mmio(accel::GuestIo& io) noexcept {
   }
 }
 
-Expected<accel::Exit> KvmVcpu::run(accel::GuestIo& io) noexcept {
+FERRY_HOT Expected<accel::Exit> KvmVcpu::run(accel::GuestIo& io) noexcept {
   using accel::Exit;
   using accel::ExitKind;
   int r = sys_.ioctl(fd_.get(), KVM_RUN, nullptr);

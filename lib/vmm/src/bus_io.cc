@@ -1,8 +1,9 @@
 #include "ferry/vmm/bus_io.h"
+#include "ferry/base/hot_path.h"
 
 namespace ferry::vmm {
 
-void BusIo::count(std::atomic<uint64_t>& counter, bool claimed) noexcept {
+FERRY_HOT void BusIo::count(std::atomic<uint64_t>& counter, bool claimed) noexcept {
   counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (!claimed) {
     unclaimed_count_.store(unclaimed_count_.load(std::memory_order_relaxed) + 1,
@@ -10,19 +11,19 @@ void BusIo::count(std::atomic<uint64_t>& counter, bool claimed) noexcept {
   }
 }
 
-void BusIo::mmio_read(uint64_t gpa, std::span<uint8_t> data) noexcept {
+FERRY_HOT void BusIo::mmio_read(uint64_t gpa, std::span<uint8_t> data) noexcept {
   count(mmio_count_, mmio_.read(gpa, data));
 }
 
-void BusIo::mmio_write(uint64_t gpa, std::span<const uint8_t> data) noexcept {
+FERRY_HOT void BusIo::mmio_write(uint64_t gpa, std::span<const uint8_t> data) noexcept {
   count(mmio_count_, mmio_.write(gpa, data));
 }
 
-void BusIo::pio_read(uint16_t port, std::span<uint8_t> data) noexcept {
+FERRY_HOT void BusIo::pio_read(uint16_t port, std::span<uint8_t> data) noexcept {
   count(pio_count_, pio_.read(port, data));
 }
 
-void BusIo::pio_write(uint16_t port, std::span<const uint8_t> data) noexcept {
+FERRY_HOT void BusIo::pio_write(uint16_t port, std::span<const uint8_t> data) noexcept {
   count(pio_count_, pio_.write(port, data));
 }
 

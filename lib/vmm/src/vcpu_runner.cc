@@ -1,4 +1,5 @@
 #include "ferry/vmm/vcpu_runner.h"
+#include "ferry/base/hot_path.h"
 
 #include <signal.h>
 
@@ -117,7 +118,7 @@ void VcpuRunner::thread_main() {
   changed_.notify_all();
 }
 
-bool VcpuRunner::run_while_requested() {
+FERRY_HOT bool VcpuRunner::run_while_requested() {
   while (requested_.load(std::memory_order_acquire) == VcpuState::kRunning) {
     Expected<accel::Exit> exit = vcpu_.run(io_);
     exits_.store(exits_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
