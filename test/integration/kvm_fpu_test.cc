@@ -4,9 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "ferry/kvm/kvm_hypervisor.h"
-#include "ferry/vmm/boot_state.h"
-#include "ferry/vmm/guest_memory.h"
+#include "long_mode_program.h"
 #include "support/kvm_required.h"
 #include "support/recording_guest_io.h"
 
@@ -23,32 +21,23 @@ constexpr uint8_t kProgram[] = {
 
 TEST(KvmFpu, XmmAndMxcsrSetBeforeTheFirstRunReachTheGuest) {
   FERRY_REQUIRE_KVM();
-  auto kvm = kvm::KvmHypervisor::open();
-  ASSERT_TRUE(kvm) << kvm.error().message();
-  auto vm = (*kvm)->create_vm({});
-  ASSERT_TRUE(vm);
-  auto memory = vmm::GuestMemory::allocate(4 * kMiB);
-  ASSERT_TRUE(memory && memory->map_into(**vm));
-  ASSERT_TRUE(vmm::write_boot_tables(*memory, vmm::BootMode::kLong, false));
-  ASSERT_TRUE(memory->write(0x100000, kProgram));
-  auto vcpu = (**vm).create_vcpu(0);
-  ASSERT_TRUE(vcpu);
-  ASSERT_TRUE((*vcpu)->set_cpuid(*(*kvm)->supported_cpuid()));
-  ASSERT_TRUE(vmm::set_entry_state(**vcpu, vmm::BootMode::kLong, 0x100000, 0, 1));
+  auto program = load_long_mode_program(kProgram);
+  ASSERT_TRUE(program) << program.error().message();
+  accel::Vcpu& vcpu = *program->vcpu;
 
   accel::FpuState fpu;
   for (uint8_t i = 0; i < 16; ++i) fpu.xmm[3][i] = static_cast<uint8_t>(0xa0 + i);
   fpu.mxcsr = 0x1f80 | 0x6000;  // round toward zero
-  auto set = (*vcpu)->set_fpu(fpu);
+  auto set = vcpu.set_fpu(fpu);
   ASSERT_TRUE(set) << set.error().message();
-  auto read_back = (*vcpu)->get_fpu();
+  auto read_back = vcpu.get_fpu();
   ASSERT_TRUE(read_back);
   EXPECT_EQ(read_back->xmm[3], fpu.xmm[3]);
   EXPECT_EQ(read_back->mxcsr, fpu.mxcsr);
 
   RecordingGuestIo io;
   for (int exits = 0; exits < 10; ++exits) {
-    auto exit = (*vcpu)->run(io);
+    auto exit = vcpu.run(io);
     ASSERT_TRUE(exit) << exit.error().message();
     auto accesses = io.accesses();
     if (!accesses.empty() && accesses.back().kind == IoAccess::Kind::kPioWrite) break;

@@ -3,9 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "ferry/base/event_fd.h"
-#include "ferry/kvm/kvm_hypervisor.h"
-#include "ferry/vmm/boot_state.h"
-#include "ferry/vmm/guest_memory.h"
+#include "long_mode_program.h"
 #include "support/kvm_required.h"
 #include "support/recording_guest_io.h"
 
@@ -28,33 +26,25 @@ constexpr uint8_t kProgram[] = {
 
 TEST(KvmIoeventfd, MatchingWritesSignalTheEventfdWithoutAnExit) {
   FERRY_REQUIRE_KVM();
-  auto kvm = kvm::KvmHypervisor::open();
-  ASSERT_TRUE(kvm) << kvm.error().message();
-  auto vm = (*kvm)->create_vm({});
-  ASSERT_TRUE(vm);
-  auto memory = vmm::GuestMemory::allocate(4 * kMiB);
-  ASSERT_TRUE(memory && memory->map_into(**vm));
-  ASSERT_TRUE(vmm::write_boot_tables(*memory, vmm::BootMode::kLong, false));
-  ASSERT_TRUE(memory->write(0x100000, kProgram));
-  auto vcpu = (**vm).create_vcpu(0);
-  ASSERT_TRUE(vcpu);
-  ASSERT_TRUE((*vcpu)->set_cpuid(*(*kvm)->supported_cpuid()));
-  ASSERT_TRUE(vmm::set_entry_state(**vcpu, vmm::BootMode::kLong, 0x100000, 0, 1));
+  auto program = load_long_mode_program(kProgram);
+  ASSERT_TRUE(program) << program.error().message();
+  accel::Vm& vm = *program->vm;
+  accel::Vcpu& vcpu = *program->vcpu;
 
   auto port_fd = EventFd::create();
   auto mmio_fd = EventFd::create();
   ASSERT_TRUE(port_fd && mmio_fd);
   const accel::IoEventFd port_event{accel::IoSpace::kPio, 0x510, 1, 1, port_fd->fd()};
   const accel::IoEventFd mmio_event{accel::IoSpace::kMmio, 0xfe000000, 4, 7, mmio_fd->fd()};
-  auto registered = (**vm).register_ioeventfd(port_event);
+  auto registered = vm.register_ioeventfd(port_event);
   ASSERT_TRUE(registered) << registered.error().message();
-  ASSERT_TRUE((**vm).register_ioeventfd(mmio_event));
-  auto twice = (**vm).register_ioeventfd(port_event);
+  ASSERT_TRUE(vm.register_ioeventfd(mmio_event));
+  auto twice = vm.register_ioeventfd(port_event);
   ASSERT_FALSE(twice) << "the same ioeventfd twice must be refused";
 
   RecordingGuestIo io;
   for (int exits = 0; exits < 20; ++exits) {
-    auto exit = (*vcpu)->run(io);
+    auto exit = vcpu.run(io);
     ASSERT_TRUE(exit) << exit.error().message();
     auto accesses = io.accesses();
     if (!accesses.empty() && accesses.back().address == 0xf4) break;
@@ -69,8 +59,8 @@ TEST(KvmIoeventfd, MatchingWritesSignalTheEventfdWithoutAnExit) {
   EXPECT_EQ(*port_fd->drain(), 2u);
   EXPECT_EQ(*mmio_fd->drain(), 2u);
 
-  ASSERT_TRUE((**vm).unregister_ioeventfd(port_event));
-  auto again = (**vm).unregister_ioeventfd(port_event);
+  ASSERT_TRUE(vm.unregister_ioeventfd(port_event));
+  auto again = vm.unregister_ioeventfd(port_event);
   ASSERT_FALSE(again);
   EXPECT_NE(again.error().message().find("KVM_IOEVENTFD deassign port 0x510/1"), std::string::npos)
       << again.error().message();
