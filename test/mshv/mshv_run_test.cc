@@ -196,6 +196,35 @@ TEST_F(MshvRunTest, StringIoTranslatesThroughTheGuestPageTables) {
   EXPECT_THAT(io_.accesses(), ElementsAre(pio_write(0x3f8, {'p'}), pio_write(0x3f8, {'q'})));
 }
 
+TEST_F(MshvRunTest, StringIoThroughPageTablesSetsAccessedAndDirtyBits) {
+  ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, {0xf3, 0x6c, 0xf4}, [](accel::Regs& r) {
+    r.rdi = 0x8000021000, r.rcx = 2, r.rdx = 0x1f0;  // 512 GiB up: PML4 entry 1
+  }));
+  // PML4[1] -> a PDPT whose entry 0 is a 1 GiB page at guest-physical 0, never used yet.
+  const uint64_t pml4_1 = 0x9000 | 3;
+  const uint64_t pdpt_0 = 0x0 | 0x83;
+  ASSERT_NO_FATAL_FAILURE(write(0x2008, {reinterpret_cast<const uint8_t*>(&pml4_1), 8}));
+  ASSERT_NO_FATAL_FAILURE(write(0x9000, {reinterpret_cast<const uint8_t*>(&pdpt_0), 8}));
+  EXPECT_EQ(run_until_stop(io_).kind, accel::ExitKind::kHalt);
+  EXPECT_EQ(read(0x21000, 2), (std::vector<uint8_t>{0x41, 0x42}));
+  uint64_t leaf = 0;
+  std::memcpy(&leaf, read(0x9000, 8).data(), 8);
+  EXPECT_EQ(leaf & 0x60, 0x60u) << "INS writes memory: the leaf must be accessed and dirty";
+}
+
+TEST_F(MshvRunTest, StringIoWrapsAt4GiBOutsideLongMode) {
+  // insd at EDI 0xfffffffe, paging off: two bytes at the top of the 4 GiB space, two at 0.
+  ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kProtected, {0x6d, 0xf4},
+                                [](accel::Regs& r) { r.rdi = 0xfffffffe, r.rdx = 0x1f0; }));
+  alignas(4096) static std::array<uint8_t, 4096> top_page{};
+  auto mapped = vm_->map_memory(0xfffff000, top_page.size(), top_page.data(), true);
+  ASSERT_TRUE(mapped) << mapped.error().message();
+  EXPECT_EQ(run_until_stop(io_).kind, accel::ExitKind::kHalt);
+  EXPECT_EQ(top_page[0xffe], 0x41);
+  EXPECT_EQ(top_page[0xfff], 0x42);
+  EXPECT_EQ(read(0, 2), (std::vector<uint8_t>{0x43, 0x44}));
+}
+
 TEST_F(MshvRunTest, OutsFromAnUnmappedAddressIsAnError) {
   ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, {0x6e, 0xf4}, [](accel::Regs& r) {
     r.rsi = 0xc0000000, r.rdx = 0x3f8;  // the 3-4 GiB hole: not RAM

@@ -33,7 +33,7 @@ template <class Access>
 Expected<void> GuestLinear::each_page(uint64_t linear, size_t length, uint64_t validate,
                                       size_t& done, Access access) {
   while (done < length) {
-    const uint64_t at = linear + done;
+    const uint64_t at = (linear + done) & linear_mask_;
     const size_t piece = std::min<uint64_t>(length - done, kHvPageSize - (at % kHvPageSize));
     FERRY_ASSIGN(uint64_t gpa, gpa_of(at, validate));
     FERRY_TRY(access(gpa, done, piece));

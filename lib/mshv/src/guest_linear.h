@@ -1,5 +1,6 @@
 // Guest memory by linear address during one intercept: each page is translated once (by the
-// guest's page tables when paging is on) and accesses that straddle pages are split.
+// guest's page tables when paging is on) and accesses that straddle pages are split. Outside
+// 64-bit mode linear addresses wrap at 4 GiB, also between the pieces of one access.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,8 @@ namespace ferry::mshv {
 
 class GuestLinear {
  public:
-  explicit GuestLinear(VpContext& vp) : vp_(vp) {}
+  /// linear_mask: all ones in 64-bit mode, 0xffffffff otherwise.
+  GuestLinear(VpContext& vp, uint64_t linear_mask) : vp_(vp), linear_mask_(linear_mask) {}
 
   Expected<void> read(uint64_t linear, std::span<uint8_t> data, uint64_t validate);
   Expected<void> write(uint64_t linear, std::span<const uint8_t> data);
@@ -31,6 +33,7 @@ class GuestLinear {
   Expected<void> read_prefix(uint64_t linear, std::span<uint8_t> data, size_t& done);
 
   VpContext& vp_;
+  uint64_t linear_mask_;
   uint64_t cached_page_ = ~uint64_t{0};
   uint64_t cached_validate_ = 0;
   uint64_t cached_gpa_page_ = 0;

@@ -140,7 +140,7 @@ Expected<void> string_io(const HvX64IoPortInterceptMessage& m, unsigned size, co
   std::array<uint8_t, 16> bytes{};
   size_t count = std::min<size_t>(m.instruction_byte_count, length);
   std::memcpy(bytes.data(), m.instruction_bytes, count);
-  GuestLinear memory(vp);
+  GuestLinear memory(vp, mode.long64 ? UINT64_MAX : 0xffffffff);
   if (count < length) {
     // The message carried too few bytes: read the instruction from guest memory.
     const uint64_t cs_base = mode.long64 ? 0 : h.cs.base;

@@ -50,8 +50,14 @@ Expected<uint64_t> VpContext::translate(uint64_t linear, uint64_t validate) {
   uint64_t cr0 = 0;
   FERRY_TRY(read_registers(names, {&cr0, 1}));
   if (!(cr0 & kCr0Pg)) return linear;  // no paging: linear is physical
-  FERRY_ASSIGN(HvOutputTranslateVirtualAddress out, translate_gva(linear, validate));
-  if (out.result_code != kTranslateSuccess && out.result_code != kTranslateGpaUnmapped) {
+  // The access that follows is the guest's own: the walk sets accessed and dirty bits for it.
+  FERRY_ASSIGN(HvOutputTranslateVirtualAddress out,
+               translate_gva(linear, validate | kTranslateSetPageTableBits));
+  // A GPA the partition maps without the access still translates; RAM access then refuses it.
+  const bool translated =
+      out.result_code == kTranslateSuccess || out.result_code == kTranslateGpaUnmapped ||
+      out.result_code == kTranslateGpaNoReadAccess || out.result_code == kTranslateGpaNoWriteAccess;
+  if (!translated) {
     return fail(Errc::kGuestFault,
                 "the guest's page tables do not give access to linear address {:#x} (translation "
                 "result {}); injecting the page fault is not supported here",

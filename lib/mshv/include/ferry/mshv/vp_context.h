@@ -39,8 +39,9 @@ class VpContext {
   /// itself fails.
   virtual Expected<HvOutputTranslateVirtualAddress> translate_gva(uint64_t gva, uint64_t flags) = 0;
   /// The guest-physical address of linear address `linear`, through the guest page tables when
-  /// paging is on. `validate` is kTranslateValidate{Read,Write,Execute}. A linear address whose
-  /// page maps to no guest RAM (MMIO) still translates; a page fault is an error.
+  /// paging is on, setting the accessed and dirty bits the access will need. `validate` is
+  /// kTranslateValidate{Read,Write,Execute}. A linear address whose page maps to no guest RAM
+  /// (MMIO), or to RAM without that access, still translates; a page fault is an error.
   Expected<uint64_t> translate(uint64_t linear, uint64_t validate);
 
   /// Copies guest RAM at guest-physical `gpa`; false, with nothing copied, when any byte is not
