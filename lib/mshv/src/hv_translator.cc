@@ -78,13 +78,11 @@ Expected<x86::Translation> HvTranslator::translate(const x86::CpuState& state, u
 Expected<x86::Translation> HvTranslator::hypercall(const x86::CpuState& state, uint64_t page,
                                                    uint64_t flags, x86::AccessIntent intent) {
   FERRY_ASSIGN(const HvOutputTranslateVirtualAddress out, vp_->translate_gva(page, flags));
+  if (hv_translation_reached_gpa(out.result_code)) {
+    return x86::Translation{.ok = true, .gpa = out.gpa_page * kHvPageSize, .error_code = 0};
+  }
   const uint32_t code = access_bits(state, intent);
   switch (out.result_code) {
-    case kTranslateSuccess:
-    case kTranslateGpaUnmapped:       // the walk succeeded; the page is MMIO
-    case kTranslateGpaNoReadAccess:   // the walk succeeded; the GPA mapping forbids the access,
-    case kTranslateGpaNoWriteAccess:  // which the bus then gets (a ROM write)
-      return x86::Translation{.ok = true, .gpa = out.gpa_page * kHvPageSize, .error_code = 0};
     case kTranslatePageNotPresent:
       return x86::Translation{.ok = false, .gpa = 0, .error_code = code};
     case kTranslatePrivilegeViolation:

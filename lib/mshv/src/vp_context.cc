@@ -53,11 +53,7 @@ Expected<uint64_t> VpContext::translate(uint64_t linear, uint64_t validate) {
   // The access that follows is the guest's own: the walk sets accessed and dirty bits for it.
   FERRY_ASSIGN(HvOutputTranslateVirtualAddress out,
                translate_gva(linear, validate | kTranslateSetPageTableBits));
-  // A GPA the partition maps without the access still translates; RAM access then refuses it.
-  const bool translated =
-      out.result_code == kTranslateSuccess || out.result_code == kTranslateGpaUnmapped ||
-      out.result_code == kTranslateGpaNoReadAccess || out.result_code == kTranslateGpaNoWriteAccess;
-  if (!translated) {
+  if (!hv_translation_reached_gpa(out.result_code)) {
     return fail(Errc::kGuestFault,
                 "the guest's page tables do not give access to linear address {:#x} (translation "
                 "result {}); injecting the page fault is not supported here",

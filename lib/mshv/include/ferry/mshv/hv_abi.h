@@ -279,6 +279,13 @@ enum HvTranslateResult : uint32_t {
   kTranslateGpaUnaccepted = 9,
 };
 
+// The guest's page walk succeeded and gave a GPA: RAM, MMIO (unmapped), or a GPA the partition
+// maps without the access asked for (then the RAM or bus access decides, e.g. a ROM write).
+constexpr bool hv_translation_reached_gpa(uint32_t result) {
+  return result == kTranslateSuccess || result == kTranslateGpaUnmapped ||
+         result == kTranslateGpaNoReadAccess || result == kTranslateGpaNoWriteAccess;
+}
+
 // "GPA_UNMAPPED" for an error message; "unknown" for anything else.
 const char* hv_translate_result_name(uint32_t result);
 
