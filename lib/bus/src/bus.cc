@@ -98,14 +98,13 @@ FERRY_HOT bool Bus::write(const Table& table, uint64_t address,
   return false;
 }
 
+// A reader of one access: its snapshot keeps the device alive during the call.
 bool Bus::read(uint64_t address, std::span<uint8_t> data) const noexcept {
-  std::shared_ptr<const Table> table = table_.load();  // keeps the device alive during the call
-  return read(*table, address, data);
+  return Reader(*this).read(address, data);
 }
 
 bool Bus::write(uint64_t address, std::span<const uint8_t> data) const noexcept {
-  std::shared_ptr<const Table> table = table_.load();
-  return write(*table, address, data);
+  return Reader(*this).write(address, data);
 }
 
 FERRY_HOT const Bus::Table& Bus::Reader::current() noexcept {
