@@ -49,6 +49,16 @@ class MshvRunTest : public MshvBackendTest {
     return FakeGuestEvent::raw(std::move(bytes));
   }
 
+  // Linear 512 GiB (PML4 entry 1) -> a PDPT at 0x9000 whose entry 0 is a 1 GiB page at
+  // guest-physical 0, with its accessed and dirty bits clear.
+  void map_512_gib_window() {
+    const uint64_t pml4_1 = kWindowPdpt | 3;
+    const uint64_t pdpt_0 = 0x0 | 0x83;
+    ASSERT_NO_FATAL_FAILURE(write(0x2008, {reinterpret_cast<const uint8_t*>(&pml4_1), 8}));
+    ASSERT_NO_FATAL_FAILURE(write(kWindowPdpt, {reinterpret_cast<const uint8_t*>(&pdpt_0), 8}));
+  }
+  static constexpr uint64_t kWindowPdpt = 0x9000;
+
   RecordingGuestIo io_;
 };
 
@@ -185,11 +195,7 @@ TEST_F(MshvRunTest, StringIoTranslatesThroughTheGuestPageTables) {
   ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, {0xf3, 0x6e, 0xf4}, [](accel::Regs& r) {
     r.rsi = 0x8000020000, r.rcx = 2, r.rdx = 0x3f8;  // 512 GiB up: PML4 entry 1
   }));
-  // PML4[1] -> a PDPT whose entry 0 is a 1 GiB page at guest-physical 0.
-  const uint64_t pml4_1 = 0x9000 | 3;
-  const uint64_t pdpt_0 = 0x0 | 0x83;
-  ASSERT_NO_FATAL_FAILURE(write(0x2008, {reinterpret_cast<const uint8_t*>(&pml4_1), 8}));
-  ASSERT_NO_FATAL_FAILURE(write(0x9000, {reinterpret_cast<const uint8_t*>(&pdpt_0), 8}));
+  ASSERT_NO_FATAL_FAILURE(map_512_gib_window());
   const uint8_t text[] = {'p', 'q'};
   ASSERT_NO_FATAL_FAILURE(write(0x20000, text));
   EXPECT_EQ(run_until_stop(io_).kind, accel::ExitKind::kHalt);
@@ -200,15 +206,11 @@ TEST_F(MshvRunTest, StringIoThroughPageTablesSetsAccessedAndDirtyBits) {
   ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, {0xf3, 0x6c, 0xf4}, [](accel::Regs& r) {
     r.rdi = 0x8000021000, r.rcx = 2, r.rdx = 0x1f0;  // 512 GiB up: PML4 entry 1
   }));
-  // PML4[1] -> a PDPT whose entry 0 is a 1 GiB page at guest-physical 0, never used yet.
-  const uint64_t pml4_1 = 0x9000 | 3;
-  const uint64_t pdpt_0 = 0x0 | 0x83;
-  ASSERT_NO_FATAL_FAILURE(write(0x2008, {reinterpret_cast<const uint8_t*>(&pml4_1), 8}));
-  ASSERT_NO_FATAL_FAILURE(write(0x9000, {reinterpret_cast<const uint8_t*>(&pdpt_0), 8}));
+  ASSERT_NO_FATAL_FAILURE(map_512_gib_window());
   EXPECT_EQ(run_until_stop(io_).kind, accel::ExitKind::kHalt);
   EXPECT_EQ(read(0x21000, 2), (std::vector<uint8_t>{0x41, 0x42}));
   uint64_t leaf = 0;
-  std::memcpy(&leaf, read(0x9000, 8).data(), 8);
+  std::memcpy(&leaf, read(kWindowPdpt, 8).data(), 8);
   EXPECT_EQ(leaf & 0x60, 0x60u) << "INS writes memory: the leaf must be accessed and dirty";
 }
 
