@@ -70,13 +70,11 @@ LabRun run_lab() {
   LabRun run;
   TempDir dir;
   const std::string transcript_path = dir.path() + "/transcript";
-  std::vector<std::string> argv{std::string(FERRY_SOURCE_DIR) + "/scripts/lab",
-                                "run",
-                                "--ferry",
-                                FERRY_BINARY,
-                                "--transcript",
-                                transcript_path,
-                                "--"};
+  std::vector<std::string> argv{std::string(FERRY_SOURCE_DIR) + "/scripts/lab", "run",
+                                // Debian's kernel with its modules: the host drivers load after
+                                // the vfio bindings, and the legacy VFIO path stays tested.
+                                "--kernel", "debian", "--ferry", FERRY_BINARY, "--transcript",
+                                transcript_path, "--"};
   for (const std::string& c : lab_commands()) argv.push_back(c);
   const auto start = std::chrono::steady_clock::now();
   const CommandResult result = run_command(argv);

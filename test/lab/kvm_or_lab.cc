@@ -1,0 +1,143 @@
+// ferry_kvm_or_lab: runs a test that needs KVM on whichever KVM there is. ctest runs every KVM
+// test case through it (the test binaries' CROSSCOMPILING_EMULATOR, test/CMakeLists.txt):
+//
+//   ferry_kvm_or_lab PROGRAM ARGS...      run PROGRAM here when /dev/kvm works, else inside the
+//                                         lab session's nested KVM, with the same arguments,
+//                                         working directory and FERRY_*/GTEST_* environment
+//   ferry_kvm_or_lab --session CMD...     run CMD (scripts/lab start|stop) only when the tests
+//                                         will use the lab
+//   ferry_kvm_or_lab --check              exit 0 when the tests use this host's KVM, else 1 and
+//                                         say why they use the lab
+//
+// FERRY_KVM=host|lab|auto (default auto: the host's /dev/kvm when it answers, else the lab).
+// FERRY_REQUIRE_LAB=1: a host that cannot run the lab fails the tests instead of skipping them.
+// FERRY_LAB_COMMAND_TIMEOUT: seconds a command may take in the lab (default 900).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "lab_session.h"
+#include "support/kvm_required.h"
+
+extern char** environ;
+
+namespace ferry::test {
+namespace {
+
+constexpr int kCannotRunLab = 77;  // scripts/lab's status for "this host cannot run the lab"
+
+std::string env(const char* name, const char* fallback = "") {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : fallback;
+}
+
+// Empty when the tests run on this host's /dev/kvm; otherwise why they run in the lab.
+std::string why_lab() {
+  const std::string mode = env("FERRY_KVM", "auto");
+  if (mode == "host") return {};
+  if (mode == "lab") return "FERRY_KVM=lab";
+  const std::string reason = kvm_unusable_reason();
+  return reason.empty() ? std::string() : "this host has no usable KVM (" + reason + ")";
+}
+
+int exec_here(char** argv) {
+  ::execvp(argv[0], argv);
+  std::cerr << "ferry_kvm_or_lab: cannot run " << argv[0] << ": " << std::strerror(errno) << "\n";
+  return 127;
+}
+
+int run_session_command(char** argv) {
+  const std::string why = why_lab();
+  if (why.empty()) {
+    std::cout << "the KVM tests run on this host's /dev/kvm; no lab session needed\n";
+    return 0;
+  }
+  std::cout << "the KVM tests run in the lab: " << why << "\n" << std::flush;
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(exec_here(argv));
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (code == kCannotRunLab && env("FERRY_REQUIRE_LAB") != "1") {
+    std::cout << "[  SKIPPED ] THE LAB CANNOT RUN ON THIS HOST: every KVM test will be reported "
+                 "as skipped (FERRY_REQUIRE_LAB=1 makes this a failure)\n";
+    return 0;
+  }
+  return code;
+}
+
+std::string lab_command_line(char** argv) {
+  std::vector<std::string> words{"env"};
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    if (entry.rfind("FERRY_", 0) == 0 || entry.rfind("GTEST_", 0) == 0) words.push_back(entry);
+  }
+  for (char** a = argv; *a != nullptr; ++a) words.emplace_back(*a);
+  char cwd[4096];
+  const std::string dir = ::getcwd(cwd, sizeof cwd) != nullptr ? cwd : "/root";
+  return "mkdir -p " + shell_quote({dir}) + " && cd " + shell_quote({dir}) + " && exec " +
+         shell_quote(words);
+}
+
+int run_in_lab(char** argv, const std::string& why) {
+  LabSession session(FERRY_LAB_SESSION_DIR);
+  const std::string cannot_run = session.cannot_run_reason();
+  if (!cannot_run.empty()) {
+    if (env("FERRY_REQUIRE_LAB") == "1") {
+      std::cout << "FERRY_REQUIRE_LAB=1, but this host cannot run the lab: " << cannot_run;
+      return 1;
+    }
+    std::cout << "[  SKIPPED ] NO KVM HERE AND NO LAB: " << cannot_run;
+    return 0;
+  }
+  std::cerr << "ferry_kvm_or_lab: " << why << "; running " << argv[0]
+            << " in the lab's nested KVM\n";
+  const std::chrono::seconds timeout(std::stol(env("FERRY_LAB_COMMAND_TIMEOUT", "900")));
+  auto result = session.run(lab_command_line(argv), timeout);
+  if (!result) {
+    std::cerr << "ferry_kvm_or_lab: " << result.error().message() << "\n"
+              << "(ctest starts the session as the test kvm_lab_start: run the tests through "
+                 "ctest, e.g. ctest -L kvm)\n";
+    return 1;
+  }
+  std::cout << result->output << std::flush;
+  if (result->status == 124) {
+    std::cerr << "ferry_kvm_or_lab: the lab stopped the command after " << timeout.count()
+              << " s (FERRY_LAB_COMMAND_TIMEOUT)\n";
+  }
+  return result->status;
+}
+
+int main_impl(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: ferry_kvm_or_lab PROGRAM ARGS... | --session CMD... | --check\n";
+    return 2;
+  }
+  const std::string first = argv[1];
+  if (first == "--check") {
+    const std::string why = why_lab();
+    std::cout << (why.empty() ? "this host's /dev/kvm" : why) << "\n";
+    return why.empty() ? 0 : 1;
+  }
+  if (first == "--session") {
+    if (argc < 3) return main_impl(1, argv);
+    return run_session_command(argv + 2);
+  }
+  for (int i = 2; i < argc; ++i) {
+    // Listing the tests (gtest_discover_tests at build time) needs no KVM.
+    if (std::strcmp(argv[i], "--gtest_list_tests") == 0) return exec_here(argv + 1);
+  }
+  const std::string why = why_lab();
+  return why.empty() ? exec_here(argv + 1) : run_in_lab(argv + 1, why);
+}
+
+}  // namespace
+}  // namespace ferry::test
+
+int main(int argc, char** argv) { return ferry::test::main_impl(argc, argv); }
