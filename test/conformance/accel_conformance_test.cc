@@ -98,6 +98,10 @@ TEST_P(AccelConformanceTest, MmioIoeventfds) {
 TEST_P(AccelConformanceTest, RegistersRoundTrip) {
   auto vcpu = vm_->create_vcpu(0);
   ASSERT_TRUE(vcpu);
+  // Long mode needs CPUID's LM bit first: Linux 6.12's KVM refuses EFER.LME without it.
+  auto cpuid = hypervisor_->supported_cpuid();
+  ASSERT_TRUE(cpuid) << cpuid.error().message();
+  ASSERT_TRUE((*vcpu)->set_cpuid(*cpuid));
   accel::Regs regs;
   regs.rax = 1, regs.rbx = 2, regs.rcx = 3, regs.rdx = 4, regs.rsi = 5, regs.rdi = 6;
   regs.rsp = 7, regs.rbp = 8, regs.r8 = 9, regs.r12 = 10, regs.r15 = 11;

@@ -62,6 +62,9 @@ Expected<ConformanceRun> run_program(ConformanceBackend& backend, const Conforma
   for (const auto& [gpa, bytes] : p.memory) FERRY_TRY(memory.write(gpa, bytes));
 
   FERRY_ASSIGN(auto vcpu, vm->create_vcpu(0));
+  // As ferry's Machine does: Linux 6.12's KVM refuses long mode's EFER.LME without CPUID's LM.
+  FERRY_ASSIGN(const std::vector<accel::CpuidEntry> cpuid, hypervisor->supported_cpuid());
+  FERRY_TRY(vcpu->set_cpuid(cpuid));
   FERRY_TRY(vmm::set_entry_state(*vcpu, p.mode, kProgramEntry, 0, 1));
   if (p.fs_base) {
     FERRY_ASSIGN(accel::SpecialRegs sregs, vcpu->get_special_regs());
