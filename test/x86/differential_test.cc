@@ -51,7 +51,7 @@ struct Stats {
 // Compares one variant; returns what differs (empty when everything agrees).
 std::string compare(KvmOracle& oracle, const Variant& v, Stats& stats) {
   OverlayPlatform platform(oracle.ram());
-  Emulator emulator(platform);
+  Emulator emulator(platform, {.vendor = oracle.vendor()});  // as the oracle's vCPU
   CpuState state{v.regs, v.sregs, v.fpu};
   auto outcome = emulator.emulate(state, v.bytes);
   if (!outcome) return "lib/x86 error: " + outcome.error().message();
