@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "fake_platform.h"
 #include "ferry/x86/cpu_state.h"
@@ -19,6 +20,14 @@ constexpr uint64_t kPagedWindowGpas[] = {0x300000, 0xe0001000, 0xa5000, 0x301000
 constexpr uint64_t kLowWindow = 0x40000000;
 constexpr uint64_t kHighWindow = 0xffff800012340000;  // 64-bit mode only
 constexpr uint64_t kRamPages[] = {0x9f000, 0x300000, 0x301000};
+
+// RAM a real-mode fault may push its frame (FLAGS, CS, IP) to: off the oracle's handlers and
+// descriptor tables below 0x8000, the code page, the data window and the legacy hole.
+constexpr std::pair<uint64_t, uint64_t> kRealModeStackRam[] = {
+    {0x8000, kCodePage}, {kCodePage + kPage, kFlatWindow}, {kLegacyHoleEnd, 0x100000}};
+// SS bases in [kNoStackBelow, kNoStackAbove] leave SS:SP no such RAM within 64 KiB.
+constexpr uint64_t kNoStackBelow = 0x9f000, kNoStackAbove = 0xb0000;
+constexpr unsigned kRealModeFrame = 6;
 
 enum SegIndex : int { kEs, kCs, kSs, kDs, kFs, kGs };
 constexpr uint8_t kSegmentPrefix[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65};
@@ -122,7 +131,9 @@ void VariantGenerator::set_segment_base(Variant& v, int seg, uint64_t target,
   if (v.mode == TestMode::kLong) return;
   if (seg == kCs) return;  // the code segment keeps its base
   if (v.mode == TestMode::kReal) {
-    const uint64_t selector = (target - random(0xf000)) >> 4;
+    // SS also takes a fault's frame (place_real_mode_stack): keep its base below the window.
+    const uint64_t least = seg == kSs && target >= kNoStackBelow ? target - kNoStackBelow + 16 : 0;
+    const uint64_t selector = (target - least - random(0xf000 - least)) >> 4;
     s.selector = static_cast<uint16_t>(selector);
     s.base = selector << 4;
     return;
@@ -159,7 +170,11 @@ void VariantGenerator::set_up_state(Variant& v, const Template& form) {
             .present = true,
             .s = true};
     for (int seg : {kEs, kSs, kDs, kFs, kGs}) {
-      const uint16_t selector = static_cast<uint16_t>(random(0x10000));
+      uint16_t selector = static_cast<uint16_t>(random(0x10000));
+      // An SS base from which no SP reaches RAM for a fault's frame (place_real_mode_stack).
+      while (seg == kSs && selector >= kNoStackBelow >> 4 && selector <= kNoStackAbove >> 4) {
+        selector = static_cast<uint16_t>(random(0x10000));
+      }
       segment(s, seg) = {.base = uint64_t{selector} << 4,
                          .limit = 0xffff,
                          .selector = selector,
@@ -330,6 +345,8 @@ void VariantGenerator::encode_modrm(Variant& v, const Template& form, Encoding& 
     } else {
       const unsigned mod = choice < 3 ? choice : static_cast<unsigned>(random(3));
       if (mod == 0 && (base & 7) == 5) base ^= 1;  // mod 0 with base 5 means "no base"
+      // In real mode SP places a fault's frame (place_real_mode_stack), so it addresses nothing.
+      if (v.mode == TestMode::kReal && base == 4) base = mod == 0 ? 3 : 5;
       if (index == base) index = (base + 1) % regs == 4 ? (base + 2) % regs : (base + 1) % regs;
       disp_bytes = mod == 0 ? 0 : mod == 1 ? 1 : 4;
       addends.push_back({base, 1});
@@ -394,6 +411,31 @@ void VariantGenerator::encode_modrm(Variant& v, const Template& form, Encoding& 
   }
 }
 
+// A real-mode fault pushes FLAGS, CS and IP below SS:SP. KVM cannot deliver an exception whose
+// frame is MMIO (vmx.c stops with KVM_INTERNAL_ERROR_DELIVERY_EV; on kvm-amd the vCPU never gets
+// past the fault), so SP puts the frame in RAM nothing else uses.
+void VariantGenerator::place_real_mode_stack(Variant& v) {
+  const uint64_t base = v.sregs.ss.base;
+  std::vector<std::pair<uint64_t, uint64_t>> starts;  // [first, last] frame addresses
+  uint64_t total = 0;
+  for (const auto& [begin, end] : kRealModeStackRam) {
+    const uint64_t first = std::max(begin, base);
+    const uint64_t last = std::min(end - kRealModeFrame, base + 0xffff - kRealModeFrame);
+    if (first > last) continue;
+    starts.push_back({first, last});
+    total += last - first + 1;
+  }
+  if (total == 0) return;  // not for the SS bases set_up_state and set_segment_base choose
+  uint64_t pick = random(total);
+  for (const auto& [first, last] : starts) {
+    if (pick <= last - first) {
+      v.regs.rsp = (v.regs.rsp & ~0xffffull) | (first + pick + kRealModeFrame - base);
+      return;
+    }
+    pick -= last - first + 1;
+  }
+}
+
 void VariantGenerator::encode_string(Variant& v, Encoding& e) {
   const unsigned count = e.rep ? static_cast<unsigned>(random(5)) : 0;
   const uint64_t counter = random_register(v);
@@ -453,6 +495,7 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
       v.bytes[body_at + *e.rip_disp_at + i] = static_cast<uint8_t>(disp >> (8 * i));
     }
   }
+  if (mode == TestMode::kReal) place_real_mode_stack(v);
   return v;
 }
 

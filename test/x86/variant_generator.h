@@ -85,6 +85,7 @@ class VariantGenerator {
   uint64_t memory_value(uint64_t linear, unsigned size) const;
   uint64_t pick_target(unsigned size, unsigned alignment, unsigned margin);
   void set_segment_base(Variant& v, int seg, uint64_t target, unsigned address_bits);
+  void place_real_mode_stack(Variant& v);
 
   std::mt19937_64 rng_;
   std::span<uint8_t> ram_;
