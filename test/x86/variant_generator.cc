@@ -95,6 +95,7 @@ VariantGenerator::VariantGenerator(uint64_t seed, std::span<uint8_t> ram,
   cr3_32bit_ = legacy.root();
   cr3_pae_ = pae.root();
   cr3_long_ = long_mode.root();
+  std::memcpy(pae_pdptes_.data(), ram.data() + cr3_pae_, pae_pdptes_.size());
 }
 
 uint64_t VariantGenerator::pick_target(unsigned size, unsigned alignment, unsigned margin) {
@@ -202,6 +203,9 @@ void VariantGenerator::set_up_state(Variant& v, const Template& form) {
     if (mode == TestMode::kProt32Pae) {
       s.cr3 = cr3_pae_;
       s.cr4 |= accel::kCr4Pae;
+      // QEMU's TCG sets the accessed bit of the PDPTEs it walks, where bit 5 is reserved (SDM
+      // table 4-8): each variant starts from the PDPTEs as the constructor wrote them.
+      std::memcpy(ram_.data() + cr3_pae_, pae_pdptes_.data(), pae_pdptes_.size());
     }
     if (long_mode || compat) {
       s.cr3 = cr3_long_;

@@ -3,6 +3,7 @@
 // state whose memory operand lands in a window of RAM and MMIO pages (often across a page).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <ostream>
@@ -91,6 +92,7 @@ class VariantGenerator {
   std::span<uint8_t> ram_;
   accel::SpecialRegs initial_;
   uint64_t cr3_32bit_ = 0, cr3_pae_ = 0, cr3_long_ = 0;
+  std::array<uint8_t, 32> pae_pdptes_{};  // the four PDPTEs as the constructor wrote them
   // The current variant's window: linear base and page count.
   uint64_t window_ = 0;
   unsigned window_pages_ = 0;
