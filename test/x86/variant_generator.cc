@@ -389,8 +389,11 @@ void VariantGenerator::encode_modrm(Variant& v, const Template& form, Encoding& 
     const uint64_t first = (ea - rest) & e.address_mask;
     gpr(v, addends[0].first) = (random_register(v) & ~e.address_mask) | first;
   }
-  if (std::strncmp(form.name, "cmpxchg", 7) == 0 && chance(2)) {
-    // Make the compare succeed: the accumulator holds what memory holds.
+  const bool rax_addresses = std::any_of(addends.begin(), addends.end(),
+                                         [](const auto& addend) { return addend.first == 0; });
+  if (std::strncmp(form.name, "cmpxchg", 7) == 0 && chance(2) && !rax_addresses) {
+    // Make the compare succeed: the accumulator holds what memory holds (unless it is part of
+    // the address, which the new value would move).
     v.regs.rax = (v.regs.rax & ~mask_bits(e.size * 8)) | memory_value(e.target, e.size);
   }
   e.body.push_back(modrm);
