@@ -79,9 +79,20 @@ const char* mode_name(TestMode mode) {
   return "?";
 }
 
+std::string describe(const CpuDeviations& cpu) {
+  std::string out;
+  auto add = [&](bool departs, const char* what) {
+    if (departs) out += out.empty() ? what : std::string("; ") + what;
+  };
+  add(cpu.code_segment_writes, "a write through CS completes (SDM: #GP)");
+  add(cpu.rmw_faults_as_reads, "a read-modify-write's #PF has no W bit (SDM: it has)");
+  add(cpu.noncanonical_stack_gp, "a non-canonical access through SS raises #GP (SDM: #SS)");
+  return out;
+}
+
 VariantGenerator::VariantGenerator(uint64_t seed, std::span<uint8_t> ram,
-                                   const accel::SpecialRegs& initial)
-    : rng_(seed), ram_(ram), initial_(initial) {
+                                   const accel::SpecialRegs& initial, CpuDeviations cpu)
+    : rng_(seed), cpu_(cpu), ram_(ram), initial_(initial) {
   PageTables legacy(ram, PagingFormat::k32Bit, 0x100000, 0x140000);
   PageTables pae(ram, PagingFormat::kPae, 0x140000, 0x180000);
   PageTables long_mode(ram, PagingFormat::kLevel4, 0x180000, 0x1c0000);
@@ -110,6 +121,19 @@ uint64_t VariantGenerator::pick_target(unsigned size, unsigned alignment, unsign
   if (alignment > 1) linear &= ~uint64_t{alignment - 1};
   if (linear < window_ + margin) linear += alignment > 1 ? alignment : margin;
   return linear;
+}
+
+bool VariantGenerator::in_ram(uint64_t linear, unsigned size) const {
+  const bool flat = window_ == kFlatWindow;
+  for (uint64_t at = linear; at < linear + size; at = (at | (kPage - 1)) + 1) {
+    const uint64_t page = (at - window_) / kPage;
+    if (at < window_ || page >= window_pages_) return false;
+    const uint64_t gpa = (flat ? kFlatWindowGpas : kPagedWindowGpas)[page];
+    if (std::find(std::begin(kRamPages), std::end(kRamPages), gpa) == std::end(kRamPages)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 uint64_t VariantGenerator::memory_value(uint64_t linear, unsigned size) const {
@@ -418,6 +442,27 @@ void VariantGenerator::encode_modrm(Variant& v, const Template& form, Encoding& 
   }
 }
 
+Variant VariantGenerator::probe(CpuProbe which) {
+  Variant v;
+  v.mode = which == CpuProbe::kCodeSegmentWrite ? TestMode::kProt32 : TestMode::kLong;
+  set_up_state(v, instruction_templates()[0]);
+  switch (which) {
+    case CpuProbe::kCodeSegmentWrite:  // CS has base 0 in 32-bit protected mode
+      v.bytes = {kSegmentPrefix[kCs], 0x88, 0x00};
+      v.regs.rax = kFlatWindow + 0x100;
+      break;
+    case CpuProbe::kRmwFault:  // the page after the low window is not present
+      v.bytes = {0x00, 0x00};
+      v.regs.rax = kLowWindow + 4 * kPage;
+      break;
+    case CpuProbe::kNoncanonicalStack:
+      v.bytes = {0x8a, 0x04, 0x24};
+      v.regs.rsp = 0x0000800000000000;
+      break;
+  }
+  return v;
+}
+
 // A real-mode fault pushes FLAGS, CS and IP below SS:SP. KVM cannot deliver an exception whose
 // frame is MMIO (vmx.c stops with KVM_INTERNAL_ERROR_DELIVERY_EV; on kvm-amd the vCPU never gets
 // past the fault), so SP puts the frame in RAM nothing else uses.
@@ -467,12 +512,28 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
   if (alignment > 1 && chance(10)) alignment = 1;  // a misaligned MOVDQA faults in both
   const unsigned margin = form.form == Form::kString ? kStringMargin : form.bit_offset ? 32 : 0;
   e.target = pick_target(e.size, std::max(alignment, 1u), margin);
+  // The CPU raises these faults itself (KVM's emulator never sees them): keep them off the
+  // departures from the SDM it was probed for. The random draws stay, so later ones do not move.
+  bool kept_off = false;
+  const bool rmw_fault_departs = cpu_.rmw_faults_as_reads && form.lockable;
   if (paged && form.form != Form::kString && chance(50)) {
-    e.target = window_ + window_pages_ * kPage + random(kPage - e.size);  // an unmapped page
+    const uint64_t unmapped = window_ + window_pages_ * kPage + random(kPage - e.size);
+    kept_off |= rmw_fault_departs;
+    if (!rmw_fault_departs) e.target = unmapped;
   }
   if (long_mode && form.form != Form::kString && chance(60)) {
-    e.target = 0x0000800000000000 - random(8);  // non-canonical (or crossing into it)
+    const uint64_t back = random(8);  // non-canonical (or crossing into it)
+    const bool departs = rmw_fault_departs || (back == 0 && cpu_.noncanonical_stack_gp);
+    kept_off |= departs;
+    if (!departs) e.target = 0x0000800000000000 - back;
   }
+  if (cpu_.code_segment_writes && !long_mode && e.override_seg == kCs && in_ram(e.target, e.size)) {
+    // The CPU alone would carry out this access through CS, and it lets writes pass: use DS.
+    std::replace(e.prefixes.begin(), e.prefixes.end(), kSegmentPrefix[kCs], kSegmentPrefix[kDs]);
+    e.override_seg = kDs;
+    kept_off = true;
+  }
+  if (kept_off) ++steered_;
 
   if (form.form == Form::kModrm) {
     encode_modrm(v, form, e);
