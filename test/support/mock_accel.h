@@ -27,6 +27,7 @@ class MockVcpu : public accel::Vcpu {
   MOCK_METHOD(Expected<void>, set_cpuid, (std::span<const accel::CpuidEntry>), (override));
   MOCK_METHOD(Expected<void>, set_mp_state, (accel::MpState), (override));
   MOCK_METHOD(Expected<accel::Exit>, run, (accel::GuestIo&), (noexcept, override));
+  MOCK_METHOD(Expected<void>, complete_pending_io, (accel::GuestIo&), (noexcept, override));
   MOCK_METHOD(void, request_exit, (), (noexcept, override));
 };
 

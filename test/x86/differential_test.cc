@@ -51,7 +51,7 @@ struct Stats {
 // Compares one variant; returns what differs (empty when everything agrees).
 std::string compare(KvmOracle& oracle, const Variant& v, Stats& stats) {
   OverlayPlatform platform(oracle.ram());
-  Emulator emulator(platform);
+  Emulator emulator(platform, {.vendor = oracle.vendor()});  // as the oracle's vCPU
   CpuState state{v.regs, v.sregs, v.fpu};
   auto outcome = emulator.emulate(state, v.bytes);
   if (!outcome) return "lib/x86 error: " + outcome.error().message();
@@ -142,6 +142,24 @@ std::string compare(KvmOracle& oracle, const Variant& v, Stats& stats) {
   return diff;
 }
 
+// Runs the generator's probes: where the CPU under KVM departs from the SDM.
+Expected<CpuDeviations> probe_cpu(KvmOracle& oracle) {
+  VariantGenerator generator(0, oracle.ram(), oracle.initial_sregs());
+  auto run = [&](CpuProbe which) {
+    const Variant v = generator.probe(which);
+    return oracle.run(v.bytes, v.code_gpa, v.regs, v.sregs, v.fpu);
+  };
+  CpuDeviations cpu;
+  FERRY_ASSIGN(const OracleResult cs, run(CpuProbe::kCodeSegmentWrite));
+  cpu.code_segment_writes = cs.end == OracleResult::End::kCompleted;
+  FERRY_ASSIGN(const OracleResult rmw, run(CpuProbe::kRmwFault));
+  cpu.rmw_faults_as_reads = rmw.vector == static_cast<uint8_t>(Vector::kPf) && rmw.error_code &&
+                            (*rmw.error_code & kPfWrite) == 0;
+  FERRY_ASSIGN(const OracleResult ss, run(CpuProbe::kNoncanonicalStack));
+  cpu.noncanonical_stack_gp = ss.vector == static_cast<uint8_t>(Vector::kGp);
+  return cpu;
+}
+
 class DifferentialTest : public ::testing::TestWithParam<TestMode> {
  protected:
   static void SetUpTestSuite() {
@@ -152,13 +170,16 @@ class DifferentialTest : public ::testing::TestWithParam<TestMode> {
       return;
     }
     oracle_ = std::move(*created);
+    cpu_ = probe_cpu(*oracle_);
   }
   static void TearDownTestSuite() { oracle_.reset(); }
 
   static std::unique_ptr<KvmOracle> oracle_;
+  static Expected<CpuDeviations> cpu_;
 };
 
 std::unique_ptr<KvmOracle> DifferentialTest::oracle_;
+Expected<CpuDeviations> DifferentialTest::cpu_;
 
 bool applies(const Template& form, TestMode mode) {
   if (form.long_mode_only && mode != TestMode::kLong) return false;
@@ -182,9 +203,10 @@ TEST_P(DifferentialTest, AgreesWithKvm) {
                       "is covered by the unit tests only";
     }
   }
+  ASSERT_TRUE(cpu_) << "probing the CPU under KVM: " << cpu_.error().message();
   const uint64_t seed = env_number("FERRY_X86_SEED", kDefaultSeed) + static_cast<uint64_t>(mode);
   const auto per_form = static_cast<unsigned>(env_number("FERRY_X86_VARIANTS", kDefaultVariants));
-  VariantGenerator generator(seed, oracle_->ram(), oracle_->initial_sregs());
+  VariantGenerator generator(seed, oracle_->ram(), oracle_->initial_sregs(), *cpu_);
   Stats stats;
   std::map<std::string, unsigned> refused_by_form;
   const auto start = std::chrono::steady_clock::now();
@@ -215,6 +237,11 @@ TEST_P(DifferentialTest, AgreesWithKvm) {
       "differed\n",
       mode_name(mode), stats.variants, seconds, stats.completed, stats.with_mmio, stats.faulted,
       stats.faults_checked, stats.oracle_refused, stats.failures);
+  if (generator.steered() != 0) {
+    std::cout << fmt::format(
+        "[ x86-diff ]   {} variants kept off where the CPU under KVM departs from the SDM: {}\n",
+        generator.steered(), describe(*cpu_));
+  }
   for (const auto& [name, count] : refused_by_form) {
     std::cout << fmt::format("[ x86-diff ]   KVM could not emulate {} ({} variants)\n", name,
                              count);

@@ -114,6 +114,14 @@ void install_exception_handlers(uint8_t* host) {
   put64(host, kTss + 0x24, kExceptionStackTop);
 }
 
+// CPUID leaf 0 names the vendor in EBX, EDX, ECX.
+bool genuine_intel(std::span<const accel::CpuidEntry> cpuid) {
+  for (const accel::CpuidEntry& e : cpuid) {
+    if (e.function == 0) return e.ebx == 0x756e6547 && e.edx == 0x49656e69 && e.ecx == 0x6c65746e;
+  }
+  return false;
+}
+
 bool in_legacy_hole(uint64_t gpa, size_t size) {
   return ranges_overlap(gpa, size, kLegacyHoleBegin, kLegacyHoleEnd - kLegacyHoleBegin);
 }
@@ -133,6 +141,9 @@ Expected<std::unique_ptr<KvmOracle>> KvmOracle::create() {
   FERRY_ASSIGN(oracle->vcpu_, oracle->vm_->create_vcpu(0));
   FERRY_ASSIGN(auto cpuid, oracle->hypervisor_->supported_cpuid());
   FERRY_TRY(oracle->vcpu_->set_cpuid(cpuid));
+  // KVM's emulator applies the Intel REP quirk only to a guest whose CPUID says GenuineIntel
+  // (emulate.c, string_registers_quirk), and the CPU under it is of the host's vendor.
+  oracle->vendor_ = genuine_intel(cpuid) ? CpuVendor::kIntel : CpuVendor::kAmd;
   FERRY_ASSIGN(oracle->initial_sregs_, oracle->vcpu_->get_special_regs());
   install_exception_handlers(host);
   struct sigaction action {};
@@ -192,6 +203,8 @@ Expected<OracleResult> KvmOracle::run(std::span<const uint8_t> code, uint64_t co
     }
   }
   arm_watchdog({});
+  // A standard KVM advances RIP past the last OUT (or MMIO access) only on re-entry.
+  FERRY_TRY(vcpu_->complete_pending_io(io));
   if (io.done) result.end = OracleResult::End::kCompleted;
   FERRY_ASSIGN(result.regs, vcpu_->get_regs());
   if (io.done) result.regs.rip -= 2;  // back over the OUT

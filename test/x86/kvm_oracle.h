@@ -13,6 +13,7 @@
 #include "fake_platform.h"
 #include "ferry/accel/hypervisor.h"
 #include "ferry/base/mapping.h"
+#include "ferry/x86/emulator.h"
 
 namespace ferry::x86::test {
 
@@ -42,6 +43,8 @@ class KvmOracle {
   std::span<uint8_t> ram() { return {memory_.data(), memory_.size()}; }
   /// The special registers KVM gives a new vCPU (a template for the variants).
   const accel::SpecialRegs& initial_sregs() const { return initial_sregs_; }
+  /// The CPU vendor the guest's CPUID names: KVM's emulator follows it where vendors differ.
+  CpuVendor vendor() const { return vendor_; }
 
   /// Writes `code` followed by "out 0x80, al" at guest-physical `code_gpa`, loads the state and
   /// runs until that OUT (or a shutdown, or `max_exits`). The returned RIP is the one after the
@@ -58,6 +61,7 @@ class KvmOracle {
   std::unique_ptr<accel::Vcpu> vcpu_;
   Mapping memory_;
   accel::SpecialRegs initial_sregs_;
+  CpuVendor vendor_ = CpuVendor::kIntel;
 };
 
 /// A Platform over the oracle's RAM as it was before the run: reads see guest memory, writes go

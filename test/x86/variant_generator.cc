@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "fake_platform.h"
 #include "ferry/x86/cpu_state.h"
@@ -19,6 +20,14 @@ constexpr uint64_t kPagedWindowGpas[] = {0x300000, 0xe0001000, 0xa5000, 0x301000
 constexpr uint64_t kLowWindow = 0x40000000;
 constexpr uint64_t kHighWindow = 0xffff800012340000;  // 64-bit mode only
 constexpr uint64_t kRamPages[] = {0x9f000, 0x300000, 0x301000};
+
+// RAM a real-mode fault may push its frame (FLAGS, CS, IP) to: off the oracle's handlers and
+// descriptor tables below 0x8000, the code page, the data window and the legacy hole.
+constexpr std::pair<uint64_t, uint64_t> kRealModeStackRam[] = {
+    {0x8000, kCodePage}, {kCodePage + kPage, kFlatWindow}, {kLegacyHoleEnd, 0x100000}};
+// SS bases in [kNoStackBelow, kNoStackAbove] leave SS:SP no such RAM within 64 KiB.
+constexpr uint64_t kNoStackBelow = 0x9f000, kNoStackAbove = 0xb0000;
+constexpr unsigned kRealModeFrame = 6;
 
 enum SegIndex : int { kEs, kCs, kSs, kDs, kFs, kGs };
 constexpr uint8_t kSegmentPrefix[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65};
@@ -70,9 +79,20 @@ const char* mode_name(TestMode mode) {
   return "?";
 }
 
+std::string describe(const CpuDeviations& cpu) {
+  std::string out;
+  auto add = [&](bool departs, const char* what) {
+    if (departs) out += out.empty() ? what : std::string("; ") + what;
+  };
+  add(cpu.code_segment_writes, "a write through CS completes (SDM: #GP)");
+  add(cpu.rmw_faults_as_reads, "a read-modify-write's #PF has no W bit (SDM: it has)");
+  add(cpu.noncanonical_stack_gp, "a non-canonical access through SS raises #GP (SDM: #SS)");
+  return out;
+}
+
 VariantGenerator::VariantGenerator(uint64_t seed, std::span<uint8_t> ram,
-                                   const accel::SpecialRegs& initial)
-    : rng_(seed), ram_(ram), initial_(initial) {
+                                   const accel::SpecialRegs& initial, CpuDeviations cpu)
+    : rng_(seed), cpu_(cpu), ram_(ram), initial_(initial) {
   PageTables legacy(ram, PagingFormat::k32Bit, 0x100000, 0x140000);
   PageTables pae(ram, PagingFormat::kPae, 0x140000, 0x180000);
   PageTables long_mode(ram, PagingFormat::kLevel4, 0x180000, 0x1c0000);
@@ -86,6 +106,7 @@ VariantGenerator::VariantGenerator(uint64_t seed, std::span<uint8_t> ram,
   cr3_32bit_ = legacy.root();
   cr3_pae_ = pae.root();
   cr3_long_ = long_mode.root();
+  std::memcpy(pae_pdptes_.data(), ram.data() + cr3_pae_, pae_pdptes_.size());
 }
 
 uint64_t VariantGenerator::pick_target(unsigned size, unsigned alignment, unsigned margin) {
@@ -100,6 +121,19 @@ uint64_t VariantGenerator::pick_target(unsigned size, unsigned alignment, unsign
   if (alignment > 1) linear &= ~uint64_t{alignment - 1};
   if (linear < window_ + margin) linear += alignment > 1 ? alignment : margin;
   return linear;
+}
+
+bool VariantGenerator::in_ram(uint64_t linear, unsigned size) const {
+  const bool flat = window_ == kFlatWindow;
+  for (uint64_t at = linear; at < linear + size; at = (at | (kPage - 1)) + 1) {
+    const uint64_t page = (at - window_) / kPage;
+    if (at < window_ || page >= window_pages_) return false;
+    const uint64_t gpa = (flat ? kFlatWindowGpas : kPagedWindowGpas)[page];
+    if (std::find(std::begin(kRamPages), std::end(kRamPages), gpa) == std::end(kRamPages)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 uint64_t VariantGenerator::memory_value(uint64_t linear, unsigned size) const {
@@ -122,7 +156,9 @@ void VariantGenerator::set_segment_base(Variant& v, int seg, uint64_t target,
   if (v.mode == TestMode::kLong) return;
   if (seg == kCs) return;  // the code segment keeps its base
   if (v.mode == TestMode::kReal) {
-    const uint64_t selector = (target - random(0xf000)) >> 4;
+    // SS also takes a fault's frame (place_real_mode_stack): keep its base below the window.
+    const uint64_t least = seg == kSs && target >= kNoStackBelow ? target - kNoStackBelow + 16 : 0;
+    const uint64_t selector = (target - least - random(0xf000 - least)) >> 4;
     s.selector = static_cast<uint16_t>(selector);
     s.base = selector << 4;
     return;
@@ -159,7 +195,11 @@ void VariantGenerator::set_up_state(Variant& v, const Template& form) {
             .present = true,
             .s = true};
     for (int seg : {kEs, kSs, kDs, kFs, kGs}) {
-      const uint16_t selector = static_cast<uint16_t>(random(0x10000));
+      uint16_t selector = static_cast<uint16_t>(random(0x10000));
+      // An SS base from which no SP reaches RAM for a fault's frame (place_real_mode_stack).
+      while (seg == kSs && selector >= kNoStackBelow >> 4 && selector <= kNoStackAbove >> 4) {
+        selector = static_cast<uint16_t>(random(0x10000));
+      }
       segment(s, seg) = {.base = uint64_t{selector} << 4,
                          .limit = 0xffff,
                          .selector = selector,
@@ -187,6 +227,9 @@ void VariantGenerator::set_up_state(Variant& v, const Template& form) {
     if (mode == TestMode::kProt32Pae) {
       s.cr3 = cr3_pae_;
       s.cr4 |= accel::kCr4Pae;
+      // QEMU's TCG sets the accessed bit of the PDPTEs it walks, where bit 5 is reserved (SDM
+      // table 4-8): each variant starts from the PDPTEs as the constructor wrote them.
+      std::memcpy(ram_.data() + cr3_pae_, pae_pdptes_.data(), pae_pdptes_.size());
     }
     if (long_mode || compat) {
       s.cr3 = cr3_long_;
@@ -330,6 +373,8 @@ void VariantGenerator::encode_modrm(Variant& v, const Template& form, Encoding& 
     } else {
       const unsigned mod = choice < 3 ? choice : static_cast<unsigned>(random(3));
       if (mod == 0 && (base & 7) == 5) base ^= 1;  // mod 0 with base 5 means "no base"
+      // In real mode SP places a fault's frame (place_real_mode_stack), so it addresses nothing.
+      if (v.mode == TestMode::kReal && base == 4) base = mod == 0 ? 3 : 5;
       if (index == base) index = (base + 1) % regs == 4 ? (base + 2) % regs : (base + 1) % regs;
       disp_bytes = mod == 0 ? 0 : mod == 1 ? 1 : 4;
       addends.push_back({base, 1});
@@ -368,8 +413,11 @@ void VariantGenerator::encode_modrm(Variant& v, const Template& form, Encoding& 
     const uint64_t first = (ea - rest) & e.address_mask;
     gpr(v, addends[0].first) = (random_register(v) & ~e.address_mask) | first;
   }
-  if (std::strncmp(form.name, "cmpxchg", 7) == 0 && chance(2)) {
-    // Make the compare succeed: the accumulator holds what memory holds.
+  const bool rax_addresses = std::any_of(addends.begin(), addends.end(),
+                                         [](const auto& addend) { return addend.first == 0; });
+  if (std::strncmp(form.name, "cmpxchg", 7) == 0 && chance(2) && !rax_addresses) {
+    // Make the compare succeed: the accumulator holds what memory holds (unless it is part of
+    // the address, which the new value would move).
     v.regs.rax = (v.regs.rax & ~mask_bits(e.size * 8)) | memory_value(e.target, e.size);
   }
   e.body.push_back(modrm);
@@ -391,6 +439,52 @@ void VariantGenerator::encode_modrm(Variant& v, const Template& form, Encoding& 
     const auto bits = static_cast<int64_t>(e.operand_bits);
     gpr(v, e.reg) =
         static_cast<uint64_t>(static_cast<int64_t>(random(4 * e.operand_bits)) - 2 * bits);
+  }
+}
+
+Variant VariantGenerator::probe(CpuProbe which) {
+  Variant v;
+  v.mode = which == CpuProbe::kCodeSegmentWrite ? TestMode::kProt32 : TestMode::kLong;
+  set_up_state(v, instruction_templates()[0]);
+  switch (which) {
+    case CpuProbe::kCodeSegmentWrite:  // CS has base 0 in 32-bit protected mode
+      v.bytes = {kSegmentPrefix[kCs], 0x88, 0x00};
+      v.regs.rax = kFlatWindow + 0x100;
+      break;
+    case CpuProbe::kRmwFault:  // the page after the low window is not present
+      v.bytes = {0x00, 0x00};
+      v.regs.rax = kLowWindow + 4 * kPage;
+      break;
+    case CpuProbe::kNoncanonicalStack:
+      v.bytes = {0x8a, 0x04, 0x24};
+      v.regs.rsp = 0x0000800000000000;
+      break;
+  }
+  return v;
+}
+
+// A real-mode fault pushes FLAGS, CS and IP below SS:SP. KVM cannot deliver an exception whose
+// frame is MMIO (vmx.c stops with KVM_INTERNAL_ERROR_DELIVERY_EV; on kvm-amd the vCPU never gets
+// past the fault), so SP puts the frame in RAM nothing else uses.
+void VariantGenerator::place_real_mode_stack(Variant& v) {
+  const uint64_t base = v.sregs.ss.base;
+  std::vector<std::pair<uint64_t, uint64_t>> starts;  // [first, last] frame addresses
+  uint64_t total = 0;
+  for (const auto& [begin, end] : kRealModeStackRam) {
+    const uint64_t first = std::max(begin, base);
+    const uint64_t last = std::min(end - kRealModeFrame, base + 0xffff - kRealModeFrame);
+    if (first > last) continue;
+    starts.push_back({first, last});
+    total += last - first + 1;
+  }
+  if (total == 0) return;  // not for the SS bases set_up_state and set_segment_base choose
+  uint64_t pick = random(total);
+  for (const auto& [first, last] : starts) {
+    if (pick <= last - first) {
+      v.regs.rsp = (v.regs.rsp & ~0xffffull) | (first + pick + kRealModeFrame - base);
+      return;
+    }
+    pick -= last - first + 1;
   }
 }
 
@@ -418,12 +512,28 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
   if (alignment > 1 && chance(10)) alignment = 1;  // a misaligned MOVDQA faults in both
   const unsigned margin = form.form == Form::kString ? kStringMargin : form.bit_offset ? 32 : 0;
   e.target = pick_target(e.size, std::max(alignment, 1u), margin);
+  // The CPU raises these faults itself (KVM's emulator never sees them): keep them off the
+  // departures from the SDM it was probed for. The random draws stay, so later ones do not move.
+  bool kept_off = false;
+  const bool rmw_fault_departs = cpu_.rmw_faults_as_reads && form.lockable;
   if (paged && form.form != Form::kString && chance(50)) {
-    e.target = window_ + window_pages_ * kPage + random(kPage - e.size);  // an unmapped page
+    const uint64_t unmapped = window_ + window_pages_ * kPage + random(kPage - e.size);
+    kept_off |= rmw_fault_departs;
+    if (!rmw_fault_departs) e.target = unmapped;
   }
   if (long_mode && form.form != Form::kString && chance(60)) {
-    e.target = 0x0000800000000000 - random(8);  // non-canonical (or crossing into it)
+    const uint64_t back = random(8);  // non-canonical (or crossing into it)
+    const bool departs = rmw_fault_departs || (back == 0 && cpu_.noncanonical_stack_gp);
+    kept_off |= departs;
+    if (!departs) e.target = 0x0000800000000000 - back;
   }
+  if (cpu_.code_segment_writes && !long_mode && e.override_seg == kCs && in_ram(e.target, e.size)) {
+    // The CPU alone would carry out this access through CS, and it lets writes pass: use DS.
+    std::replace(e.prefixes.begin(), e.prefixes.end(), kSegmentPrefix[kCs], kSegmentPrefix[kDs]);
+    e.override_seg = kDs;
+    kept_off = true;
+  }
+  if (kept_off) ++steered_;
 
   if (form.form == Form::kModrm) {
     encode_modrm(v, form, e);
@@ -453,6 +563,7 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
       v.bytes[body_at + *e.rip_disp_at + i] = static_cast<uint8_t>(disp >> (8 * i));
     }
   }
+  if (mode == TestMode::kReal) place_real_mode_stack(v);
   return v;
 }
 

@@ -3,6 +3,7 @@
 // state whose memory operand lands in a window of RAM and MMIO pages (often across a page).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <ostream>
@@ -41,14 +42,40 @@ struct Variant {
   std::vector<uint64_t> data_pages;  // guest-physical RAM pages the instruction may write
 };
 
+// Where the CPU under KVM departs from the SDM in what decides variants that never reach KVM's
+// emulator (no MMIO: the CPU alone runs them). The development host's CPU departs in none; QEMU's
+// TCG, the lab's L1 CPU, in all three. The generator keeps variants off the departures it is
+// told of.
+struct CpuDeviations {
+  bool code_segment_writes = false;    // a write through CS completes instead of raising #GP
+  bool rmw_faults_as_reads = false;    // a read-modify-write's #PF error code lacks W
+  bool noncanonical_stack_gp = false;  // a non-canonical access through SS raises #GP, not #SS
+};
+
+/// The departures, one phrase each, separated by "; " (empty when there are none).
+std::string describe(const CpuDeviations& cpu);
+
+// One instruction each whose outcome the SDM fixes and that finds a CpuDeviations field.
+enum class CpuProbe : uint8_t {
+  kCodeSegmentWrite,   // prot32: mov cs:[eax], al to RAM. SDM: #GP(0)
+  kRmwFault,           // long: add [rax], al on a not-present page. SDM: #PF(W)
+  kNoncanonicalStack,  // long: mov al, [rsp] at 0x800000000000. SDM: #SS(0)
+};
+
 class VariantGenerator {
  public:
   /// Writes the page tables of every mode into `ram` (guest-physical 0 up).
-  VariantGenerator(uint64_t seed, std::span<uint8_t> ram, const accel::SpecialRegs& initial);
+  VariantGenerator(uint64_t seed, std::span<uint8_t> ram, const accel::SpecialRegs& initial,
+                   CpuDeviations cpu = {});
 
   /// A random variant of `form` in `mode`; it also refills the window's RAM pages with random
   /// bytes.
   Variant generate(TestMode mode, const Template& form);
+  /// The probe's instruction with the state it needs.
+  Variant probe(CpuProbe which);
+  /// How many variants so far took another address or segment than their random draw because of
+  /// a CpuDeviations field.
+  unsigned steered() const { return steered_; }
 
  private:
   // The encoding choices of one variant, made step by step.
@@ -85,11 +112,16 @@ class VariantGenerator {
   uint64_t memory_value(uint64_t linear, unsigned size) const;
   uint64_t pick_target(unsigned size, unsigned alignment, unsigned margin);
   void set_segment_base(Variant& v, int seg, uint64_t target, unsigned address_bits);
+  void place_real_mode_stack(Variant& v);
+  bool in_ram(uint64_t linear, unsigned size) const;
 
   std::mt19937_64 rng_;
+  CpuDeviations cpu_;
+  unsigned steered_ = 0;
   std::span<uint8_t> ram_;
   accel::SpecialRegs initial_;
   uint64_t cr3_32bit_ = 0, cr3_pae_ = 0, cr3_long_ = 0;
+  std::array<uint8_t, 32> pae_pdptes_{};  // the four PDPTEs as the constructor wrote them
   // The current variant's window: linear base and page count.
   uint64_t window_ = 0;
   unsigned window_pages_ = 0;

@@ -146,6 +146,7 @@ FERRY_HOT Expected<accel::Exit> KvmVcpu::run(accel::GuestIo& io) noexcept {
   using accel::Exit;
   using accel::ExitKind;
   int r = sys_.ioctl(fd_.get(), KVM_RUN, nullptr);
+  io_pending_ = false;  // this KVM_RUN began by finishing the previous exit's instruction
   kvm_run* run = run_page();
   if (r < 0) {
     if (r == -EINTR || r == -EAGAIN) {
@@ -157,9 +158,11 @@ FERRY_HOT Expected<accel::Exit> KvmVcpu::run(accel::GuestIo& io) noexcept {
   switch (run->exit_reason) {
     case KVM_EXIT_IO:
       handle_io(io);
+      io_pending_ = true;
       return Exit{ExitKind::kHandled};
     case KVM_EXIT_MMIO:
       handle_mmio(io);
+      io_pending_ = true;
       return Exit{ExitKind::kHandled};
     case KVM_EXIT_HLT:
       return Exit{ExitKind::kHalt};
@@ -200,6 +203,24 @@ FERRY_HOT Expected<accel::Exit> KvmVcpu::run(accel::GuestIo& io) noexcept {
     default:
       return fail(run_error(fmt::format("unhandled KVM exit reason {}", run->exit_reason)));
   }
+}
+
+// KVM completes an MMIO or PIO instruction (stores what was read, advances RIP) only when KVM_RUN
+// is entered again. With immediate_exit set it does that and returns EINTR without running the
+// guest (Documentation/virt/kvm/api.rst, KVM_EXIT_MMIO and immediate_exit; x86.c runs
+// complete_userspace_io before it checks immediate_exit).
+Expected<void> KvmVcpu::complete_pending_io(accel::GuestIo& io) noexcept {
+  // An access split in pieces (across a page, or 16 bytes) exits once per piece: each is served.
+  while (io_pending_) {
+    __atomic_store_n(&run_page()->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    FERRY_ASSIGN(const accel::Exit exit, run(io));
+    if (exit.kind != accel::ExitKind::kHandled && exit.kind != accel::ExitKind::kInterrupted) {
+      return fail(run_error(fmt::format(
+          "KVM_RUN with immediate_exit ended in exit kind {} instead of completing the I/O",
+          static_cast<int>(exit.kind))));
+    }
+  }
+  return {};
 }
 
 Error KvmVcpu::run_error(std::string what) { return accel::vcpu_error(*this, std::move(what)); }

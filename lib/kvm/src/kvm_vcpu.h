@@ -29,6 +29,7 @@ class KvmVcpu final : public accel::Vcpu {
   Expected<void> set_cpuid(std::span<const accel::CpuidEntry> entries) override;
   Expected<void> set_mp_state(accel::MpState state) override;
   Expected<accel::Exit> run(accel::GuestIo& io) noexcept override;
+  Expected<void> complete_pending_io(accel::GuestIo& io) noexcept override;
   void request_exit() noexcept override;
 
  private:
@@ -45,6 +46,8 @@ class KvmVcpu final : public accel::Vcpu {
   UniqueFd fd_;
   unsigned index_;
   Mapping run_mapping_;
+  // The last KVM_RUN ended in an MMIO or PIO exit: KVM finishes that instruction on re-entry.
+  bool io_pending_ = false;
 };
 
 }  // namespace ferry::kvm

@@ -34,6 +34,8 @@ class MshvVcpu final : public accel::Vcpu, private VpContext {
   Expected<void> set_cpuid(std::span<const accel::CpuidEntry> entries) override;
   Expected<void> set_mp_state(accel::MpState state) override;
   Expected<accel::Exit> run(accel::GuestIo& io) noexcept override;
+  // run() finishes an intercepted instruction (RIP included) before it returns: nothing pends.
+  Expected<void> complete_pending_io(accel::GuestIo&) noexcept override { return {}; }
   void request_exit() noexcept override;
 
   /// The LAPIC state (MSHV_GET_VP_STATE / MSHV_SET_VP_STATE).

@@ -52,6 +52,9 @@ class Vcpu {
   /// Runs the guest until an exit that needs the VMM. Errors (failed entry, internal errors,
   /// unrecoverable guest state) carry a register dump.
   virtual Expected<Exit> run(GuestIo& io) noexcept = 0;
+  /// Finishes the instruction behind the last kHandled exit without running the guest on, so
+  /// registers read or written next are those after it; accesses it still needs go to `io`.
+  virtual Expected<void> complete_pending_io(GuestIo& io) noexcept = 0;
   /// Makes the current or next run() return kInterrupted soon. Async-signal-safe; pair it with a
   /// signal to the vCPU thread to cut a run short that is already in the guest.
   virtual void request_exit() noexcept = 0;
