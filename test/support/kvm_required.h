@@ -1,6 +1,7 @@
-// Tests that need a working /dev/kvm call FERRY_REQUIRE_KVM() first. Without KVM they FAIL,
-// loudly, unless FERRY_ALLOW_NO_KVM=1 is set; then they are SKIPPED (ctest says so) and never
-// counted as passing.
+// Tests that need a working /dev/kvm call FERRY_REQUIRE_KVM() first. ctest runs them where KVM
+// is (test/lab/kvm_or_lab.cc: here, or in the lab's nested KVM). Run where there is none, they
+// FAIL, loudly, unless FERRY_ALLOW_NO_KVM=1 is set; then they are SKIPPED (ctest says so) and
+// never counted as passing.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -23,6 +24,7 @@ bool no_kvm_allowed();
         GTEST_SKIP() << "NO KVM: " << ferry_kvm_reason << " (FERRY_ALLOW_NO_KVM=1 is set)"; \
       }                                                                                     \
       FAIL() << "this test needs /dev/kvm: " << ferry_kvm_reason                            \
-             << ". Run it on a KVM host, or set FERRY_ALLOW_NO_KVM=1 to skip it.";          \
+             << ". Run it through ctest (ctest -L kvm runs it in the lab's nested KVM), "   \
+             << "on a KVM host, or set FERRY_ALLOW_NO_KVM=1 to skip it.";                   \
     }                                                                                       \
   } while (0)
