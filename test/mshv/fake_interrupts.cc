@@ -1,5 +1,6 @@
 #include "fake_interrupts.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,7 +55,7 @@ int FakeInterrupts::assign_irqfd(const MshvUserIrqfd& args) {
       {UniqueFd(::dup(args.fd)), event.info->id, args.gsi, std::move(resample), event.info->count});
   // A count already on the eventfd fires at once, with the route of this moment. The kernel
   // does not consume it here: the next signal's wakeup reads it along with its own.
-  if (event.info->count > 0) inject(args.gsi, true);
+  if (event.info->count > 0) assert_irq(args.gsi, true);
   return 0;
 }
 
@@ -77,30 +78,60 @@ void FakeInterrupts::deliver_signals() {
       continue;
     }
     // Every eventfd_signal() wakes the irqfd, which consumes the counter and injects once.
-    for (uint64_t i = irqfd.seen; i < now.info->count; ++i) inject(irqfd.gsi, false);
+    for (uint64_t i = irqfd.seen; i < now.info->count; ++i) assert_irq(irqfd.gsi, false);
     uint64_t drained = 0;
     (void)!::read(irqfd.eventfd.get(), &drained, sizeof drained);
     irqfd.seen = 0;
   }
 }
 
-void FakeInterrupts::inject(uint32_t gsi, bool at_assign) {
+// mshv_ret_girq_entry() and mshv_copy_girq_info(): the table has an entry for every GSI up to the
+// highest routed one, zero-filled where there is no route; an invalid entry decodes to all zeros.
+FakeInjection FakeInterrupts::decode(uint32_t gsi) const {
+  FakeInjection i;
+  i.gsi = gsi;
+  if (routes_.empty() || gsi > routes_.rbegin()->first) {
+    i.entry = FakeRouteEntry::kNone;
+    return i;
+  }
   auto route = routes_.find(gsi);
   if (route == routes_.end()) {
-    if (gsi != 0) {
-      ++dropped_[gsi];
-      return;
-    }
-    // mshv_assert_irq_slow() skips its validity check for GSI 0 and asserts the zeroed route:
-    // vector 0 to APIC 0. This is why GSI 0 is never used for MSIs.
-    injections_.push_back({0, 0, 0, 0, false, false, at_assign});
-    return;
+    i.entry = FakeRouteEntry::kHole;
+    return i;
   }
   const MshvUserIrqEntry& e = route->second;
-  injections_.push_back({gsi, static_cast<uint8_t>(e.data & 0xff),
-                         static_cast<uint8_t>((e.address_lo >> 12) & 0xff),
-                         static_cast<uint8_t>((e.data >> 8) & 7), ((e.data >> 15) & 1) != 0,
-                         ((e.address_lo >> 2) & 1) != 0, at_assign});
+  i.vector = static_cast<uint8_t>(e.data & 0xff);
+  i.apic_id = static_cast<uint8_t>((e.address_lo >> 12) & 0xff);
+  i.delivery = static_cast<uint8_t>((e.data >> 8) & 7);
+  i.level = ((e.data >> 15) & 1) != 0;
+  i.logical = ((e.address_lo >> 2) & 1) != 0;
+  return i;
+}
+
+void FakeInterrupts::assert_irq(uint32_t gsi, bool at_assign) {
+  FakeInjection i = decode(gsi);
+  i.at_assign = at_assign;
+  if (i.entry == FakeRouteEntry::kHole) ++hole_signals_;
+  // The fast path (wakeups only) checks no validity at all: it sets the decoded vector, 0 without
+  // a route, in the register page of the VP the APIC ID names. Logical destinations go slow.
+  if (!at_assign && vp_exists_ && !i.logical) {
+    if (!vp_exists_(i.apic_id)) {
+      // pt_vp_array[apic_id] is dereferenced unchecked.
+      ADD_FAILURE() << "fake mshv: an irqfd on GSI " << gsi << " targets APIC " << int{i.apic_id}
+                    << ", which has no VP; the kernel's fast path would dereference NULL";
+      return;
+    }
+    i.fast_path = true;
+    injections_.push_back(i);
+    return;
+  }
+  // mshv_assert_irq_slow() checks validity only when the entry's GSI number is non-zero. A hole's
+  // zero-filled entry has number 0, as has GSI 0 itself: both assert the zeroed route.
+  if (i.entry == FakeRouteEntry::kNone && gsi != 0) {
+    ++dropped_[gsi];
+    return;
+  }
+  injections_.push_back(i);
 }
 
 bool FakeInterrupts::resample_on_eoi(uint8_t vector) {

@@ -1,6 +1,7 @@
 // The interrupt plumbing of a fake partition, with the semantics of mshv_irq.c and
 // mshv_eventfd.c: MSHV_SET_MSI_ROUTING replaces the whole table and re-resolves every irqfd; an
-// irqfd on a GSI without a route is accepted but drops every signal; a count already pending at
+// irqfd on a GSI without a route is accepted, and a signal there is dropped or asserts vector 0
+// on APIC 0 depending on the table entry it finds (assert_irq() below); a count already pending at
 // assign time is injected at once with the route of that moment; a resampling irqfd needs a
 // level-triggered route; ioeventfds are MMIO doorbells only.
 //
@@ -11,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -23,6 +25,10 @@ namespace ferry::test {
 
 class FakeInterrupts {
  public:
+  /// Wakeups take the root scheduler's fast path (mshv_try_assert_irq_fast); `vp_exists` says
+  /// whether the partition has the VP an APIC ID names.
+  void use_fast_path(std::function<bool(uint32_t)> vp_exists) { vp_exists_ = std::move(vp_exists); }
+
   int set_msi_routing(const void* arg);
   int irqfd(const mshv::MshvUserIrqfd& args);
   int ioeventfd(const mshv::MshvUserIoeventfd& args);
@@ -41,6 +47,8 @@ class FakeInterrupts {
   void clear_injections() { injections_.clear(); }
   /// Signals dropped because their GSI had no route, per GSI.
   const std::map<uint32_t, uint64_t>& dropped() const { return dropped_; }
+  /// Signals on a hole of the table (each asserted vector 0 on APIC 0), never cleared.
+  uint64_t hole_signals() const { return hole_signals_; }
   size_t irqfd_count() const { return irqfds_.size(); }
   size_t ioeventfd_count() const { return ioeventfds_.size(); }
 
@@ -63,13 +71,17 @@ class FakeInterrupts {
 
   int assign_irqfd(const mshv::MshvUserIrqfd& args);
   int deassign_irqfd(const mshv::MshvUserIrqfd& args);
-  void inject(uint32_t gsi, bool at_assign);
+  // A signal on `gsi`: from a wakeup (either path) or a count pending at assign (slow path).
+  void assert_irq(uint32_t gsi, bool at_assign);
+  FakeInjection decode(uint32_t gsi) const;
 
   std::map<uint32_t, mshv::MshvUserIrqEntry> routes_;
   std::vector<Irqfd> irqfds_;
   std::vector<Ioeventfd> ioeventfds_;
   std::vector<FakeInjection> injections_;
   std::map<uint32_t, uint64_t> dropped_;
+  uint64_t hole_signals_ = 0;
+  std::function<bool(uint32_t)> vp_exists_;  // set when the fast path is on
 };
 
 }  // namespace ferry::test

@@ -81,6 +81,148 @@ TEST_F(FakeMshvDriverTest, GsiZeroWithoutRouteInjectsVectorZero) {
   EXPECT_EQ(injected[0].vector, 0);
 }
 
+// mshv_update_routing_table() sizes the table to the highest routed GSI and zero-fills it; the
+// slow path (mshv_assert_irq_slow) checks an entry's validity only when the entry's GSI number
+// is non-zero, and a hole's is zero. So a hole asserts vector 0 on APIC 0, where a GSI beyond the
+// table (whose entry carries its own number) is dropped.
+TEST_F(FakeMshvDriverTest, ASignalOnAHoleAssertsVectorZeroOnApicZero) {
+  ASSERT_EQ(set_routes({msi(24, 0x40), msi(40, 0x41)}), 0);
+  auto hole = EventFd::create();
+  auto beyond = EventFd::create();
+  ASSERT_TRUE(hole && beyond);
+  ASSERT_EQ(irqfd(hole->fd(), 30), 0);
+  ASSERT_EQ(irqfd(beyond->fd(), 41), 0);
+  ASSERT_TRUE(hole->signal());
+  ASSERT_TRUE(beyond->signal());
+  auto injected = fake_.injections();
+  ASSERT_EQ(injected.size(), 1u) << "the hole asserts, the GSI beyond the table is dropped";
+  EXPECT_EQ(injected[0].gsi, 30u);
+  EXPECT_EQ(injected[0].vector, 0);
+  EXPECT_EQ(injected[0].apic_id, 0);
+  EXPECT_EQ(injected[0].entry, FakeRouteEntry::kHole);
+  EXPECT_FALSE(injected[0].fast_path);
+  EXPECT_EQ(fake_.dropped(30), 0u);
+  EXPECT_EQ(fake_.dropped(41), 1u);
+  EXPECT_EQ(fake_.hole_signals(), 1u);
+}
+
+// The hazard for a VMM: releasing a route while its irqfd is still assigned leaves a hole under a
+// higher route, and the next signal misfires as vector 0.
+TEST_F(FakeMshvDriverTest, ARouteReleasedUnderAnAssignedIrqfdMisfires) {
+  ASSERT_EQ(set_routes({msi(30, 0x50), msi(40, 0x51)}), 0);
+  auto event = EventFd::create();
+  ASSERT_TRUE(event);
+  ASSERT_EQ(irqfd(event->fd(), 30), 0);
+  ASSERT_EQ(set_routes({msi(40, 0x51)}), 0);
+  ASSERT_TRUE(event->signal());
+  auto injected = fake_.injections();
+  ASSERT_EQ(injected.size(), 1u);
+  EXPECT_EQ(injected[0].vector, 0);
+  EXPECT_EQ(injected[0].entry, FakeRouteEntry::kHole);
+}
+
+// A count pending at assign is asserted by the slow path too: on a hole, as vector 0.
+TEST_F(FakeMshvDriverTest, APendingCountOnAHoleAssertsVectorZeroAtAssign) {
+  ASSERT_EQ(set_routes({msi(40, 0x51)}), 0);
+  auto event = EventFd::create();
+  ASSERT_TRUE(event);
+  ASSERT_TRUE(event->signal());
+  ASSERT_EQ(irqfd(event->fd(), 39), 0);
+  auto injected = fake_.injections();
+  ASSERT_EQ(injected.size(), 1u);
+  EXPECT_EQ(injected[0].gsi, 39u);
+  EXPECT_EQ(injected[0].vector, 0);
+  EXPECT_TRUE(injected[0].at_assign);
+  EXPECT_EQ(fake_.hole_signals(), 1u);
+}
+
+// On the root scheduler a wakeup first tries mshv_try_assert_irq_fast(), which checks no entry's
+// validity: without any route it still sets vector 0 for the VP of APIC 0. A count pending at
+// assign always takes the slow path, and so does a logical destination.
+class FakeFastPathTest : public FakeMshvDriverTest {
+ protected:
+  FakeFastPathTest() : FakeMshvDriverTest(root_scheduler()) {}
+  static FakeMshvOptions root_scheduler() {
+    FakeMshvOptions options;
+    options.root_scheduler = true;
+    return options;
+  }
+};
+
+TEST_F(FakeFastPathTest, AWakeupWithoutAnyRouteSetsVectorZeroOnApicZero) {
+  UniqueFd vp = create_vp(0);
+  ASSERT_TRUE(vp.valid());
+  auto pending = EventFd::create();
+  auto event = EventFd::create();
+  ASSERT_TRUE(pending && event);
+  ASSERT_TRUE(pending->signal());
+  ASSERT_EQ(irqfd(pending->fd(), 50), 0);
+  EXPECT_EQ(fake_.dropped(50), 1u) << "at assign: the slow path, which drops";
+  ASSERT_EQ(irqfd(event->fd(), 51), 0);
+  ASSERT_TRUE(event->signal());
+  auto injected = fake_.injections();
+  ASSERT_EQ(injected.size(), 1u);
+  EXPECT_EQ(injected[0].gsi, 51u);
+  EXPECT_EQ(injected[0].vector, 0);
+  EXPECT_EQ(injected[0].apic_id, 0);
+  EXPECT_EQ(injected[0].entry, FakeRouteEntry::kNone);
+  EXPECT_TRUE(injected[0].fast_path);
+  EXPECT_EQ(fake_.hole_signals(), 0u);
+}
+
+TEST_F(FakeFastPathTest, RoutedAndLogicalDestinations) {
+  UniqueFd vp0 = create_vp(0);
+  UniqueFd vp2 = create_vp(2);
+  ASSERT_TRUE(vp0.valid() && vp2.valid());
+  MshvUserIrqEntry logical = msi(41, 0x62);
+  logical.address_lo |= 1u << 2;
+  MshvUserIrqEntry to_vp2 = msi(40, 0x61);
+  to_vp2.address_lo |= 2u << 12;
+  ASSERT_EQ(set_routes({to_vp2, logical, msi(43, 0x63)}), 0);
+  auto a = EventFd::create();
+  auto b = EventFd::create();
+  auto hole = EventFd::create();
+  ASSERT_TRUE(a && b && hole);
+  ASSERT_EQ(irqfd(a->fd(), 40), 0);
+  ASSERT_EQ(irqfd(b->fd(), 41), 0);
+  ASSERT_EQ(irqfd(hole->fd(), 42), 0);
+  ASSERT_TRUE(a->signal());
+  ASSERT_TRUE(b->signal());
+  ASSERT_TRUE(hole->signal());
+  auto injected = fake_.injections();
+  ASSERT_EQ(injected.size(), 3u);
+  EXPECT_EQ(injected[0].vector, 0x61);
+  EXPECT_EQ(injected[0].apic_id, 2);
+  EXPECT_TRUE(injected[0].fast_path);
+  EXPECT_EQ(injected[1].vector, 0x62);
+  EXPECT_FALSE(injected[1].fast_path) << "logical destinations take the hypercall";
+  EXPECT_EQ(injected[2].vector, 0);
+  EXPECT_EQ(injected[2].entry, FakeRouteEntry::kHole);
+  EXPECT_TRUE(injected[2].fast_path);
+  EXPECT_EQ(fake_.hole_signals(), 1u);
+}
+
+// Without a register page (an isolated partition) the fast path is not taken.
+TEST(FakeFastPath, NeedsTheRegisterPage) {
+  FakeMshvOptions options;
+  options.root_scheduler = true;
+  options.register_page = false;
+  FakeMshvDriver fake(options);
+  UniqueFd device(fake.open_device("/dev/mshv"));
+  MshvCreatePartition create{kPtLapic | kPtX2apic, kPtIsolationNone};
+  UniqueFd partition(fake.ioctl(device.get(), kMshvCreatePartition, &create));
+  ASSERT_EQ(fake.ioctl(partition.get(), kMshvInitializePartition, nullptr), 0);
+  MshvCreateVp vp{0};
+  UniqueFd vp0(fake.ioctl(partition.get(), kMshvCreateVp, &vp));
+  auto event = EventFd::create();
+  ASSERT_TRUE(vp0.valid() && event);
+  MshvUserIrqfd args{event->fd(), 0, 51, 0};
+  ASSERT_EQ(fake.ioctl(partition.get(), kMshvIrqfd, &args), 0);
+  ASSERT_TRUE(event->signal());
+  EXPECT_TRUE(fake.injections().empty());
+  EXPECT_EQ(fake.dropped(51), 1u);
+}
+
 TEST_F(FakeMshvDriverTest, IrqfdRules) {
   auto a = EventFd::create();
   auto b = EventFd::create();

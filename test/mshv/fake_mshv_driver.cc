@@ -145,7 +145,13 @@ int FakeMshvDriver::create_partition(void* arg) {
     if (creation.pt_num_cpu_fbanks != kCpuFeatureBanks || rsvd) return -EINVAL;
   }
   partitions_.push_back(std::make_unique<FakePartition>(partitions_.size() + 1, creation));
-  return new_fd("mshv_partition", Kind::kPartition, partitions_.back().get(), nullptr);
+  FakePartition* partition = partitions_.back().get();
+  // The fast path needs the VP's register page, which an isolated partition has not.
+  if (options_.root_scheduler && options_.register_page) {
+    partition->interrupts().use_fast_path(
+        [partition](uint32_t vp) { return partition->vp(vp) != nullptr; });
+  }
+  return new_fd("mshv_partition", Kind::kPartition, partition, nullptr);
 }
 
 int FakeMshvDriver::partition_ioctl(FakePartition& p, unsigned long request, void* arg,
@@ -384,6 +390,12 @@ uint64_t FakeMshvDriver::dropped(uint32_t gsi) {
   auto& dropped = newest().interrupts().dropped();
   auto it = dropped.find(gsi);
   return it == dropped.end() ? 0 : it->second;
+}
+
+uint64_t FakeMshvDriver::hole_signals() {
+  std::lock_guard lock(mutex_);
+  newest().interrupts().deliver_signals();
+  return newest().interrupts().hole_signals();
 }
 
 HvRegisterValue FakeMshvDriver::vp_register(unsigned vp, uint32_t name) const {

@@ -59,6 +59,9 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   void clear_injections();
   /// Signals on `gsi` that found no route and were dropped.
   uint64_t dropped(uint32_t gsi);
+  /// Signals on a GSI without a route below the highest routed one: each asserted vector 0 on
+  /// APIC 0. A VMM must never cause one.
+  uint64_t hole_signals();
 
   mshv::HvRegisterValue vp_register(unsigned vp, uint32_t name) const;
   void set_vp_register(unsigned vp, uint32_t name, mshv::HvRegisterValue value);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "fake_mshv_driver.h"
@@ -15,6 +16,8 @@ namespace ferry::test {
 
 class FakeMshvDriverTest : public ::testing::Test {
  protected:
+  explicit FakeMshvDriverTest(FakeMshvOptions options = {}) : fake_(std::move(options)) {}
+
   void SetUp() override {
     device_ = UniqueFd(fake_.open_device("/dev/mshv"));
     ASSERT_TRUE(device_.valid());
@@ -48,6 +51,11 @@ class FakeMshvDriverTest : public ::testing::Test {
     args.flags = flags;
     args.datamatch = datamatch;
     return fake_.ioctl(partition_.get(), mshv::kMshvIoeventfd, &args);
+  }
+
+  UniqueFd create_vp(uint32_t index) {
+    mshv::MshvCreateVp vp{index};
+    return UniqueFd(fake_.ioctl(partition_.get(), mshv::kMshvCreateVp, &vp));
   }
 
   int hypercall(int fd, mshv::MshvRootHvcall& args) {

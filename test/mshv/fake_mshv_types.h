@@ -26,6 +26,10 @@ struct FakeMshvOptions {
   // VPs have a register page (MSHV_VP_MMAP_OFFSET_REGISTERS); an isolated partition has none
   // and answers ENODEV, so the VMM does everything by hypercall.
   bool register_page = true;
+  // The hypervisor offers dispatch interrupt injection and the root partition schedules the VPs
+  // (the root scheduler): an irqfd wakeup then sets the vector in the target VP's register page
+  // (mshv_try_assert_irq_fast) instead of calling HvCallAssertVirtualInterrupt.
+  bool root_scheduler = false;
   // Requests this kernel does not know (ENOTTY), e.g. to play an older kernel.
   std::set<unsigned long> unknown_requests;
   // The host CPUID the guest's table starts from: {leaf, subleaf} -> registers; absent leaves read
@@ -33,15 +37,25 @@ struct FakeMshvOptions {
   std::map<std::pair<uint32_t, uint32_t>, mshv::CpuidRegs> host_cpuid;
 };
 
-// An interrupt the hypervisor was asked to assert, as MSHV_IRQFD decodes the route.
+// The routing-table entry an irqfd finds for its GSI (mshv_ret_girq_entry in mshv_irq.c).
+enum class FakeRouteEntry : uint8_t {
+  kRoute,  // the GSI's own route
+  kHole,   // no route, but a higher GSI has one: the table's zero-filled entry (GSI number 0)
+  kNone,   // no table, or the GSI beyond it: an invalid entry that keeps the GSI's number
+};
+
+// An interrupt the hypervisor was asked to assert, as MSHV_IRQFD decodes the route. Without a
+// route the kernel decodes the zeroed entry: vector 0, APIC 0, fixed, edge, physical.
 struct FakeInjection {
-  uint32_t gsi = 0;
+  uint32_t gsi = 0;  // the irqfd's
   uint8_t vector = 0;
   uint8_t apic_id = 0;
   uint8_t delivery = 0;
   bool level = false;
   bool logical = false;
   bool at_assign = false;  // a count pending on the eventfd when the irqfd was assigned
+  FakeRouteEntry entry = FakeRouteEntry::kRoute;
+  bool fast_path = false;  // set in the VP's register page, not by hypercall
 };
 
 // An MMIO instruction of the guest: the fake cannot decode its memory operand, so the test says
