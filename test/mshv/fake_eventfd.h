@@ -1,6 +1,10 @@
 // What the kernel sees of an eventfd, read without consuming it: /proc/self/fdinfo gives the
 // counter and the eventfd's identity (two fds of one eventfd share it, as they share the kernel's
 // eventfd_ctx).
+//
+// The kernel also sees every write() as it happens: each one wakes an irqfd once, however much it
+// adds. A test binary that links the fake wraps write() at link time (ld --wrap, see
+// CMakeLists.txt) so that the fake can count the writes to each eventfd.
 #pragma once
 
 #include <cstdint>
@@ -20,5 +24,9 @@ struct EventFdLookup {
   int error = 0;
 };
 EventFdLookup lookup_eventfd(int fd);
+
+/// How many successful write()s the process has made to the eventfd with this id so far (writes
+/// from outside the wrapped binary, e.g. glibc's eventfd_write(), are not seen).
+uint64_t eventfd_writes(uint64_t id);
 
 }  // namespace ferry::test

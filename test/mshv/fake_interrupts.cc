@@ -51,11 +51,14 @@ int FakeInterrupts::assign_irqfd(const MshvUserIrqfd& args) {
       (route == routes_.end() || !(route->second.data >> 15 & 1))) {
     return -EINVAL;  // a resampler needs a level-triggered route now
   }
-  irqfds_.push_back(
-      {UniqueFd(::dup(args.fd)), event.info->id, args.gsi, std::move(resample), event.info->count});
+  // Writes from here on are wakeups. The counter is read after, so that a write racing with the
+  // assign is never lost (at worst it also counts as pending).
+  irqfds_.push_back({UniqueFd(::dup(args.fd)), event.info->id, args.gsi, std::move(resample),
+                     eventfd_writes(event.info->id)});
+  event = lookup_eventfd(irqfds_.back().eventfd.get());
   // A count already on the eventfd fires at once, with the route of this moment. The kernel
   // does not consume it here: the next signal's wakeup reads it along with its own.
-  if (event.info->count > 0) assert_irq(args.gsi, true);
+  if (event.info && event.info->count > 0) assert_irq(args.gsi, true);
   return 0;
 }
 
@@ -71,17 +74,13 @@ int FakeInterrupts::deassign_irqfd(const MshvUserIrqfd& args) {
 
 void FakeInterrupts::deliver_signals() {
   for (Irqfd& irqfd : irqfds_) {
-    EventFdLookup now = lookup_eventfd(irqfd.eventfd.get());
-    if (!now.info) continue;
-    if (now.info->count <= irqfd.seen) {
-      irqfd.seen = now.info->count;
-      continue;
-    }
-    // Every eventfd_signal() wakes the irqfd, which consumes the counter and injects once.
-    for (uint64_t i = irqfd.seen; i < now.info->count; ++i) assert_irq(irqfd.gsi, false);
+    const uint64_t writes = eventfd_writes(irqfd.id);
+    if (writes == irqfd.writes_seen) continue;
+    // Each write woke the irqfd, which read (and cleared) the whole counter and asserted once.
+    for (uint64_t i = irqfd.writes_seen; i < writes; ++i) assert_irq(irqfd.gsi, false);
+    irqfd.writes_seen = writes;
     uint64_t drained = 0;
     (void)!::read(irqfd.eventfd.get(), &drained, sizeof drained);
-    irqfd.seen = 0;
   }
 }
 

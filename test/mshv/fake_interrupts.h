@@ -5,10 +5,12 @@
 // assign time is injected at once with the route of that moment; a resampling irqfd needs a
 // level-triggered route; ioeventfds are MMIO doorbells only.
 //
-// The kernel handles an eventfd signal synchronously, inside the write. The fake sees signals
-// when it looks (deliver_signals()), which it does before every ioctl and whenever a test asks:
-// since routes only change through ioctls, a signal is always resolved against the table that
-// was in force when it was sent, as in the kernel.
+// The kernel handles an eventfd signal synchronously, inside the write: each write() wakes the
+// irqfd once, and the wakeup reads and clears the whole counter (mshv_irqfd_wakeup). The fake
+// counts the writes as they happen (fake_eventfd.h) and resolves them when it looks
+// (deliver_signals()), which it does before every ioctl and whenever a test asks: since routes
+// only change through ioctls, a signal is always resolved against the table that was in force
+// when it was sent, as in the kernel.
 #pragma once
 
 #include <cstdint>
@@ -58,7 +60,7 @@ class FakeInterrupts {
     uint64_t id;
     uint32_t gsi;
     std::optional<UniqueFd> resamplefd;
-    uint64_t seen;  // counter value already accounted for (left pending at assign time)
+    uint64_t writes_seen;  // writes to the eventfd already resolved (or made before assign)
   };
   struct Ioeventfd {
     UniqueFd eventfd;

@@ -81,6 +81,44 @@ TEST_F(FakeMshvDriverTest, GsiZeroWithoutRouteInjectsVectorZero) {
   EXPECT_EQ(injected[0].vector, 0);
 }
 
+// Each write() wakes the irqfd once, and the wakeup (mshv_irqfd_wakeup) reads and clears the
+// whole counter: a write of 3 is one injection, two writes of 1 are two.
+TEST_F(FakeMshvDriverTest, OneWriteIsOneInjectionWhateverItAdds) {
+  ASSERT_EQ(set_routes({msi(44, 0x70)}), 0);
+  auto event = EventFd::create();
+  ASSERT_TRUE(event);
+  ASSERT_EQ(irqfd(event->fd(), 44), 0);
+  const uint64_t three = 3;
+  ASSERT_EQ(::write(event->fd(), &three, sizeof three), 8);
+  EXPECT_EQ(fake_.injections().size(), 1u);
+  auto left = event->drain();
+  ASSERT_TRUE(left);
+  EXPECT_EQ(*left, 0u) << "the wakeup read the counter";
+  ASSERT_TRUE(event->signal());
+  ASSERT_TRUE(event->signal());
+  EXPECT_EQ(fake_.injections().size(), 3u)
+      << "two writes, two wakeups, though nobody looked between";
+}
+
+// A count pending at assign is asserted once and left on the counter; the next write's wakeup
+// reads it along with its own and asserts once.
+TEST_F(FakeMshvDriverTest, APendingCountAndTheNextWriteAreTwoInjections) {
+  ASSERT_EQ(set_routes({msi(45, 0x71)}), 0);
+  auto event = EventFd::create();
+  ASSERT_TRUE(event);
+  const uint64_t two = 2;
+  ASSERT_EQ(::write(event->fd(), &two, sizeof two), 8);
+  ASSERT_EQ(irqfd(event->fd(), 45), 0);
+  ASSERT_TRUE(event->signal());
+  auto injected = fake_.injections();
+  ASSERT_EQ(injected.size(), 2u);
+  EXPECT_TRUE(injected[0].at_assign);
+  EXPECT_FALSE(injected[1].at_assign);
+  auto left = event->drain();
+  ASSERT_TRUE(left);
+  EXPECT_EQ(*left, 0u);
+}
+
 // mshv_update_routing_table() sizes the table to the highest routed GSI and zero-fills it; the
 // slow path (mshv_assert_irq_slow) checks an entry's validity only when the entry's GSI number
 // is non-zero, and a hole's is zero. So a hole asserts vector 0 on APIC 0, where a GSI beyond the
