@@ -58,6 +58,13 @@ EventFdLookup lookup_eventfd(int fd) {
   return {EventFdInfo{info.id, info.count}, 0};
 }
 
+void drain_eventfd(int fd) {
+  FdInfo info;
+  if (!read_fdinfo(fd, info) || !info.eventfd || info.count == 0) return;
+  uint64_t drained = 0;
+  (void)!::read(fd, &drained, sizeof drained);
+}
+
 uint64_t eventfd_writes(uint64_t id) {
   return id < kCountedIds ? g_writes[id].load(std::memory_order_acquire) : 0;
 }

@@ -25,6 +25,10 @@ struct EventFdLookup {
 };
 EventFdLookup lookup_eventfd(int fd);
 
+/// Reads and clears the counter, as the kernel's eventfd_ctx_do_read() does. Only when it is
+/// non-zero: the VMM's eventfd may be blocking, and a dup shares that.
+void drain_eventfd(int fd);
+
 /// How many successful write()s the process has made to the eventfd with this id so far (writes
 /// from outside the wrapped binary, e.g. glibc's eventfd_write(), are not seen).
 uint64_t eventfd_writes(uint64_t id);

@@ -67,10 +67,17 @@ int FakeInterrupts::deassign_irqfd(const MshvUserIrqfd& args) {
   if (!event.info) return event.error;
   // Signals sent before the deassign were injected as they were sent.
   deliver_signals();
-  std::erase_if(irqfds_,
-                [&](const Irqfd& i) { return i.id == event.info->id && i.gsi == args.gsi; });
+  std::erase_if(irqfds_, [&](const Irqfd& i) {
+    if (i.id != event.info->id || i.gsi != args.gsi) return false;
+    shut_down(i);
+    return true;
+  });
   return 0;  // the kernel answers 0 even when nothing matched
 }
+
+// mshv_irqfd_shutdown(): leaving the eventfd's wait queue reads and resets its counter, so a
+// count left pending at assign is gone.
+void FakeInterrupts::shut_down(const Irqfd& irqfd) { drain_eventfd(irqfd.eventfd.get()); }
 
 void FakeInterrupts::deliver_signals() {
   for (Irqfd& irqfd : irqfds_) {
@@ -79,8 +86,7 @@ void FakeInterrupts::deliver_signals() {
     // Each write woke the irqfd, which read (and cleared) the whole counter and asserted once.
     for (uint64_t i = irqfd.writes_seen; i < writes; ++i) assert_irq(irqfd.gsi, false);
     irqfd.writes_seen = writes;
-    uint64_t drained = 0;
-    (void)!::read(irqfd.eventfd.get(), &drained, sizeof drained);
+    drain_eventfd(irqfd.eventfd.get());
   }
 }
 

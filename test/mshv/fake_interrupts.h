@@ -73,6 +73,7 @@ class FakeInterrupts {
 
   int assign_irqfd(const mshv::MshvUserIrqfd& args);
   int deassign_irqfd(const mshv::MshvUserIrqfd& args);
+  void shut_down(const Irqfd& irqfd);
   // A signal on `gsi`: from a wakeup (either path) or a count pending at assign (slow path).
   void assert_irq(uint32_t gsi, bool at_assign);
   FakeInjection decode(uint32_t gsi) const;

@@ -2,6 +2,7 @@
 // a signal finds, what a pending count does at assign, and the irqfd rules, driven with raw
 // ioctls and real eventfds.
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "fake_mshv_driver_test.h"
@@ -117,6 +118,29 @@ TEST_F(FakeMshvDriverTest, APendingCountAndTheNextWriteAreTwoInjections) {
   auto left = event->drain();
   ASSERT_TRUE(left);
   EXPECT_EQ(*left, 0u);
+}
+
+// Deassign shuts the irqfd down (mshv_irqfd_shutdown), which reads and resets the counter as it
+// leaves the eventfd's wait queue: a count pending at the first assign is not replayed by the
+// next. A deassign that matches nothing touches nothing.
+TEST_F(FakeMshvDriverTest, DeassignTakesThePendingCount) {
+  ASSERT_EQ(set_routes({msi(46, 0x72)}), 0);
+  auto event = EventFd::create();
+  ASSERT_TRUE(event);
+  ASSERT_TRUE(event->signal());
+  ASSERT_EQ(irqfd(event->fd(), 46), 0);
+  ASSERT_EQ(irqfd(event->fd(), 47, kIrqfdDeassign), 0) << "another GSI: no match";
+  EXPECT_EQ(fake_.irqfd_count(), 1u);
+  ASSERT_EQ(irqfd(event->fd(), 46, kIrqfdDeassign), 0);
+  ASSERT_EQ(irqfd(event->fd(), 46), 0);
+  auto injected = fake_.injections();
+  ASSERT_EQ(injected.size(), 1u) << "at the first assign only";
+  auto left = event->drain();
+  ASSERT_TRUE(left);
+  EXPECT_EQ(*left, 0u);
+  UniqueFd blocking(::eventfd(0, EFD_CLOEXEC));
+  ASSERT_EQ(irqfd(blocking.get(), 48), 0);
+  EXPECT_EQ(irqfd(blocking.get(), 48, kIrqfdDeassign), 0) << "an empty blocking eventfd: no read";
 }
 
 // mshv_update_routing_table() sizes the table to the highest routed GSI and zero-fills it; the
