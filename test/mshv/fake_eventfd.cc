@@ -1,6 +1,8 @@
 #include "fake_eventfd.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
@@ -15,6 +17,7 @@ namespace {
 // Eventfd ids are small: the kernel hands out the lowest free one.
 constexpr uint64_t kCountedIds = 1 << 16;
 std::array<std::atomic<uint64_t>, kCountedIds> g_writes{};
+std::atomic<uint64_t> g_closes{0};
 
 struct FdInfo {
   bool eventfd = false;
@@ -37,7 +40,7 @@ bool read_fdinfo(int fd, FdInfo& info) {
   if (file < 0) return false;
   char text[512];
   const ssize_t size = ::read(file, text, sizeof text - 1);
-  ::close(file);
+  ::syscall(SYS_close, file);  // not the wrapped close(): no VMM fd went away
   if (size <= 0) return false;
   text[size] = '\0';
   const char* count = std::strstr(text, "eventfd-count:");
@@ -69,10 +72,29 @@ uint64_t eventfd_writes(uint64_t id) {
   return id < kCountedIds ? g_writes[id].load(std::memory_order_acquire) : 0;
 }
 
+uint64_t fd_closes() { return g_closes.load(std::memory_order_acquire); }
+
+std::set<uint64_t> open_eventfd_ids(const std::set<int>& except) {
+  std::set<uint64_t> ids;
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return ids;
+  const int own = ::dirfd(dir);
+  while (const dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    const int fd = std::atoi(entry->d_name);
+    FdInfo info;
+    if (fd == own || except.count(fd) != 0 || !read_fdinfo(fd, info) || !info.eventfd) continue;
+    ids.insert(info.id);
+  }
+  ::closedir(dir);
+  return ids;
+}
+
 }  // namespace ferry::test
 
-// The link-time wrapper (ld --wrap=write): the real call, then the count.
+// The link-time wrappers (ld --wrap=write --wrap=close): the real call, then the count.
 extern "C" ssize_t __real_write(int fd, const void* buf, size_t size);
+extern "C" int __real_close(int fd);
 
 extern "C" ssize_t __wrap_write(int fd, const void* buf, size_t size) {
   const ssize_t written = __real_write(fd, buf, size);
@@ -85,4 +107,10 @@ extern "C" ssize_t __wrap_write(int fd, const void* buf, size_t size) {
   }
   errno = saved;
   return written;
+}
+
+extern "C" int __wrap_close(int fd) {
+  const int closed = __real_close(fd);
+  ferry::test::g_closes.fetch_add(1, std::memory_order_acq_rel);  // after: the fd is gone
+  return closed;
 }

@@ -90,6 +90,30 @@ void FakeInterrupts::deliver_signals() {
   }
 }
 
+void FakeInterrupts::held_fds(std::set<int>& fds) const {
+  for (const Irqfd& irqfd : irqfds_) {
+    fds.insert(irqfd.eventfd.get());
+    if (irqfd.resamplefd) fds.insert(irqfd.resamplefd->get());
+  }
+  for (const Ioeventfd& p : ioeventfds_) fds.insert(p.eventfd.get());
+}
+
+// mshv_irqfd_wakeup() with EPOLLHUP: the eventfd is being released, and the irqfd deactivates
+// itself (the same shutdown as a deassign).
+void FakeInterrupts::hang_up(const std::set<uint64_t>& open_ids) {
+  std::erase_if(irqfds_, [&](const Irqfd& i) {
+    if (open_ids.count(i.id) != 0) return false;
+    shut_down(i);
+    return true;
+  });
+}
+
+std::vector<FakeIrqfd> FakeInterrupts::irqfds() const {
+  std::vector<FakeIrqfd> list;
+  for (const Irqfd& i : irqfds_) list.push_back({i.gsi, i.id, i.resamplefd.has_value()});
+  return list;
+}
+
 // mshv_ret_girq_entry() and mshv_copy_girq_info(): the table has an entry for every GSI up to the
 // highest routed one, zero-filled where there is no route; an invalid entry decodes to all zeros.
 FakeInjection FakeInterrupts::decode(uint32_t gsi) const {

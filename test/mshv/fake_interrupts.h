@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "fake_mshv_types.h"
@@ -37,6 +38,10 @@ class FakeInterrupts {
 
   /// Injects (or drops) for every signal sent to an irqfd since the last look.
   void deliver_signals();
+  /// Adds the fds the fake holds for eventfds: the kernel holds their contexts, not their files.
+  void held_fds(std::set<int>& fds) const;
+  /// EPOLLHUP: deactivates every irqfd whose eventfd is not among `open_ids` (its last fd closed).
+  void hang_up(const std::set<uint64_t>& open_ids);
   /// A guest EOI of `vector`: true when a resampler took it (the kernel then signals the
   /// resamplefds and does not pass the message on). The kernel matches the vector against the
   /// resampler's GSI number.
@@ -52,6 +57,7 @@ class FakeInterrupts {
   /// Signals on a hole of the table (each asserted vector 0 on APIC 0), never cleared.
   uint64_t hole_signals() const { return hole_signals_; }
   size_t irqfd_count() const { return irqfds_.size(); }
+  std::vector<FakeIrqfd> irqfds() const;
   size_t ioeventfd_count() const { return ioeventfds_.size(); }
 
  private:

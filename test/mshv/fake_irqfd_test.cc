@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "fake_eventfd.h"
 #include "fake_mshv_driver_test.h"
 #include "ferry/base/event_fd.h"
 
@@ -141,6 +142,34 @@ TEST_F(FakeMshvDriverTest, DeassignTakesThePendingCount) {
   UniqueFd blocking(::eventfd(0, EFD_CLOEXEC));
   ASSERT_EQ(irqfd(blocking.get(), 48), 0);
   EXPECT_EQ(irqfd(blocking.get(), 48, kIrqfdDeassign), 0) << "an empty blocking eventfd: no read";
+}
+
+// Closing the last reference to the eventfd wakes the irqfd with EPOLLHUP, which deactivates it
+// (mshv_irqfd_wakeup). The kernel holds the eventfd's context, not its file, so its reference
+// keeps nothing open. A deassign then names an fd that is no longer open, and
+// eventfd_ctx_fdget() fails with EBADF (on a live eventfd that matches nothing it answers 0).
+TEST_F(FakeMshvDriverTest, ClosingTheEventfdDetachesTheIrqfd) {
+  ASSERT_EQ(set_routes({msi(49, 0x73), msi(50, 0x74)}), 0);
+  auto kept = EventFd::create();
+  ASSERT_TRUE(kept);
+  ASSERT_EQ(irqfd(kept->fd(), 50), 0);
+  const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  const int other = ::dup(fd);
+  ASSERT_GE(other, 0);
+  ASSERT_EQ(irqfd(fd, 49), 0);
+  const uint64_t one = 1;
+  ASSERT_EQ(::write(other, &one, sizeof one), 8);
+  ::close(fd);
+  EXPECT_EQ(fake_.irqfd_count(), 2u) << "a dup still refers to the eventfd";
+  ::close(other);
+  EXPECT_EQ(fake_.irqfd_count(), 1u) << "the last reference is gone";
+  const auto left = fake_.irqfds();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].gsi, 50u) << "the other irqfd stays";
+  EXPECT_EQ(left[0].eventfd_id, lookup_eventfd(kept->fd()).info->id);
+  EXPECT_EQ(irqfd(fd, 49, kIrqfdDeassign), -EBADF);
+  ASSERT_EQ(fake_.injections().size(), 1u) << "the write before the close";
+  EXPECT_EQ(fake_.injections()[0].vector, 0x73);
 }
 
 // mshv_update_routing_table() sizes the table to the highest routed GSI and zero-fills it; the

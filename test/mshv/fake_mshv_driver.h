@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,7 +53,9 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   std::vector<std::pair<uint32_t, uint64_t>> property_writes() const;
   std::vector<FakeRegion> regions() const;
   std::map<uint32_t, mshv::MshvUserIrqEntry> routes() const;
-  size_t irqfd_count() const;
+  /// The irqfds, after the eventfds closed up to now have detached theirs (EPOLLHUP).
+  size_t irqfd_count();
+  std::vector<FakeIrqfd> irqfds();
   size_t ioeventfd_count() const;
   /// Interrupts asserted so far, after taking every signal sent up to now.
   std::vector<FakeInjection> injections();
@@ -102,6 +105,7 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   int create_vp(FakePartition& p, void* arg);
   int vp_state(FakeVp& vp, unsigned long request, void* arg);
   int run_vp(FakePartition& p, FakeVp& vp, void* arg, std::unique_lock<std::mutex>& lock);
+  void look();
   FakePartition& newest() const;
   FakeVp& vp_of_newest(unsigned vp) const;
 
@@ -113,6 +117,7 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   std::vector<FakeCall> calls_;
   std::map<unsigned, unsigned> runs_;
   std::string beyond_model_;
+  uint64_t closes_seen_ = 0;  // fd_closes() at the last look
 };
 
 }  // namespace ferry::test

@@ -58,6 +58,14 @@ struct FakeInjection {
   bool fast_path = false;  // set in the VP's register page, not by hypercall
 };
 
+// An irqfd the fake's partition holds: its GSI and the eventfd's identity (eventfd-id in
+// /proc/self/fdinfo, see fake_eventfd.h).
+struct FakeIrqfd {
+  uint32_t gsi = 0;
+  uint64_t eventfd_id = 0;
+  bool resample = false;
+};
+
 // An MMIO instruction of the guest: the fake cannot decode its memory operand, so the test says
 // where the access it intercepts points.
 struct FakeMmioAccess {
