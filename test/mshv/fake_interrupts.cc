@@ -55,6 +55,15 @@ int FakeInterrupts::assign_irqfd(const MshvUserIrqfd& args) {
   // assign is never lost (at worst it also counts as pending).
   irqfds_.push_back({UniqueFd(::dup(args.fd)), event.info->id, args.gsi, std::move(resample),
                      eventfd_writes(event.info->id)});
+  // HYPOTHESIS (passthrough): VFIO's trigger already exists, so the device interrupt is mapped
+  // now, with the route of this moment; there is nothing to map without a route.
+  if (passthrough_ && vfio_triggers_.count(event.info->id) != 0) {
+    FakeInjection mapping = decode(args.gsi);
+    if (mapping.entry == FakeRouteEntry::kRoute) {
+      mapping.device = true;
+      irqfds_.back().mapped = mapping;
+    }
+  }
   event = lookup_eventfd(irqfds_.back().eventfd.get());
   // A count already on the eventfd fires at once, with the route of this moment. The kernel
   // does not consume it here: the next signal's wakeup reads it along with its own.
@@ -96,6 +105,35 @@ void FakeInterrupts::held_fds(std::set<int>& fds) const {
     if (irqfd.resamplefd) fds.insert(irqfd.resamplefd->get());
   }
   for (const Ioeventfd& p : ioeventfds_) fds.insert(p.eventfd.get());
+  for (const auto& [id, trigger] : vfio_triggers_) fds.insert(trigger.get());
+}
+
+int FakeInterrupts::vfio_set_trigger(int eventfd) {
+  EventFdLookup event = lookup_eventfd(eventfd);
+  if (!event.info) return event.error;
+  vfio_triggers_[event.info->id] = UniqueFd(::dup(eventfd));
+  return 0;
+}
+
+bool FakeInterrupts::vfio_interrupt(int eventfd) {
+  EventFdLookup event = lookup_eventfd(eventfd);
+  auto trigger = event.info ? vfio_triggers_.find(event.info->id) : vfio_triggers_.end();
+  if (trigger == vfio_triggers_.end()) return false;
+  auto irqfd = std::find_if(irqfds_.begin(), irqfds_.end(),
+                            [&](const Irqfd& i) { return i.id == trigger->first; });
+  if (!passthrough_ || irqfd == irqfds_.end()) {
+    // VFIO's own interrupt handler: eventfd_signal() on the trigger (kernel fact).
+    const uint64_t one = 1;
+    (void)!::write(trigger->second.get(), &one, sizeof one);
+    return true;
+  }
+  // HYPOTHESIS: the hypervisor delivers the device interrupt through the mapping, or it is lost.
+  if (irqfd->mapped) {
+    injections_.push_back(*irqfd->mapped);
+  } else {
+    ++lost_device_interrupts_;
+  }
+  return true;
 }
 
 // mshv_irqfd_wakeup() with EPOLLHUP: the eventfd is being released, and the irqfd deactivates

@@ -32,6 +32,9 @@ class FakeInterrupts {
   /// whether the partition has the VP an APIC ID names.
   void use_fast_path(std::function<bool(uint32_t)> vp_exists) { vp_exists_ = std::move(vp_exists); }
 
+  /// Device interrupts follow FakeMshvOptions::passthrough (a hypothesis).
+  void model_passthrough() { passthrough_ = true; }
+
   int set_msi_routing(const void* arg);
   int irqfd(const mshv::MshvUserIrqfd& args);
   int ioeventfd(const mshv::MshvUserIoeventfd& args);
@@ -48,6 +51,16 @@ class FakeInterrupts {
   bool resample_on_eoi(uint8_t vector);
   /// A guest MMIO write: true when an ioeventfd doorbell took it (no exit).
   bool doorbell(uint64_t gpa, uint32_t size, uint64_t value);
+
+  // --- VFIO interrupts (test-only calls standing for VFIO) -------------------------------------
+  /// VFIO_DEVICE_SET_IRQS makes `eventfd` a vector's trigger: 0, or -EBADF / -EINVAL.
+  int vfio_set_trigger(int eventfd);
+  /// The device raises the vector whose trigger is `eventfd`: VFIO signals the eventfd, or, with
+  /// passthrough, the interrupt goes through the mapping made at assign or is lost. False when
+  /// `eventfd` is no trigger.
+  bool vfio_interrupt(int eventfd);
+  /// Passthrough device interrupts lost: their irqfd was assigned before the trigger existed.
+  uint64_t lost_device_interrupts() const { return lost_device_interrupts_; }
 
   const std::map<uint32_t, mshv::MshvUserIrqEntry>& routes() const { return routes_; }
   const std::vector<FakeInjection>& injections() const { return injections_; }
@@ -67,6 +80,8 @@ class FakeInterrupts {
     uint32_t gsi;
     std::optional<UniqueFd> resamplefd;
     uint64_t writes_seen;  // writes to the eventfd already resolved (or made before assign)
+    // HYPOTHESIS: the device interrupt's mapping, made at assign when the trigger existed.
+    std::optional<FakeInjection> mapped = std::nullopt;
   };
   struct Ioeventfd {
     UniqueFd eventfd;
@@ -91,6 +106,9 @@ class FakeInterrupts {
   std::map<uint32_t, uint64_t> dropped_;
   uint64_t hole_signals_ = 0;
   std::function<bool(uint32_t)> vp_exists_;  // set when the fast path is on
+  bool passthrough_ = false;
+  std::map<uint64_t, UniqueFd> vfio_triggers_;  // eventfd id -> a dup (VFIO holds the context)
+  uint64_t lost_device_interrupts_ = 0;
 };
 
 }  // namespace ferry::test

@@ -147,6 +147,7 @@ int FakeMshvDriver::create_partition(void* arg) {
   }
   partitions_.push_back(std::make_unique<FakePartition>(partitions_.size() + 1, creation));
   FakePartition* partition = partitions_.back().get();
+  if (options_.passthrough) partition->interrupts().model_passthrough();
   // The fast path needs the VP's register page, which an isolated partition has not.
   if (options_.root_scheduler && options_.register_page) {
     partition->interrupts().use_fast_path(
@@ -418,6 +419,28 @@ uint64_t FakeMshvDriver::hole_signals() {
   std::lock_guard lock(mutex_);
   look();
   return newest().interrupts().hole_signals();
+}
+
+void FakeMshvDriver::vfio_set_trigger(int eventfd) {
+  std::lock_guard lock(mutex_);
+  look();
+  if (newest().interrupts().vfio_set_trigger(eventfd) != 0) {
+    throw std::logic_error("fake mshv: a VFIO trigger must be an eventfd");
+  }
+}
+
+void FakeMshvDriver::vfio_interrupt(int eventfd) {
+  std::lock_guard lock(mutex_);
+  look();
+  if (!newest().interrupts().vfio_interrupt(eventfd)) {
+    throw std::logic_error("fake mshv: a device interrupt needs a VFIO trigger on the eventfd");
+  }
+}
+
+uint64_t FakeMshvDriver::lost_device_interrupts() {
+  std::lock_guard lock(mutex_);
+  look();
+  return newest().interrupts().lost_device_interrupts();
 }
 
 HvRegisterValue FakeMshvDriver::vp_register(unsigned vp, uint32_t name) const {

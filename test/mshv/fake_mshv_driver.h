@@ -66,6 +66,14 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   /// APIC 0. A VMM must never cause one.
   uint64_t hole_signals();
 
+  // --- VFIO interrupts (test-only calls standing for VFIO; see FakeMshvOptions::passthrough) ---
+  /// VFIO_DEVICE_SET_IRQS makes `eventfd` the trigger of a device vector.
+  void vfio_set_trigger(int eventfd);
+  /// The device raises the vector whose trigger is `eventfd`.
+  void vfio_interrupt(int eventfd);
+  /// Passthrough device interrupts lost because their irqfd was assigned before the trigger.
+  uint64_t lost_device_interrupts();
+
   mshv::HvRegisterValue vp_register(unsigned vp, uint32_t name) const;
   void set_vp_register(unsigned vp, uint32_t name, mshv::HvRegisterValue value);
   mshv::HvLapicState lapic(unsigned vp) const;

@@ -30,6 +30,12 @@ struct FakeMshvOptions {
   // (the root scheduler): an irqfd wakeup then sets the vector in the target VP's register page
   // (mshv_try_assert_irq_fast) instead of calling HvCallAssertVirtualInterrupt.
   bool root_scheduler = false;
+  // A HYPOTHESIS, not kernel fact (OpenVMM's MSHV irqfd code; docs/mshv.md, "VFIO passthrough"):
+  // a VFIO device's interrupt is mapped for the guest when an irqfd is assigned on an eventfd
+  // that is already VFIO's trigger, with the route of that moment, and is not re-targeted by
+  // later routing changes; device interrupts through an irqfd assigned before the trigger
+  // existed are lost. Plain writes to the eventfd (emulated devices) are not affected.
+  bool passthrough = false;
   // Requests this kernel does not know (ENOTTY), e.g. to play an older kernel.
   std::set<unsigned long> unknown_requests;
   // The host CPUID the guest's table starts from: {leaf, subleaf} -> registers; absent leaves read
@@ -56,6 +62,7 @@ struct FakeInjection {
   bool at_assign = false;  // a count pending on the eventfd when the irqfd was assigned
   FakeRouteEntry entry = FakeRouteEntry::kRoute;
   bool fast_path = false;  // set in the VP's register page, not by hypercall
+  bool device = false;     // HYPOTHESIS: a passthrough device interrupt, mapped at assign
 };
 
 // An irqfd the fake's partition holds: its GSI and the eventfd's identity (eventfd-id in
