@@ -75,7 +75,7 @@ class FakeInterrupts {
 
  private:
   struct Irqfd {
-    UniqueFd eventfd;  // a dup: the kernel holds the eventfd too
+    UniqueFd eventfd;  // a dup for the kernel's reference, which holds no file open (hang_up)
     uint64_t id;
     uint32_t gsi;
     std::optional<UniqueFd> resamplefd;
