@@ -1,10 +1,16 @@
 // What the kernel sees of an eventfd, read without consuming it: /proc/self/fdinfo gives the
 // counter and the eventfd's identity (two fds of one eventfd share it, as they share the kernel's
 // eventfd_ctx).
+//
+// The kernel also sees every write() as it happens (each one wakes an irqfd once, however much it
+// adds) and the close of an eventfd's last reference (EPOLLHUP). A test binary that links the
+// fake wraps write() and close() at link time (ld --wrap, see CMakeLists.txt) so that the fake
+// can count the writes to each eventfd and notice closes.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <set>
 
 namespace ferry::test {
 
@@ -20,5 +26,18 @@ struct EventFdLookup {
   int error = 0;
 };
 EventFdLookup lookup_eventfd(int fd);
+
+/// Reads and clears the counter, as the kernel's eventfd_ctx_do_read() does. Only when it is
+/// non-zero: the VMM's eventfd may be blocking, and a dup shares that.
+void drain_eventfd(int fd);
+
+/// How many successful write()s the process has made to the eventfd with this id so far (writes
+/// from outside the wrapped binary, e.g. glibc's eventfd_write(), are not seen).
+uint64_t eventfd_writes(uint64_t id);
+
+/// How many close()s the process has made so far, of any fd.
+uint64_t fd_closes();
+/// The ids of the eventfds that some open fd, other than those in `except`, refers to.
+std::set<uint64_t> open_eventfd_ids(const std::set<int>& except);
 
 }  // namespace ferry::test

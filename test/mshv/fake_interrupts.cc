@@ -1,5 +1,6 @@
 #include "fake_interrupts.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,11 +51,23 @@ int FakeInterrupts::assign_irqfd(const MshvUserIrqfd& args) {
       (route == routes_.end() || !(route->second.data >> 15 & 1))) {
     return -EINVAL;  // a resampler needs a level-triggered route now
   }
-  irqfds_.push_back(
-      {UniqueFd(::dup(args.fd)), event.info->id, args.gsi, std::move(resample), event.info->count});
+  // Writes from here on are wakeups. The counter is read after, so that a write racing with the
+  // assign is never lost (at worst it also counts as pending).
+  irqfds_.push_back({UniqueFd(::dup(args.fd)), event.info->id, args.gsi, std::move(resample),
+                     eventfd_writes(event.info->id)});
+  // HYPOTHESIS (passthrough): VFIO's trigger already exists, so the device interrupt is mapped
+  // now, with the route of this moment; there is nothing to map without a route.
+  if (passthrough_ && vfio_triggers_.count(event.info->id) != 0) {
+    FakeInjection mapping = decode(args.gsi);
+    if (mapping.entry == FakeRouteEntry::kRoute) {
+      mapping.device = true;
+      irqfds_.back().mapped = mapping;
+    }
+  }
+  event = lookup_eventfd(irqfds_.back().eventfd.get());
   // A count already on the eventfd fires at once, with the route of this moment. The kernel
   // does not consume it here: the next signal's wakeup reads it along with its own.
-  if (event.info->count > 0) inject(args.gsi, true);
+  if (event.info && event.info->count > 0) assert_irq(args.gsi, true);
   return 0;
 }
 
@@ -63,44 +76,129 @@ int FakeInterrupts::deassign_irqfd(const MshvUserIrqfd& args) {
   if (!event.info) return event.error;
   // Signals sent before the deassign were injected as they were sent.
   deliver_signals();
-  std::erase_if(irqfds_,
-                [&](const Irqfd& i) { return i.id == event.info->id && i.gsi == args.gsi; });
+  std::erase_if(irqfds_, [&](const Irqfd& i) {
+    if (i.id != event.info->id || i.gsi != args.gsi) return false;
+    shut_down(i);
+    return true;
+  });
   return 0;  // the kernel answers 0 even when nothing matched
 }
 
+// mshv_irqfd_shutdown(): leaving the eventfd's wait queue reads and resets its counter, so a
+// count left pending at assign is gone.
+void FakeInterrupts::shut_down(const Irqfd& irqfd) { drain_eventfd(irqfd.eventfd.get()); }
+
 void FakeInterrupts::deliver_signals() {
   for (Irqfd& irqfd : irqfds_) {
-    EventFdLookup now = lookup_eventfd(irqfd.eventfd.get());
-    if (!now.info) continue;
-    if (now.info->count <= irqfd.seen) {
-      irqfd.seen = now.info->count;
-      continue;
-    }
-    // Every eventfd_signal() wakes the irqfd, which consumes the counter and injects once.
-    for (uint64_t i = irqfd.seen; i < now.info->count; ++i) inject(irqfd.gsi, false);
-    uint64_t drained = 0;
-    (void)!::read(irqfd.eventfd.get(), &drained, sizeof drained);
-    irqfd.seen = 0;
+    const uint64_t writes = eventfd_writes(irqfd.id);
+    if (writes == irqfd.writes_seen) continue;
+    // Each write woke the irqfd, which read (and cleared) the whole counter and asserted once.
+    for (uint64_t i = irqfd.writes_seen; i < writes; ++i) assert_irq(irqfd.gsi, false);
+    irqfd.writes_seen = writes;
+    drain_eventfd(irqfd.eventfd.get());
   }
 }
 
-void FakeInterrupts::inject(uint32_t gsi, bool at_assign) {
+void FakeInterrupts::held_fds(std::set<int>& fds) const {
+  for (const Irqfd& irqfd : irqfds_) {
+    fds.insert(irqfd.eventfd.get());
+    if (irqfd.resamplefd) fds.insert(irqfd.resamplefd->get());
+  }
+  for (const Ioeventfd& p : ioeventfds_) fds.insert(p.eventfd.get());
+  for (const auto& [id, trigger] : vfio_triggers_) fds.insert(trigger.get());
+}
+
+int FakeInterrupts::vfio_set_trigger(int eventfd) {
+  EventFdLookup event = lookup_eventfd(eventfd);
+  if (!event.info) return event.error;
+  vfio_triggers_[event.info->id] = UniqueFd(::dup(eventfd));
+  return 0;
+}
+
+bool FakeInterrupts::vfio_interrupt(int eventfd) {
+  EventFdLookup event = lookup_eventfd(eventfd);
+  auto trigger = event.info ? vfio_triggers_.find(event.info->id) : vfio_triggers_.end();
+  if (trigger == vfio_triggers_.end()) return false;
+  auto irqfd = std::find_if(irqfds_.begin(), irqfds_.end(),
+                            [&](const Irqfd& i) { return i.id == trigger->first; });
+  if (!passthrough_ || irqfd == irqfds_.end()) {
+    // VFIO's own interrupt handler: eventfd_signal() on the trigger (kernel fact).
+    const uint64_t one = 1;
+    (void)!::write(trigger->second.get(), &one, sizeof one);
+    return true;
+  }
+  // HYPOTHESIS: the hypervisor delivers the device interrupt through the mapping, or it is lost.
+  if (irqfd->mapped) {
+    injections_.push_back(*irqfd->mapped);
+  } else {
+    ++lost_device_interrupts_;
+  }
+  return true;
+}
+
+// mshv_irqfd_wakeup() with EPOLLHUP: the eventfd is being released, and the irqfd deactivates
+// itself (the same shutdown as a deassign).
+void FakeInterrupts::hang_up(const std::set<uint64_t>& open_ids) {
+  std::erase_if(irqfds_, [&](const Irqfd& i) {
+    if (open_ids.count(i.id) != 0) return false;
+    shut_down(i);
+    return true;
+  });
+}
+
+std::vector<FakeIrqfd> FakeInterrupts::irqfds() const {
+  std::vector<FakeIrqfd> list;
+  for (const Irqfd& i : irqfds_) list.push_back({i.gsi, i.id, i.resamplefd.has_value()});
+  return list;
+}
+
+// mshv_ret_girq_entry() and mshv_copy_girq_info(): the table has an entry for every GSI up to the
+// highest routed one, zero-filled where there is no route; an invalid entry decodes to all zeros.
+FakeInjection FakeInterrupts::decode(uint32_t gsi) const {
+  FakeInjection i;
+  i.gsi = gsi;
+  if (routes_.empty() || gsi > routes_.rbegin()->first) {
+    i.entry = FakeRouteEntry::kNone;
+    return i;
+  }
   auto route = routes_.find(gsi);
   if (route == routes_.end()) {
-    if (gsi != 0) {
-      ++dropped_[gsi];
-      return;
-    }
-    // mshv_assert_irq_slow() skips its validity check for GSI 0 and asserts the zeroed route:
-    // vector 0 to APIC 0. This is why GSI 0 is never used for MSIs.
-    injections_.push_back({0, 0, 0, 0, false, false, at_assign});
-    return;
+    i.entry = FakeRouteEntry::kHole;
+    return i;
   }
   const MshvUserIrqEntry& e = route->second;
-  injections_.push_back({gsi, static_cast<uint8_t>(e.data & 0xff),
-                         static_cast<uint8_t>((e.address_lo >> 12) & 0xff),
-                         static_cast<uint8_t>((e.data >> 8) & 7), ((e.data >> 15) & 1) != 0,
-                         ((e.address_lo >> 2) & 1) != 0, at_assign});
+  i.vector = static_cast<uint8_t>(e.data & 0xff);
+  i.apic_id = static_cast<uint8_t>((e.address_lo >> 12) & 0xff);
+  i.delivery = static_cast<uint8_t>((e.data >> 8) & 7);
+  i.level = ((e.data >> 15) & 1) != 0;
+  i.logical = ((e.address_lo >> 2) & 1) != 0;
+  return i;
+}
+
+void FakeInterrupts::assert_irq(uint32_t gsi, bool at_assign) {
+  FakeInjection i = decode(gsi);
+  i.at_assign = at_assign;
+  if (i.entry == FakeRouteEntry::kHole) ++hole_signals_;
+  // The fast path (wakeups only) checks no validity at all: it sets the decoded vector, 0 without
+  // a route, in the register page of the VP the APIC ID names. Logical destinations go slow.
+  if (!at_assign && vp_exists_ && !i.logical) {
+    if (!vp_exists_(i.apic_id)) {
+      // pt_vp_array[apic_id] is dereferenced unchecked.
+      ADD_FAILURE() << "fake mshv: an irqfd on GSI " << gsi << " targets APIC " << int{i.apic_id}
+                    << ", which has no VP; the kernel's fast path would dereference NULL";
+      return;
+    }
+    i.fast_path = true;
+    injections_.push_back(i);
+    return;
+  }
+  // mshv_assert_irq_slow() checks validity only when the entry's GSI number is non-zero. A hole's
+  // zero-filled entry has number 0, as has GSI 0 itself: both assert the zeroed route.
+  if (i.entry == FakeRouteEntry::kNone && gsi != 0) {
+    ++dropped_[gsi];
+    return;
+  }
+  injections_.push_back(i);
 }
 
 bool FakeInterrupts::resample_on_eoi(uint8_t vector) {

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fake_eventfd.h"
 #include "fake_guest_cpu.h"
 
 namespace ferry::test {
@@ -91,7 +92,7 @@ int FakeMshvDriver::ioctl(int fd, unsigned long request, void* arg) {
   Object* object = lookup(fd, error);
   int result = error;
   if (object != nullptr) {
-    for (auto& partition : partitions_) partition->interrupts().deliver_signals();
+    look();
     result = options_.unknown_requests.count(request)
                  ? -ENOTTY
                  : dispatch(*object, request, arg, detail, lock);
@@ -145,7 +146,14 @@ int FakeMshvDriver::create_partition(void* arg) {
     if (creation.pt_num_cpu_fbanks != kCpuFeatureBanks || rsvd) return -EINVAL;
   }
   partitions_.push_back(std::make_unique<FakePartition>(partitions_.size() + 1, creation));
-  return new_fd("mshv_partition", Kind::kPartition, partitions_.back().get(), nullptr);
+  FakePartition* partition = partitions_.back().get();
+  if (options_.passthrough) partition->interrupts().model_passthrough();
+  // The fast path needs the VP's register page, which an isolated partition has not.
+  if (options_.root_scheduler && options_.register_page) {
+    partition->interrupts().use_fast_path(
+        [partition](uint32_t vp) { return partition->vp(vp) != nullptr; });
+  }
+  return new_fd("mshv_partition", Kind::kPartition, partition, nullptr);
 }
 
 int FakeMshvDriver::partition_ioctl(FakePartition& p, unsigned long request, void* arg,
@@ -258,8 +266,22 @@ int FakeMshvDriver::run_vp(FakePartition& p, FakeVp& vp, void* arg,
     lock.lock();
     if (ready < 0 && err == EINTR) return -EINTR;
     (void)vp.wake().drain();
-    p.interrupts().deliver_signals();
+    look();
   }
+}
+
+// What the kernel did since the last look: the writes to irqfds' eventfds (their injections),
+// then the closes of eventfds' last fds (EPOLLHUP).
+void FakeMshvDriver::look() {
+  for (auto& partition : partitions_) partition->interrupts().deliver_signals();
+  const uint64_t closes = fd_closes();
+  if (closes == closes_seen_) return;
+  closes_seen_ = closes;
+  std::set<int> held;
+  for (auto& partition : partitions_) partition->interrupts().held_fds(held);
+  if (held.empty()) return;
+  const std::set<uint64_t> open = open_eventfd_ids(held);
+  for (auto& partition : partitions_) partition->interrupts().hang_up(open);
 }
 
 Expected<Mapping> FakeMshvDriver::map_vp_page(int vp_fd, size_t size, unsigned page) {
@@ -356,9 +378,16 @@ std::map<uint32_t, MshvUserIrqEntry> FakeMshvDriver::routes() const {
   return newest().interrupts().routes();
 }
 
-size_t FakeMshvDriver::irqfd_count() const {
+size_t FakeMshvDriver::irqfd_count() {
   std::lock_guard lock(mutex_);
+  look();
   return newest().interrupts().irqfd_count();
+}
+
+std::vector<FakeIrqfd> FakeMshvDriver::irqfds() {
+  std::lock_guard lock(mutex_);
+  look();
+  return newest().interrupts().irqfds();
 }
 
 size_t FakeMshvDriver::ioeventfd_count() const {
@@ -368,22 +397,50 @@ size_t FakeMshvDriver::ioeventfd_count() const {
 
 std::vector<FakeInjection> FakeMshvDriver::injections() {
   std::lock_guard lock(mutex_);
-  newest().interrupts().deliver_signals();
+  look();
   return newest().interrupts().injections();
 }
 
 void FakeMshvDriver::clear_injections() {
   std::lock_guard lock(mutex_);
-  newest().interrupts().deliver_signals();
+  look();
   newest().interrupts().clear_injections();
 }
 
 uint64_t FakeMshvDriver::dropped(uint32_t gsi) {
   std::lock_guard lock(mutex_);
-  newest().interrupts().deliver_signals();
+  look();
   auto& dropped = newest().interrupts().dropped();
   auto it = dropped.find(gsi);
   return it == dropped.end() ? 0 : it->second;
+}
+
+uint64_t FakeMshvDriver::hole_signals() {
+  std::lock_guard lock(mutex_);
+  look();
+  return newest().interrupts().hole_signals();
+}
+
+void FakeMshvDriver::vfio_set_trigger(int eventfd) {
+  std::lock_guard lock(mutex_);
+  look();
+  if (newest().interrupts().vfio_set_trigger(eventfd) != 0) {
+    throw std::logic_error("fake mshv: a VFIO trigger must be an eventfd");
+  }
+}
+
+void FakeMshvDriver::vfio_interrupt(int eventfd) {
+  std::lock_guard lock(mutex_);
+  look();
+  if (!newest().interrupts().vfio_interrupt(eventfd)) {
+    throw std::logic_error("fake mshv: a device interrupt needs a VFIO trigger on the eventfd");
+  }
+}
+
+uint64_t FakeMshvDriver::lost_device_interrupts() {
+  std::lock_guard lock(mutex_);
+  look();
+  return newest().interrupts().lost_device_interrupts();
 }
 
 HvRegisterValue FakeMshvDriver::vp_register(unsigned vp, uint32_t name) const {

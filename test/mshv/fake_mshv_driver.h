@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,13 +53,26 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   std::vector<std::pair<uint32_t, uint64_t>> property_writes() const;
   std::vector<FakeRegion> regions() const;
   std::map<uint32_t, mshv::MshvUserIrqEntry> routes() const;
-  size_t irqfd_count() const;
+  /// The irqfds, after the eventfds closed up to now have detached theirs (EPOLLHUP).
+  size_t irqfd_count();
+  std::vector<FakeIrqfd> irqfds();
   size_t ioeventfd_count() const;
   /// Interrupts asserted so far, after taking every signal sent up to now.
   std::vector<FakeInjection> injections();
   void clear_injections();
   /// Signals on `gsi` that found no route and were dropped.
   uint64_t dropped(uint32_t gsi);
+  /// Signals on a GSI without a route below the highest routed one: each asserted vector 0 on
+  /// APIC 0. A VMM must never cause one.
+  uint64_t hole_signals();
+
+  // --- VFIO interrupts (test-only calls standing for VFIO; see FakeMshvOptions::passthrough) ---
+  /// VFIO_DEVICE_SET_IRQS makes `eventfd` the trigger of a device vector.
+  void vfio_set_trigger(int eventfd);
+  /// The device raises the vector whose trigger is `eventfd`.
+  void vfio_interrupt(int eventfd);
+  /// Passthrough device interrupts lost because their irqfd was assigned before the trigger.
+  uint64_t lost_device_interrupts();
 
   mshv::HvRegisterValue vp_register(unsigned vp, uint32_t name) const;
   void set_vp_register(unsigned vp, uint32_t name, mshv::HvRegisterValue value);
@@ -99,6 +113,7 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   int create_vp(FakePartition& p, void* arg);
   int vp_state(FakeVp& vp, unsigned long request, void* arg);
   int run_vp(FakePartition& p, FakeVp& vp, void* arg, std::unique_lock<std::mutex>& lock);
+  void look();
   FakePartition& newest() const;
   FakeVp& vp_of_newest(unsigned vp) const;
 
@@ -110,6 +125,7 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   std::vector<FakeCall> calls_;
   std::map<unsigned, unsigned> runs_;
   std::string beyond_model_;
+  uint64_t closes_seen_ = 0;  // fd_closes() at the last look
 };
 
 }  // namespace ferry::test

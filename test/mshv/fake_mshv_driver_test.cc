@@ -1,7 +1,7 @@
 // The fake /dev/mshv must refuse what the kernel refuses, with the kernel's errno: a fake that
 // accepts everything would prove nothing about the backend. These tests drive it with raw
 // ioctls, as the kernel's own callers would.
-#include "fake_mshv_driver.h"
+#include "fake_mshv_driver_test.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -18,53 +18,6 @@ namespace {
 
 using namespace mshv;
 using ::testing::ElementsAre;
-
-class FakeMshvDriverTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    device_ = UniqueFd(fake_.open_device("/dev/mshv"));
-    ASSERT_TRUE(device_.valid());
-    MshvCreatePartition create{kPtLapic | kPtX2apic | kPtGpaSuperPages, kPtIsolationNone};
-    partition_ = UniqueFd(fake_.ioctl(device_.get(), kMshvCreatePartition, &create));
-    ASSERT_TRUE(partition_.valid());
-    ASSERT_EQ(fake_.ioctl(partition_.get(), kMshvInitializePartition, nullptr), 0);
-  }
-
-  int set_routes(std::vector<MshvUserIrqEntry> entries, uint32_t rsvd = 0) {
-    std::vector<uint8_t> table(sizeof(MshvUserIrqTable) +
-                               entries.size() * sizeof(MshvUserIrqEntry));
-    MshvUserIrqTable header{static_cast<uint32_t>(entries.size()), rsvd};
-    std::memcpy(table.data(), &header, sizeof header);
-    std::memcpy(table.data() + sizeof header, entries.data(),
-                entries.size() * sizeof(MshvUserIrqEntry));
-    return fake_.ioctl(partition_.get(), kMshvSetMsiRouting, table.data());
-  }
-
-  int irqfd(int fd, uint32_t gsi, uint32_t flags = 0, int resample = 0) {
-    MshvUserIrqfd args{fd, resample, gsi, flags};
-    return fake_.ioctl(partition_.get(), kMshvIrqfd, &args);
-  }
-
-  int ioeventfd(int fd, uint64_t addr, uint32_t len, uint32_t flags, uint64_t datamatch = 0) {
-    MshvUserIoeventfd args{};
-    args.fd = fd;
-    args.addr = addr;
-    args.len = len;
-    args.flags = flags;
-    args.datamatch = datamatch;
-    return fake_.ioctl(partition_.get(), kMshvIoeventfd, &args);
-  }
-
-  int hypercall(int fd, MshvRootHvcall& args) { return fake_.ioctl(fd, kMshvRootHvcall, &args); }
-
-  static MshvUserIrqEntry msi(uint32_t gsi, uint8_t vector, bool level = false) {
-    return {gsi, 0xfee00000, 0, vector | (level ? 1u << 15 : 0u)};
-  }
-
-  FakeMshvDriver fake_;
-  UniqueFd device_;
-  UniqueFd partition_;
-};
 
 TEST(FakeMshvDevice, AbsentDeviceIsEnoent) {
   FakeMshvOptions options;
@@ -157,97 +110,6 @@ TEST_F(FakeMshvDriverTest, RoutingTableIsReplacedWholeAndChecked) {
   EXPECT_EQ(fake_.routes().count(32), 1u) << "a refused table changes nothing";
   EXPECT_EQ(set_routes({}), 0);
   EXPECT_TRUE(fake_.routes().empty()) << "nr = 0 clears the table";
-}
-
-TEST_F(FakeMshvDriverTest, IrqfdWithoutRouteAcceptsButDropsEverySignal) {
-  auto event = EventFd::create();
-  ASSERT_TRUE(event);
-  ASSERT_EQ(irqfd(event->fd(), 40), 0) << "the kernel accepts an irqfd before its route";
-  ASSERT_TRUE(event->signal());
-  EXPECT_TRUE(fake_.injections().empty());
-  EXPECT_EQ(fake_.dropped(40), 1u);
-  ASSERT_EQ(set_routes({msi(40, 0x51)}), 0);
-  EXPECT_TRUE(fake_.injections().empty())
-      << "a dropped signal is not replayed when the route appears";
-  ASSERT_TRUE(event->signal());
-  auto injected = fake_.injections();
-  ASSERT_EQ(injected.size(), 1u);
-  EXPECT_EQ(injected[0].gsi, 40u);
-  EXPECT_EQ(injected[0].vector, 0x51);
-  EXPECT_FALSE(injected[0].at_assign);
-}
-
-TEST_F(FakeMshvDriverTest, PendingCountIsInjectedAtAssignWithTheRouteOfThatMoment) {
-  auto event = EventFd::create();
-  ASSERT_TRUE(event);
-  ASSERT_TRUE(event->signal());  // before any irqfd: it waits on the eventfd
-  ASSERT_EQ(set_routes({msi(41, 0x60)}), 0);
-  ASSERT_EQ(irqfd(event->fd(), 41), 0);
-  ASSERT_EQ(set_routes({msi(41, 0x61)}), 0);
-  auto injected = fake_.injections();
-  ASSERT_EQ(injected.size(), 1u);
-  EXPECT_EQ(injected[0].vector, 0x60) << "the route when the irqfd was assigned";
-  EXPECT_TRUE(injected[0].at_assign);
-  ASSERT_TRUE(event->signal());
-  injected = fake_.injections();
-  ASSERT_EQ(injected.size(), 2u) << "the left-over count does not fire twice";
-  EXPECT_EQ(injected[1].vector, 0x61);
-}
-
-TEST_F(FakeMshvDriverTest, PendingCountWithoutRouteAtAssignIsLost) {
-  auto event = EventFd::create();
-  ASSERT_TRUE(event);
-  ASSERT_TRUE(event->signal());
-  ASSERT_EQ(irqfd(event->fd(), 42), 0);
-  ASSERT_EQ(set_routes({msi(42, 0x60)}), 0);
-  EXPECT_TRUE(fake_.injections().empty());
-  EXPECT_EQ(fake_.dropped(42), 1u);
-}
-
-TEST_F(FakeMshvDriverTest, SignalIsResolvedAgainstTheTableInForceWhenSent) {
-  auto event = EventFd::create();
-  ASSERT_TRUE(event);
-  ASSERT_EQ(set_routes({msi(43, 0x70)}), 0);
-  ASSERT_EQ(irqfd(event->fd(), 43), 0);
-  ASSERT_TRUE(event->signal());
-  ASSERT_EQ(set_routes({msi(43, 0x71)}), 0);  // after the signal
-  ASSERT_TRUE(event->signal());
-  auto injected = fake_.injections();
-  ASSERT_EQ(injected.size(), 2u);
-  EXPECT_EQ(injected[0].vector, 0x70);
-  EXPECT_EQ(injected[1].vector, 0x71);
-}
-
-TEST_F(FakeMshvDriverTest, GsiZeroWithoutRouteInjectsVectorZero) {
-  auto event = EventFd::create();
-  ASSERT_TRUE(event);
-  ASSERT_EQ(irqfd(event->fd(), 0), 0);
-  ASSERT_TRUE(event->signal());
-  auto injected = fake_.injections();
-  ASSERT_EQ(injected.size(), 1u) << "the kernel's GSI 0 quirk: no drop";
-  EXPECT_EQ(injected[0].vector, 0);
-}
-
-TEST_F(FakeMshvDriverTest, IrqfdRules) {
-  auto a = EventFd::create();
-  auto b = EventFd::create();
-  ASSERT_TRUE(a && b);
-  EXPECT_EQ(irqfd(a->fd(), 44, 1u << 2), -EINVAL) << "unknown flag";
-  EXPECT_EQ(irqfd(1000, 44), -EBADF);
-  EXPECT_EQ(irqfd(partition_.get(), 44), -EINVAL) << "not an eventfd";
-  ASSERT_EQ(irqfd(a->fd(), 44), 0);
-  EXPECT_EQ(irqfd(a->fd(), 45), -EBUSY) << "one eventfd, one GSI";
-  EXPECT_EQ(irqfd(a->fd(), 44), -EBUSY);
-  const int dup = ::dup(a->fd());
-  EXPECT_EQ(irqfd(dup, 46), -EBUSY) << "the same eventfd through another fd";
-  ::close(dup);
-  EXPECT_EQ(irqfd(a->fd(), 44, kIrqfdDeassign), 0);
-  EXPECT_EQ(fake_.irqfd_count(), 0u);
-  EXPECT_EQ(irqfd(a->fd(), 44, kIrqfdDeassign), 0) << "the kernel answers 0 even for no match";
-  EXPECT_EQ(irqfd(b->fd(), 47, kIrqfdResample, a->fd()), -EINVAL) << "no route";
-  ASSERT_EQ(set_routes({msi(47, 0x30), msi(48, 0x31, true)}), 0);
-  EXPECT_EQ(irqfd(b->fd(), 47, kIrqfdResample, a->fd()), -EINVAL) << "edge route";
-  EXPECT_EQ(irqfd(b->fd(), 48, kIrqfdResample, a->fd()), 0);
 }
 
 TEST_F(FakeMshvDriverTest, IoeventfdRules) {

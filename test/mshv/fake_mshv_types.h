@@ -26,6 +26,16 @@ struct FakeMshvOptions {
   // VPs have a register page (MSHV_VP_MMAP_OFFSET_REGISTERS); an isolated partition has none
   // and answers ENODEV, so the VMM does everything by hypercall.
   bool register_page = true;
+  // The hypervisor offers dispatch interrupt injection and the root partition schedules the VPs
+  // (the root scheduler): an irqfd wakeup then sets the vector in the target VP's register page
+  // (mshv_try_assert_irq_fast) instead of calling HvCallAssertVirtualInterrupt.
+  bool root_scheduler = false;
+  // A HYPOTHESIS, not kernel fact (OpenVMM's MSHV irqfd code; docs/mshv.md, "VFIO passthrough"):
+  // a VFIO device's interrupt is mapped for the guest when an irqfd is assigned on an eventfd
+  // that is already VFIO's trigger, with the route of that moment, and is not re-targeted by
+  // later routing changes; device interrupts through an irqfd assigned before the trigger
+  // existed are lost. Plain writes to the eventfd (emulated devices) are not affected.
+  bool passthrough = false;
   // Requests this kernel does not know (ENOTTY), e.g. to play an older kernel.
   std::set<unsigned long> unknown_requests;
   // The host CPUID the guest's table starts from: {leaf, subleaf} -> registers; absent leaves read
@@ -33,15 +43,34 @@ struct FakeMshvOptions {
   std::map<std::pair<uint32_t, uint32_t>, mshv::CpuidRegs> host_cpuid;
 };
 
-// An interrupt the hypervisor was asked to assert, as MSHV_IRQFD decodes the route.
+// The routing-table entry an irqfd finds for its GSI (mshv_ret_girq_entry in mshv_irq.c).
+enum class FakeRouteEntry : uint8_t {
+  kRoute,  // the GSI's own route
+  kHole,   // no route, but a higher GSI has one: the table's zero-filled entry (GSI number 0)
+  kNone,   // no table, or the GSI beyond it: an invalid entry that keeps the GSI's number
+};
+
+// An interrupt the hypervisor was asked to assert, as MSHV_IRQFD decodes the route. Without a
+// route the kernel decodes the zeroed entry: vector 0, APIC 0, fixed, edge, physical.
 struct FakeInjection {
-  uint32_t gsi = 0;
+  uint32_t gsi = 0;  // the irqfd's
   uint8_t vector = 0;
   uint8_t apic_id = 0;
   uint8_t delivery = 0;
   bool level = false;
   bool logical = false;
   bool at_assign = false;  // a count pending on the eventfd when the irqfd was assigned
+  FakeRouteEntry entry = FakeRouteEntry::kRoute;
+  bool fast_path = false;  // set in the VP's register page, not by hypercall
+  bool device = false;     // HYPOTHESIS: a passthrough device interrupt, mapped at assign
+};
+
+// An irqfd the fake's partition holds: its GSI and the eventfd's identity (eventfd-id in
+// /proc/self/fdinfo, see fake_eventfd.h).
+struct FakeIrqfd {
+  uint32_t gsi = 0;
+  uint64_t eventfd_id = 0;
+  bool resample = false;
 };
 
 // An MMIO instruction of the guest: the fake cannot decode its memory operand, so the test says
