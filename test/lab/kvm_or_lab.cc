@@ -12,6 +12,7 @@
 // FERRY_KVM=host|lab|auto (default auto: the host's /dev/kvm when it answers, else the lab).
 // FERRY_REQUIRE_LAB=1: a host that cannot run the lab fails the tests instead of skipping them.
 // FERRY_LAB_COMMAND_TIMEOUT: seconds a command may take in the lab (default 900).
+// FERRY_LAB_SESSION: the session directory (default: the one the ctest fixture starts).
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,7 +87,7 @@ std::string lab_command_line(char** argv) {
 }
 
 int run_in_lab(char** argv, const std::string& why) {
-  LabSession session(FERRY_LAB_SESSION_DIR);
+  LabSession session(env("FERRY_LAB_SESSION", FERRY_LAB_SESSION_DIR));
   const std::string cannot_run = session.cannot_run_reason();
   if (!cannot_run.empty()) {
     if (env("FERRY_REQUIRE_LAB") == "1") {
