@@ -193,6 +193,8 @@ TEST_F(VcpuRunnerTest, ConcurrentStopRequestsWhileJoiningAreSafe) {
     });
     runner.stop();
     sibling.join();
+    // Every request landed on a runner that had already ended, and it stayed ended.
+    EXPECT_EQ(runner.state(), VcpuState::kExited) << "round " << round;
   }
 }
 
