@@ -8,11 +8,11 @@
 
 #include <cerrno>
 #include <deque>
-#include <fstream>
 #include <iostream>
 #include <random>
 #include <sstream>
 
+#include "ferry/base/file.h"
 #include "ferry/base/unique_fd.h"
 
 namespace ferry::test {
@@ -22,11 +22,11 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kArrivedDamaged = 254;  // scripts/lab-init: the line's length was not the one sent
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+// The file as text; empty when it is missing (a session that never started has no pid file).
+std::string read_text(const std::string& path) {
+  constexpr uint64_t kMaxBytes = 64ull << 20;  // a console log, at most
+  auto bytes = read_file(path, kMaxBytes);
+  return bytes ? std::string(bytes->begin(), bytes->end()) : std::string();
 }
 
 std::string random_id() {
@@ -109,15 +109,15 @@ std::string shell_quote(const std::vector<std::string>& words) {
   return out;
 }
 
-std::string LabSession::cannot_run_reason() const { return read_file(dir_ + "/cannot-run"); }
+std::string LabSession::cannot_run_reason() const { return read_text(dir_ + "/cannot-run"); }
 
 bool LabSession::qemu_alive() const {
-  const std::string pid = read_file(dir_ + "/qemu.pid");
+  const std::string pid = read_text(dir_ + "/qemu.pid");
   return !pid.empty() && ::kill(std::stoi(pid), 0) == 0;
 }
 
 std::string LabSession::console_tail() const {
-  std::istringstream console(read_file(dir_ + "/console.log"));
+  std::istringstream console(read_text(dir_ + "/console.log"));
   std::deque<std::string> lines;
   for (std::string line; std::getline(console, line);) {
     lines.push_back(line);
