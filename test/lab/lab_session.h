@@ -31,8 +31,6 @@ class LabSession {
   std::string console_tail() const;
 
  private:
-  Expected<LabCommandResult> run_once(const std::string& command_line,
-                                      std::chrono::seconds lab_timeout) const;
   bool qemu_alive() const;
 
   std::string dir_;
