@@ -1,6 +1,7 @@
 // Differential test: thousands of generated instruction variants, each run by real KVM (whose
 // in-kernel emulator handles the MMIO part, the CPU the rest) and by lib/x86 on the same bytes,
-// registers and memory; the MMIO accesses, registers, flags, RAM and XMM must agree.
+// registers and memory (snapshotted before either runs, differential_harness.h); the MMIO
+// accesses, registers, flags, RAM and XMM must agree.
 //
 // FERRY_X86_SEED=<n> replays another seed; FERRY_X86_VARIANTS=<n> sets variants per form and mode;
 // FERRY_X86_ONLY=<text> runs only the forms whose name contains it.
@@ -14,8 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "fake_platform.h"
-#include "ferry/x86/emulator.h"
+#include "differential_harness.h"
 #include "kvm_oracle.h"
 #include "support/kvm_required.h"
 #include "variant_generator.h"
@@ -46,101 +46,27 @@ struct Stats {
   unsigned with_mmio = 0;       // ...of the agreeing variants, those that reached MMIO
   unsigned oracle_refused = 0;  // KVM's emulator could not emulate the form
   unsigned failures = 0;
-};
 
-// Compares one variant; returns what differs (empty when everything agrees).
-std::string compare(KvmOracle& oracle, const Variant& v, Stats& stats) {
-  OverlayPlatform platform(oracle.ram());
-  Emulator emulator(platform, {.vendor = oracle.vendor()});  // as the oracle's vCPU
-  CpuState state{v.regs, v.sregs, v.fpu};
-  auto outcome = emulator.emulate(state, v.bytes);
-  if (!outcome) return "lib/x86 error: " + outcome.error().message();
-  if (outcome->kind == Outcome::Kind::kNeedsFpu) return "lib/x86 asked for the FPU it was given";
-
-  auto oracle_result = oracle.run(v.bytes, v.code_gpa, v.regs, v.sregs, v.fpu);
-  if (!oracle_result) {
-    if (oracle_result.error().message().find("could not emulate") != std::string::npos) {
-      ++stats.oracle_refused;
-      return {};
-    }
-    return "oracle error: " + oracle_result.error().message();
-  }
-  const OracleResult& kvm = *oracle_result;
-  const bool we_faulted = outcome->kind == Outcome::Kind::kFault;
-  if (kvm.end == OracleResult::End::kTimeout) return "KVM did not finish the instruction";
-  if (we_faulted || kvm.end == OracleResult::End::kFault) {
-    if (we_faulted && kvm.end == OracleResult::End::kFault) {
-      // Where KVM's handler reported the exception, it must be the same one.
-      const Fault& fault = outcome->fault;
-      std::string diff;
-      if (kvm.vector && *kvm.vector != static_cast<uint8_t>(fault.vector)) {
-        diff += fmt::format("vector: lib/x86 {}, KVM {}; ", describe(fault), *kvm.vector);
-      }
-      if (kvm.vector && kvm.error_code != fault.error_code) {
-        diff += fmt::format("error code: lib/x86 {}, KVM {}; ", describe(fault),
-                            kvm.error_code ? fmt::format("{:#x}", *kvm.error_code) : "none");
-      }
-      if (kvm.vector && fault.vector == Vector::kPf && kvm.cr2 != fault.cr2) {
-        diff += fmt::format("cr2: lib/x86 {:#x}, KVM {:#x}; ", fault.cr2, kvm.cr2);
-      }
-      if (diff.empty()) {
-        ++stats.faulted;
-        if (kvm.vector) ++stats.faults_checked;
-      }
-      return diff;
-    }
-    return we_faulted ? "lib/x86 faulted (" + describe(outcome->fault) + "), KVM completed"
-                      : fmt::format("KVM faulted (rip {:#x}, cr2 {:#x}), lib/x86 completed",
-                                    kvm.regs.rip, kvm.cr2);
-  }
-
-  std::string diff;
-  const accel::Regs& ours = state.regs;
-  const accel::Regs& theirs = kvm.regs;
-  const uint64_t accel::Regs::*fields[] = {
-      &accel::Regs::rax, &accel::Regs::rcx, &accel::Regs::rdx, &accel::Regs::rbx, &accel::Regs::rsp,
-      &accel::Regs::rbp, &accel::Regs::rsi, &accel::Regs::rdi, &accel::Regs::r8,  &accel::Regs::r9,
-      &accel::Regs::r10, &accel::Regs::r11, &accel::Regs::r12, &accel::Regs::r13, &accel::Regs::r14,
-      &accel::Regs::r15, &accel::Regs::rip};
-  const char* names[] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8",
-                         "r9",  "r10", "r11", "r12", "r13", "r14", "r15", "rip"};
-  for (size_t i = 0; i < std::size(fields); ++i) {
-    if (ours.*fields[i] != theirs.*fields[i]) {
-      diff += fmt::format("{}: lib/x86 {:#x}, KVM {:#x} (was {:#x}); ", names[i], ours.*fields[i],
-                          theirs.*fields[i], v.regs.*fields[i]);
-    }
-  }
-  if ((ours.rflags & v.flags_compared) != (theirs.rflags & v.flags_compared)) {
-    diff += fmt::format("rflags: lib/x86 {:#x}, KVM {:#x} (was {:#x}, compared {:#x}); ",
-                        ours.rflags, theirs.rflags, v.regs.rflags, v.flags_compared & 0xfff);
-  }
-  const std::vector<MmioAccess> our_mmio = in_kvm_pieces(platform.mmio());
-  if (our_mmio != kvm.mmio) {
-    diff += "MMIO: lib/x86 " + describe(our_mmio) + " KVM " + describe(kvm.mmio) + "; ";
-  }
-  for (uint64_t page : v.data_pages) {
-    for (uint64_t i = 0; i < 4096; ++i) {
-      if (platform.byte(page + i) != oracle.ram()[page + i]) {
-        diff += fmt::format("RAM {:#x}: lib/x86 {:#04x}, KVM {:#04x}; ", page + i,
-                            platform.byte(page + i), oracle.ram()[page + i]);
+  void count(const Comparison& c) {
+    ++variants;
+    switch (c.verdict) {
+      case Comparison::Verdict::kAgreedOnCompletion:
+        ++completed;
+        if (c.reached_mmio) ++with_mmio;
         break;
-      }
+      case Comparison::Verdict::kAgreedOnFault:
+        ++faulted;
+        if (c.fault_checked) ++faults_checked;
+        break;
+      case Comparison::Verdict::kRefusedByKvm:
+        ++oracle_refused;
+        break;
+      case Comparison::Verdict::kDiffered:
+        ++failures;
+        break;
     }
   }
-  if (v.fpu) {
-    for (size_t i = 0; i < 16; ++i) {
-      if (state.fpu->xmm[i] != kvm.fpu.xmm[i]) {
-        diff += fmt::format("xmm{}: lib/x86 {}, KVM {}; ", i, hex(state.fpu->xmm[i]),
-                            hex(kvm.fpu.xmm[i]));
-      }
-    }
-  }
-  if (diff.empty()) {
-    ++stats.completed;
-    if (!kvm.mmio.empty()) ++stats.with_mmio;
-  }
-  return diff;
-}
+};
 
 // Runs the generator's probes: where the CPU under KVM departs from the SDM.
 Expected<CpuDeviations> probe_cpu(KvmOracle& oracle) {
@@ -216,16 +142,14 @@ TEST_P(DifferentialTest, AgreesWithKvm) {
     if (only != nullptr && std::strstr(form.name, only) == nullptr) continue;
     for (unsigned i = 0; i < per_form; ++i) {
       const Variant v = generator.generate(mode, form);
-      ++stats.variants;
-      const unsigned refused_before = stats.oracle_refused;
-      const std::string diff = compare(*oracle_, v, stats);
-      if (stats.oracle_refused != refused_before) ++refused_by_form[form.name];
-      if (diff.empty()) continue;
-      ++stats.failures;
+      const Comparison c = compare_with_kvm(*oracle_, v);
+      stats.count(c);
+      if (c.verdict == Comparison::Verdict::kRefusedByKvm) ++refused_by_form[form.name];
+      if (c.verdict != Comparison::Verdict::kDiffered) continue;
       if (stats.failures <= kMaxReportedFailures) {
         ADD_FAILURE() << "mode " << mode_name(mode) << ", form " << form.name << ", variant " << i
                       << " (FERRY_X86_SEED=" << env_number("FERRY_X86_SEED", kDefaultSeed)
-                      << "), bytes " << hex(v.bytes) << "\n  " << diff;
+                      << "), bytes " << hex(v.bytes) << "\n  " << c.differences;
       }
     }
   }

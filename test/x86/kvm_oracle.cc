@@ -28,7 +28,6 @@ constexpr uint64_t kExceptionStackTop = 0x8000;
 constexpr uint16_t kCode64Selector = 0x08, kTssSelector = 0x20;
 constexpr unsigned kVectors = 32;
 constexpr auto kRunDeadline = std::chrono::milliseconds(500);
-constexpr uint64_t kPageSize = 4096;
 
 // Records MMIO like FakePlatform and stops at the OUT that ends the snippet.
 class RecordingIo : public accel::GuestIo {
@@ -122,10 +121,6 @@ bool genuine_intel(std::span<const accel::CpuidEntry> cpuid) {
   return false;
 }
 
-bool in_legacy_hole(uint64_t gpa, size_t size) {
-  return ranges_overlap(gpa, size, kLegacyHoleBegin, kLegacyHoleEnd - kLegacyHoleBegin);
-}
-
 }  // namespace
 
 Expected<std::unique_ptr<KvmOracle>> KvmOracle::create() {
@@ -215,45 +210,6 @@ Expected<OracleResult> KvmOracle::run(std::span<const uint8_t> code, uint64_t co
   }
   result.mmio = std::move(io.mmio);
   return result;
-}
-
-bool OverlayPlatform::is_ram(uint64_t gpa, size_t size) const {
-  return range_fits(gpa, size, ram_.size()) && !in_legacy_hole(gpa, size);
-}
-
-uint8_t OverlayPlatform::byte(uint64_t gpa) const {
-  auto page = pages_.find(gpa / kPageSize);
-  if (page != pages_.end()) return page->second[gpa % kPageSize];
-  return ram_[gpa];
-}
-
-bool OverlayPlatform::read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept {
-  if (!is_ram(gpa, data.size())) return false;
-  for (size_t i = 0; i < data.size(); ++i) data[i] = byte(gpa + i);
-  return true;
-}
-
-bool OverlayPlatform::write_ram(uint64_t gpa, std::span<const uint8_t> data) noexcept {
-  if (!is_ram(gpa, data.size())) return false;
-  for (size_t i = 0; i < data.size(); ++i) {
-    const uint64_t page = (gpa + i) / kPageSize;
-    auto it = pages_.find(page);
-    if (it == pages_.end()) {
-      const uint8_t* start = ram_.data() + page * kPageSize;
-      it = pages_.emplace(page, std::vector<uint8_t>(start, start + kPageSize)).first;
-    }
-    it->second[(gpa + i) % kPageSize] = data[i];
-  }
-  return true;
-}
-
-void OverlayPlatform::mmio_read(uint64_t gpa, std::span<uint8_t> data) noexcept {
-  for (size_t i = 0; i < data.size(); ++i) data[i] = mmio_byte(gpa + i);
-  mmio_.push_back({false, gpa, {data.begin(), data.end()}});
-}
-
-void OverlayPlatform::mmio_write(uint64_t gpa, std::span<const uint8_t> data) noexcept {
-  mmio_.push_back({true, gpa, {data.begin(), data.end()}});
 }
 
 std::vector<MmioAccess> in_kvm_pieces(std::span<const MmioAccess> accesses) {

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -62,29 +61,6 @@ class KvmOracle {
   Mapping memory_;
   accel::SpecialRegs initial_sregs_;
   CpuVendor vendor_ = CpuVendor::kIntel;
-};
-
-/// A Platform over the oracle's RAM as it was before the run: reads see guest memory, writes go
-/// to a private copy of the page, so the emulator and KVM both start from the same memory.
-class OverlayPlatform : public Platform {
- public:
-  explicit OverlayPlatform(std::span<const uint8_t> ram) : ram_(ram) {}
-
-  bool read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept override;
-  bool write_ram(uint64_t gpa, std::span<const uint8_t> data) noexcept override;
-  void mmio_read(uint64_t gpa, std::span<uint8_t> data) noexcept override;
-  void mmio_write(uint64_t gpa, std::span<const uint8_t> data) noexcept override;
-
-  /// The byte at `gpa` as this platform sees it (its own writes included).
-  uint8_t byte(uint64_t gpa) const;
-  const std::vector<MmioAccess>& mmio() const { return mmio_; }
-
- private:
-  bool is_ram(uint64_t gpa, size_t size) const;
-
-  std::span<const uint8_t> ram_;
-  std::map<uint64_t, std::vector<uint8_t>> pages_;  // page number -> written copy
-  std::vector<MmioAccess> mmio_;
 };
 
 /// Splits accesses longer than 8 bytes into 8-byte pieces, as KVM delivers them.

@@ -20,6 +20,10 @@ constexpr uint64_t kPagedWindowGpas[] = {0x300000, 0xe0001000, 0xa5000, 0x301000
 constexpr uint64_t kLowWindow = 0x40000000;
 constexpr uint64_t kHighWindow = 0xffff800012340000;  // 64-bit mode only
 constexpr uint64_t kRamPages[] = {0x9f000, 0x300000, 0x301000};
+// Where the constructor builds each paging format's tables: [begin, end) guest-physical.
+constexpr std::pair<uint64_t, uint64_t> kLegacyTablePool{0x100000, 0x140000};
+constexpr std::pair<uint64_t, uint64_t> kPaeTablePool{0x140000, 0x180000};
+constexpr std::pair<uint64_t, uint64_t> kLongTablePool{0x180000, 0x1c0000};
 
 // RAM a real-mode fault may push its frame (FLAGS, CS, IP) to: off the oracle's handlers and
 // descriptor tables below 0x8000, the code page, the data window and the legacy hole.
@@ -93,9 +97,9 @@ std::string describe(const CpuDeviations& cpu) {
 VariantGenerator::VariantGenerator(uint64_t seed, std::span<uint8_t> ram,
                                    const accel::SpecialRegs& initial, CpuDeviations cpu)
     : rng_(seed), cpu_(cpu), ram_(ram), initial_(initial) {
-  PageTables legacy(ram, PagingFormat::k32Bit, 0x100000, 0x140000);
-  PageTables pae(ram, PagingFormat::kPae, 0x140000, 0x180000);
-  PageTables long_mode(ram, PagingFormat::kLevel4, 0x180000, 0x1c0000);
+  PageTables legacy(ram, PagingFormat::k32Bit, kLegacyTablePool.first, kLegacyTablePool.second);
+  PageTables pae(ram, PagingFormat::kPae, kPaeTablePool.first, kPaeTablePool.second);
+  PageTables long_mode(ram, PagingFormat::kLevel4, kLongTablePool.first, kLongTablePool.second);
   for (PageTables* t : {&legacy, &pae, &long_mode}) {
     t->map(kCodePage, kCodePage);
     for (unsigned i = 0; i < 4; ++i) t->map(kLowWindow + i * kPage, kPagedWindowGpas[i]);
@@ -180,6 +184,13 @@ void VariantGenerator::set_up_state(Variant& v, const Template& form) {
     for (uint64_t i = 0; i < kPage; ++i) ram_[gpa + i] = static_cast<uint8_t>(random64());
   }
   v.data_pages.assign(std::begin(kRamPages), std::end(kRamPages));
+  v.table_pages.clear();
+  if (paged) {
+    const auto [begin, end] = mode == TestMode::kProt32Paging ? kLegacyTablePool
+                              : mode == TestMode::kProt32Pae  ? kPaeTablePool
+                                                              : kLongTablePool;
+    for (uint64_t page = begin; page < end; page += kPage) v.table_pages.push_back(page);
+  }
 
   // Control and segment registers.
   accel::SpecialRegs& s = v.sregs;
@@ -429,8 +440,10 @@ void VariantGenerator::encode_modrm(Variant& v, const Template& form, Encoding& 
   put(e.body, static_cast<uint64_t>(disp), disp_bytes);
   if (form.bit_offset) {
     // The bit offset register must not be an address register; its value stays within +-2
-    // operands of the address.
+    // operands of the address. Nor SP in real mode: place_real_mode_stack sets it afterwards,
+    // which would send the access out of the window's pages.
     auto used = [&](unsigned candidate) {
+      if (v.mode == TestMode::kReal && candidate == 4) return true;
       return std::any_of(addends.begin(), addends.end(),
                          [&](const auto& a) { return a.first == candidate; });
     };

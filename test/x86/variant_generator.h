@@ -40,6 +40,8 @@ struct Variant {
   std::optional<accel::FpuState> fpu;
   uint64_t flags_compared = 0;
   std::vector<uint64_t> data_pages;  // guest-physical RAM pages the instruction may write
+  // Guest-physical pages of the mode's page tables: lib/x86 reads them and sets A/D bits there.
+  std::vector<uint64_t> table_pages;
 };
 
 // Where the CPU under KVM departs from the SDM in what decides variants that never reach KVM's
