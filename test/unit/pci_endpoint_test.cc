@@ -30,6 +30,8 @@ class FakeFunction final : public Endpoint {
   using Endpoint::bar;
   Expected<void> bar(unsigned index, BarSpec spec) { return add_bar(index, spec); }
   Expected<void> rom(std::vector<uint8_t> image) { return set_rom(std::move(image)); }
+  /// Sets status bits as a device model does when it signals an error (through config()).
+  void raise_status(uint16_t bits) { config().set(kStatus, 2, config().get(kStatus, 2) | bits); }
   uint64_t last_write = 0;
 
  protected:
@@ -101,8 +103,29 @@ TEST_F(EndpointTest, CommandDecodeBitsExistOnlyForDecodersTheFunctionHas) {
 }
 
 TEST_F(EndpointTest, StatusErrorBitsAreWriteOneToClear) {
-  f_->config_write(kStatus, 2, 0xffff);  // nothing set, nothing to clear; the rest is read-only
-  EXPECT_EQ(f_->config_read(kStatus, 2), 0u);
+  constexpr uint16_t kReceivedMasterAbort = 1u << 13;
+  constexpr uint16_t kDetectedParityError = 1u << 15;
+  static_assert((kStatusErrorBits & (kReceivedMasterAbort | kDetectedParityError)) ==
+                (kReceivedMasterAbort | kDetectedParityError));
+  f_->raise_status(kStatusErrorBits | kStatusCapabilityList);
+  ASSERT_EQ(f_->config_read(kStatus, 2), uint32_t{kStatusErrorBits | kStatusCapabilityList});
+
+  f_->config_write(kStatus, 2, 0);  // a 0 clears nothing
+  EXPECT_EQ(f_->config_read(kStatus, 2), uint32_t{kStatusErrorBits | kStatusCapabilityList});
+
+  f_->config_write(kStatus, 2, kReceivedMasterAbort);  // a 1 clears that bit alone
+  EXPECT_EQ(f_->config_read(kStatus, 2),
+            uint32_t{(kStatusErrorBits & ~kReceivedMasterAbort) | kStatusCapabilityList});
+
+  f_->config_write(kStatus, 1, 0xff);  // the low byte holds no error bit: nothing changes
+  f_->config_write(kStatus + 1, 1, kDetectedParityError >> 8);  // a byte write clears too
+  EXPECT_EQ(f_->config_read(kStatus, 2),
+            uint32_t{(kStatusErrorBits & ~kReceivedMasterAbort & ~kDetectedParityError) |
+                     kStatusCapabilityList});
+
+  // All ones clears every error bit; the read-only capability-list bit stays.
+  f_->config_write(kStatus, 2, 0xffff);
+  EXPECT_EQ(f_->config_read(kStatus, 2), uint32_t{kStatusCapabilityList});
 }
 
 TEST_F(EndpointTest, AllOnesProbesReturnEachBarsSizeAndType) {
