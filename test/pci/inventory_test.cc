@@ -59,9 +59,11 @@ std::pair<std::string, std::string> name_and_id(const std::string& field) {
   return {m[1].str(), m[2].str()};
 }
 
-void expect_matches_lspci(const std::string& tree) {
+// `functions`: how many the tree holds, so that an empty scan and an empty lspci cannot agree.
+void expect_matches_lspci(const std::string& tree, size_t functions) {
   const Inventory inventory = scan(tree);
   const auto records = lspci(tree);
+  ASSERT_EQ(records.size(), functions) << "lspci over " << tree;
   ASSERT_EQ(inventory.devices().size(), records.size());
   for (const HostDevice& d : inventory.devices()) {
     SCOPED_TRACE(d.bdf.str());
@@ -92,8 +94,10 @@ void expect_matches_lspci(const std::string& tree) {
   }
 }
 
-TEST(Inventory, LabTreeMatchesLspci) { expect_matches_lspci("lab-q35"); }
-TEST(Inventory, HostTreeMatchesLspci) { expect_matches_lspci("host-virtio"); }
+constexpr size_t kLabTreeFunctions = 21, kHostTreeFunctions = 6;
+
+TEST(Inventory, LabTreeMatchesLspci) { expect_matches_lspci("lab-q35", kLabTreeFunctions); }
+TEST(Inventory, HostTreeMatchesLspci) { expect_matches_lspci("host-virtio", kHostTreeFunctions); }
 
 TEST(Inventory, LabTreeGroupsUnitsAndResets) {
   const Inventory inventory = scan("lab-q35");
@@ -159,7 +163,7 @@ TEST(Inventory, HostTreeHasNoIommu) {
   const Inventory inventory = scan("host-virtio");
   EXPECT_FALSE(inventory.iommu_enabled());
   EXPECT_FALSE(inventory.driver_available("vfio-pci"));
-  ASSERT_EQ(inventory.devices().size(), 6u);
+  ASSERT_EQ(inventory.devices().size(), kHostTreeFunctions);
   for (const HostDevice& d : inventory.devices()) {
     EXPECT_FALSE(d.iommu_group) << d.bdf.str();
     EXPECT_TRUE(d.reset_methods.empty()) << d.bdf.str();
@@ -195,6 +199,7 @@ TEST(Inventory, CaptureScriptRoundTrips) {
   const Inventory original = scan("lab-q35");
   auto copy = Inventory::scan({out.path() + "/copy", ""});
   ASSERT_TRUE(copy) << copy.error().message();
+  ASSERT_EQ(original.devices().size(), kLabTreeFunctions);
   ASSERT_EQ(copy->devices().size(), original.devices().size());
   for (size_t i = 0; i < original.devices().size(); ++i) {
     const HostDevice& a = original.devices()[i];
