@@ -3,16 +3,22 @@
 // registers and memory (snapshotted before either runs, differential_harness.h); the MMIO
 // accesses, registers, flags, RAM and XMM must agree.
 //
-// FERRY_X86_SEED=<n> replays another seed; FERRY_X86_VARIANTS=<n> sets variants per form and mode;
-// FERRY_X86_ONLY=<text> runs only the forms whose name contains it.
+// Each run draws a new seed and prints it; every form in every mode gets its own stream from it, so
+// a failure names the command that replays it. FERRY_X86_SEED=<n> replays a seed;
+// FERRY_X86_VARIANTS=<n> sets variants per form and mode; FERRY_X86_ONLY=<text> runs only the
+// forms whose name contains it (the others' variants do not change).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <random>
+#include <span>
 #include <string>
 
 #include "differential_harness.h"
@@ -23,13 +29,47 @@
 namespace ferry::x86::test {
 namespace {
 
-constexpr uint64_t kDefaultSeed = 0x5eed0001;
 constexpr unsigned kDefaultVariants = 40;
 constexpr unsigned kMaxReportedFailures = 10;
 
 uint64_t env_number(const char* name, uint64_t fallback) {
   const char* text = std::getenv(name);
   return text != nullptr ? std::strtoull(text, nullptr, 0) : fallback;
+}
+
+// SplitMix64's finalizer: spreads a run seed, a mode and a form index into unrelated streams.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111eb;
+  return x ^ (x >> 31);
+}
+
+uint64_t form_seed(uint64_t run_seed, TestMode mode, size_t form_index) {
+  return mix(run_seed ^ mix(uint64_t{static_cast<uint8_t>(mode)} << 32 | form_index));
+}
+
+// This run's seed: FERRY_X86_SEED when set, else a fresh one from the OS.
+uint64_t choose_run_seed() {
+  if (std::getenv("FERRY_X86_SEED") != nullptr) return env_number("FERRY_X86_SEED", 0);
+  std::random_device device;
+  return uint64_t{device()} << 32 | device();
+}
+
+std::string gtest_mode_name(TestMode mode) {
+  std::string name = mode_name(mode);
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+// The command that runs variant `index` of `form` in `mode` again (as the last of its form). The
+// pattern allows for CMake's gtest discovery appending "  # GetParam() = ..." to the test name.
+std::string replay_command(uint64_t run_seed, TestMode mode, const Template& form, unsigned index) {
+  const std::string build = std::filesystem::path(FERRY_GUEST_DIR).parent_path().string();
+  return fmt::format(
+      "FERRY_X86_SEED={:#x} FERRY_X86_ONLY={} FERRY_X86_VARIANTS={} ctest --test-dir {} -R "
+      "'AgreesWithKvm/{}( |$)' --output-on-failure",
+      run_seed, form.name, index + 1, build, gtest_mode_name(mode));
 }
 
 std::string hex(std::span<const uint8_t> bytes) {
@@ -97,15 +137,20 @@ class DifferentialTest : public ::testing::TestWithParam<TestMode> {
     }
     oracle_ = std::move(*created);
     cpu_ = probe_cpu(*oracle_);
+    run_seed_ = choose_run_seed();
+    std::cout << fmt::format("[ x86-diff ] seed {:#x} (FERRY_X86_SEED={:#x} replays this run)\n",
+                             run_seed_, run_seed_);
   }
   static void TearDownTestSuite() { oracle_.reset(); }
 
   static std::unique_ptr<KvmOracle> oracle_;
   static Expected<CpuDeviations> cpu_;
+  static uint64_t run_seed_;
 };
 
 std::unique_ptr<KvmOracle> DifferentialTest::oracle_;
 Expected<CpuDeviations> DifferentialTest::cpu_;
+uint64_t DifferentialTest::run_seed_ = 0;
 
 bool applies(const Template& form, TestMode mode) {
   if (form.long_mode_only && mode != TestMode::kLong) return false;
@@ -130,16 +175,18 @@ TEST_P(DifferentialTest, AgreesWithKvm) {
     }
   }
   ASSERT_TRUE(cpu_) << "probing the CPU under KVM: " << cpu_.error().message();
-  const uint64_t seed = env_number("FERRY_X86_SEED", kDefaultSeed) + static_cast<uint64_t>(mode);
   const auto per_form = static_cast<unsigned>(env_number("FERRY_X86_VARIANTS", kDefaultVariants));
-  VariantGenerator generator(seed, oracle_->ram(), oracle_->initial_sregs(), *cpu_);
+  VariantGenerator generator(run_seed_, oracle_->ram(), oracle_->initial_sregs(), *cpu_);
   Stats stats;
   std::map<std::string, unsigned> refused_by_form;
   const auto start = std::chrono::steady_clock::now();
   const char* only = std::getenv("FERRY_X86_ONLY");  // a substring of the form names to run
-  for (const Template& form : instruction_templates()) {
+  const std::span<const Template> forms = instruction_templates();
+  for (size_t form_index = 0; form_index < forms.size(); ++form_index) {
+    const Template& form = forms[form_index];
     if (!applies(form, mode)) continue;
     if (only != nullptr && std::strstr(form.name, only) == nullptr) continue;
+    generator.reseed(form_seed(run_seed_, mode, form_index));
     for (unsigned i = 0; i < per_form; ++i) {
       const Variant v = generator.generate(mode, form);
       const Comparison c = compare_with_kvm(*oracle_, v);
@@ -148,8 +195,8 @@ TEST_P(DifferentialTest, AgreesWithKvm) {
       if (c.verdict != Comparison::Verdict::kDiffered) continue;
       if (stats.failures <= kMaxReportedFailures) {
         ADD_FAILURE() << "mode " << mode_name(mode) << ", form " << form.name << ", variant " << i
-                      << " (FERRY_X86_SEED=" << env_number("FERRY_X86_SEED", kDefaultSeed)
-                      << "), bytes " << hex(v.bytes) << "\n  " << c.differences;
+                      << ", bytes " << hex(v.bytes) << "\n  " << c.differences
+                      << "\n  replay: " << replay_command(run_seed_, mode, form, i);
       }
     }
   }
@@ -179,11 +226,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, DifferentialTest,
                          ::testing::Values(TestMode::kReal, TestMode::kProt16, TestMode::kProt32,
                                            TestMode::kProt32Paging, TestMode::kProt32Pae,
                                            TestMode::kCompat32, TestMode::kLong),
-                         [](const auto& param_info) {
-                           std::string name = mode_name(param_info.param);
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         [](const auto& param_info) { return gtest_mode_name(param_info.param); });
 
 }  // namespace
 }  // namespace ferry::x86::test

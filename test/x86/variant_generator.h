@@ -70,6 +70,9 @@ class VariantGenerator {
   VariantGenerator(uint64_t seed, std::span<uint8_t> ram, const accel::SpecialRegs& initial,
                    CpuDeviations cpu = {});
 
+  /// Restarts the random sequence from `seed` (the differential test gives each form its own, so
+  /// a form's variants do not depend on which forms ran before it).
+  void reseed(uint64_t seed) { rng_.seed(seed); }
   /// A random variant of `form` in `mode`; it also refills the window's RAM pages with random
   /// bytes.
   Variant generate(TestMode mode, const Template& form);
