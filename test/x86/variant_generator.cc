@@ -538,7 +538,9 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
     const uint64_t back = random(8);  // non-canonical (or crossing into it)
     const bool departs = rmw_fault_departs || (back == 0 && cpu_.noncanonical_stack_gp);
     kept_off |= departs;
-    if (!departs) e.target = 0x0000800000000000 - back;
+    // Only a 64-bit address can be non-canonical: with 32-bit addressing (67) the offset would be
+    // cut to 0 and the access would land on the oracle's IVT and handlers at guest-physical 0.
+    if (!departs && e.address_bits == 64) e.target = 0x0000800000000000 - back;
   }
   if (cpu_.code_segment_writes && !long_mode && e.override_seg == kCs && in_ram(e.target, e.size)) {
     // The CPU alone would carry out this access through CS, and it lets writes pass: use DS.
