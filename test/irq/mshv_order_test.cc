@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <memory>
 #include <vector>
 
 #include "fake_mshv_driver.h"
+#include "ferry/irq/event_loop.h"
 #include "ferry/irq/msi_batch.h"
 #include "ferry/irq/msi_vector.h"
 #include "ferry/mshv/mshv_abi.h"
@@ -335,6 +337,37 @@ TEST_F(MshvIrqOrderTest, MaskTwoEmulatedSignalsUnmaskDeliversExactlyOne) {
   set_masked(vector, false);
   EXPECT_EQ(fake_.injections().size(), 1u);
   EXPECT_FALSE(vector.pending());
+}
+
+// With the event loop watching a masked vector's eventfd, the device's interrupts set the
+// pending (PBA) bit the guest can read, and the unmask sends exactly one.
+TEST_F(MshvIrqOrderTest, WithTheEventLoopMaskedDeviceInterruptsSetThePendingBitAndSendOne) {
+  allow_interrupt_ioctls();
+  auto loop = irq::EventLoop::start();
+  ASSERT_TRUE(loop) << loop.error().message();
+  MsiRouteTable table(*vm_, loop->get());
+  int fd = -1;
+  MsiVector vector(table, std::make_unique<FakeVfioTrigger>(fake_, &fd));
+  auto change = [&](bool masked) {
+    MsiBatch batch(table);
+    vector.set_message(batch, kApic1, 0x45);
+    vector.set_masked(batch, masked);
+    ASSERT_TRUE(batch.commit());
+  };
+  change(false);
+  change(true);
+  EXPECT_FALSE(vector.pending());
+  fake_.vfio_interrupt(fd);
+  fake_.vfio_interrupt(fd);
+  for (int waited = 0; !vector.pending() && waited < 5000; ++waited) ::usleep(1000);
+  ASSERT_TRUE(vector.pending()) << "the loop did not see the device's interrupt";
+  EXPECT_TRUE(fake_.injections().empty());
+  change(false);
+  EXPECT_FALSE(vector.pending());
+  auto injected = fake_.injections();
+  ASSERT_EQ(injected.size(), 1u);
+  EXPECT_EQ(injected[0].vector, 0x45);
+  EXPECT_EQ(fake_.hole_signals(), 0u);
 }
 
 // The kernel resets the counter at deassign: a count injected at one assign is not replayed.

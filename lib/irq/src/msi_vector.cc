@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ferry/irq/event_loop.h"
 #include "ferry/irq/msi_batch.h"
 
 namespace ferry::irq {
@@ -25,7 +26,7 @@ void MsiVector::set_masked(MsiBatch& batch, bool masked) {
 
 MsiVector::Signal MsiVector::signal() {
   if (!irqfd_assigned_) {
-    pending_ = true;
+    pending_.store(true, std::memory_order_release);
     return Signal::kPending;
   }
   if (auto sent = eventfd_->signal(); !sent) {
@@ -42,6 +43,7 @@ Expected<void> MsiVector::take_down_if_changed(accel::Vm& vm) {
     // Before the route changes or leaves: a signal must never meet a GSI without its route.
     FERRY_TRY(vm.unregister_irqfd(eventfd_->fd(), *gsi_));
     irqfd_assigned_ = false;
+    if (!wants_live() && !closing_) watch();
   }
   if (!wants_live() && gsi_) {
     if (pin_gsi_) {
@@ -56,6 +58,7 @@ Expected<void> MsiVector::take_down_if_changed(accel::Vm& vm) {
 
 Expected<void> MsiVector::stage_route() {
   if (!wants_live() || irqfd_assigned_) return {};
+  stop_watching();
   if (!eventfd_) {
     FERRY_ASSIGN(EventFd fd, EventFd::create());
     eventfd_.emplace(std::move(fd));
@@ -91,17 +94,45 @@ Expected<void> MsiVector::assign_irqfd(accel::Vm& vm) {
 }
 
 void MsiVector::send_pending() {
-  if (!pending_ || !irqfd_assigned_) return;
-  pending_ = false;
-  if (signal() == Signal::kFailed) pending_ = true;
+  if (!irqfd_assigned_ || !pending_.exchange(false)) return;
+  if (signal() == Signal::kFailed) pending_.store(true);
+}
+
+void MsiVector::watch() {
+  EventLoop* loop = table_.event_loop();
+  if (!loop || !trigger_attached_ || watched_) return;
+  // The device's signals land on the eventfd now; each takes the count and sets the PBA bit.
+  auto watched = loop->watch(eventfd_->fd(), [this] {
+    auto count = eventfd_->drain();
+    if (count && *count > 0) pending_.store(true, std::memory_order_release);
+  });
+  if (!watched) {
+    spdlog::warn("GSI {}: masked vector not watched (its signals wait on the eventfd): {}",
+                 gsi_.value_or(0), watched.error().message());
+    return;
+  }
+  watched_ = true;
+}
+
+void MsiVector::stop_watching() {
+  if (!watched_) return;
+  table_.event_loop()->unwatch(eventfd_->fd());
+  watched_ = false;
+  // What arrived since the loop last looked: the irqfd must not find it too (one delivery).
+  auto count = eventfd_->drain();
+  if (count && *count > 0) pending_.store(true, std::memory_order_release);
 }
 
 void MsiVector::tear_down() {
   MsiBatch batch(table_);
   masked_ = true;
-  pending_ = false;
+  closing_ = true;
   batch.add(*this);
   (void)batch.commit();  // logged there
+  if (watched_) {
+    table_.event_loop()->unwatch(eventfd_->fd());
+    watched_ = false;
+  }
   if (trigger_attached_) {
     if (auto detached = trigger_->detach(); !detached) {
       spdlog::warn("MSI vector trigger not detached: {}", detached.error().message());

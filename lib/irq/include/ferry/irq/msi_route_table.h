@@ -17,15 +17,20 @@
 
 namespace ferry::irq {
 
+class EventLoop;
+
 constexpr uint32_t kFirstMsiGsi = 24;
 constexpr uint32_t kGsiLimit = 4096;  // KVM's routing table size and MSHV_MAX_GUEST_IRQS
 
 class MsiRouteTable {
  public:
-  explicit MsiRouteTable(accel::Vm& vm) : vm_(vm), ordering_(ordering_for(vm.irqfd_pairing())) {}
+  /// With `loop`, masked vectors that have a device trigger are watched there (event_loop.h).
+  explicit MsiRouteTable(accel::Vm& vm, EventLoop* loop = nullptr)
+      : vm_(vm), ordering_(ordering_for(vm.irqfd_pairing())), loop_(loop) {}
 
   accel::Vm& vm() { return vm_; }
   const Ordering& ordering() const { return ordering_; }
+  EventLoop* event_loop() const { return loop_; }
 
   /// Reserves the lowest free GSI from kFirstMsiGsi up; it has no route until stage().
   Expected<uint32_t> allocate();
@@ -54,6 +59,7 @@ class MsiRouteTable {
 
   accel::Vm& vm_;
   const Ordering& ordering_;
+  EventLoop* const loop_;
   mutable std::mutex mutex_;                                 // guards everything below
   std::map<uint32_t, std::optional<accel::MsiRoute>> gsis_;  // reserved GSIs, staged routes
   std::map<uint32_t, accel::MsiRoute> committed_;            // what the hypervisor has

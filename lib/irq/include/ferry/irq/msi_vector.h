@@ -3,6 +3,11 @@
 // then holds a GSI, its route is committed and its irqfd assigned. Masked, it holds no GSI, so
 // 2048 vectors fit the 4096 GSIs as long as the guest unmasks fewer than that.
 //
+// While a vector with a device trigger is masked its irqfd is deassigned, so the kernel no longer
+// consumes what the device signals; with an EventLoop on the table the eventfd is watched then,
+// and a signal sets the pending bit (the count is taken off the eventfd and re-sent once at
+// unmask).
+//
 // Changes are staged into an MsiBatch and reach the hypervisor when the batch commits, in the
 // accelerator's order (ordering.h). The owner serializes calls (its device lock) and keeps that
 // lock across the batch. Destruction tears the vector down in the one safe order: deassign the
@@ -41,7 +46,7 @@ class MsiVector {
 
   /// The emulated device raises the vector: sent when live, else the pending bit is set.
   Signal signal();
-  bool pending() const { return pending_; }
+  bool pending() const { return pending_.load(std::memory_order_acquire); }
   bool live() const { return irqfd_assigned_; }
   std::optional<uint32_t> gsi() const { return gsi_; }
   /// Messages sent, pending ones sent at unmask included.
@@ -57,6 +62,8 @@ class MsiVector {
   Expected<void> attach_trigger();
   Expected<void> assign_irqfd(accel::Vm& vm);
   void send_pending();
+  void watch();
+  void stop_watching();
   void tear_down();
 
   MsiRouteTable& table_;
@@ -65,8 +72,10 @@ class MsiVector {
   uint64_t address_ = 0;
   uint32_t data_ = 0;
   bool masked_ = true;
-  bool pending_ = false;
+  std::atomic<bool> pending_{false};  // set by the event loop's thread too
   bool in_batch_ = false;
+  bool closing_ = false;
+  bool watched_ = false;            // on the table's event loop
   std::optional<EventFd> eventfd_;  // made when first live, kept to the end
   std::optional<uint32_t> gsi_;     // while a route is staged or committed
   bool trigger_attached_ = false;
