@@ -22,7 +22,7 @@ class MshvIoapicTest : public MshvBackendTest {
     const uint8_t code[] = {0xeb, 0xfe};  // jmp .
     ASSERT_NO_FATAL_FAILURE(boot(vmm::BootMode::kLong, code));
     routes_.emplace(*vm_);
-    auto ioapic = irq::Ioapic::create(*vm_, *routes_);
+    auto ioapic = irq::Ioapic::create(*routes_);
     ASSERT_TRUE(ioapic) << ioapic.error().message();
     ioapic_ = std::move(*ioapic);
   }

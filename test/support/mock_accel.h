@@ -39,8 +39,18 @@ class MockVm : public accel::Vm {
   MOCK_METHOD(Expected<void>, set_msi_routes, (std::span<const accel::MsiRoute>), (override));
   MOCK_METHOD(Expected<void>, register_irqfd, (int, uint32_t, std::optional<int>), (override));
   MOCK_METHOD(Expected<void>, unregister_irqfd, (int, uint32_t), (override));
+  MOCK_METHOD(accel::IrqfdPairing, irqfd_pairing, (), (const, override));
   MOCK_METHOD(Expected<void>, register_ioeventfd, (const accel::IoEventFd&), (override));
   MOCK_METHOD(Expected<void>, unregister_ioeventfd, (const accel::IoEventFd&), (override));
+};
+
+// A StrictMock Vm that reports `pairing` whenever asked (irq::MsiRouteTable asks at construction
+// to pick its order); every other call must be expected.
+class StrictMockVm : public ::testing::StrictMock<MockVm> {
+ public:
+  explicit StrictMockVm(accel::IrqfdPairing pairing = accel::IrqfdPairing::kWhenBothExist) {
+    EXPECT_CALL(*this, irqfd_pairing()).WillRepeatedly(::testing::Return(pairing));
+  }
 };
 
 class MockHypervisor : public accel::Hypervisor {

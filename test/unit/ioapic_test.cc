@@ -8,11 +8,12 @@
 namespace ferry::irq {
 namespace {
 
-using test::MockVm;
 using test::MsiRouteIs;
+using test::StrictMockVm;
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::ElementsAre;
+using ::testing::InSequence;
 using ::testing::Return;
 using ::testing::SaveArg;
 using ::testing::StrictMock;
@@ -22,7 +23,7 @@ constexpr uint32_t kLevel = 1u << 15, kMasked = 1u << 16, kRemoteIrr = 1u << 14;
 
 class IoapicTest : public ::testing::Test {
  protected:
-  IoapicTest() : routes_(vm_), ioapic_(*Ioapic::create(vm_, routes_)) {}
+  IoapicTest() : routes_(vm_), ioapic_(*Ioapic::create(routes_)) {}
   ~IoapicTest() override {
     for (int fd : irqfds_) {
       EXPECT_CALL(vm_, unregister_irqfd(fd, _)).WillOnce(Return(Expected<void>{}));
@@ -39,19 +40,23 @@ class IoapicTest : public ::testing::Test {
     ioapic_->write_register(kSelect, 4, index);
     ioapic_->write_register(kWindow, 4, value);
   }
-  // Programs pin's entry, expecting the route it stands for to be committed.
-  void program(unsigned pin, uint32_t low, uint8_t destination, uint64_t address, uint32_t data) {
+  // Programs (and unmasks) pin's entry, expecting its route to be committed and then its irqfd
+  // to be assigned; returns the irqfd's eventfd.
+  int program(unsigned pin, uint32_t low, uint8_t destination, uint64_t address, uint32_t data) {
     routed_ = true;
-    EXPECT_CALL(vm_, set_msi_routes(ElementsAre(MsiRouteIs(pin, address, data))))
-        .WillOnce(Return(Expected<void>{}));
+    int fd = -1;
+    {
+      InSequence order;
+      EXPECT_CALL(vm_, set_msi_routes(ElementsAre(MsiRouteIs(pin, address, data))))
+          .WillOnce(Return(Expected<void>{}));
+      EXPECT_CALL(vm_, register_irqfd(_, pin, std::optional<int>()))
+          .WillOnce(DoAll(SaveArg<0>(&fd), Return(Expected<void>{})));
+    }
     write(0x11 + 2 * pin, uint32_t{destination} << 24);
     write(0x10 + 2 * pin, low);
     ::testing::Mock::VerifyAndClearExpectations(&vm_);
-  }
-  // Expects the pin's irqfd to be registered and returns its fd.
-  void expect_irqfd(unsigned pin, int& fd) {
-    EXPECT_CALL(vm_, register_irqfd(_, pin, std::optional<int>()))
-        .WillOnce(DoAll(SaveArg<0>(&fd), Return(Expected<void>{})));
+    irqfds_.push_back(fd);
+    return fd;
   }
   uint64_t drain(int fd) {
     uint64_t count = 0;
@@ -59,7 +64,7 @@ class IoapicTest : public ::testing::Test {
     return count;
   }
 
-  StrictMock<MockVm> vm_;
+  StrictMockVm vm_;
   MsiRouteTable routes_;
   std::shared_ptr<Ioapic> ioapic_;
   std::vector<int> irqfds_;
@@ -75,11 +80,8 @@ TEST_F(IoapicTest, IdentifiesAsVersion0x20With24PinsAllMasked) {
 }
 
 TEST_F(IoapicTest, AnEdgePinSendsItsMsiOnEachRisingEdgeOnly) {
-  program(4, 0x30, 1, 0xfee01000, 0x30);
-  int fd = -1;
-  expect_irqfd(4, fd);
+  const int fd = program(4, 0x30, 1, 0xfee01000, 0x30);
   ioapic_->set_level(4, true);
-  irqfds_.push_back(fd);
   ioapic_->set_level(4, true);  // still high: no new edge
   EXPECT_EQ(drain(fd), 1u);
   ioapic_->set_level(4, false);
@@ -90,16 +92,29 @@ TEST_F(IoapicTest, AnEdgePinSendsItsMsiOnEachRisingEdgeOnly) {
 TEST_F(IoapicTest, EdgesWhileMaskedAreLost) {
   ioapic_->set_level(3, true);  // masked from reset: nothing happens, no route either
   ioapic_->set_level(3, false);
-  program(3, 0x33, 0, 0xfee00000, 0x33);
+  const int fd = program(3, 0x33, 0, 0xfee00000, 0x33);
   ioapic_->set_level(3, false);
+  EXPECT_EQ(drain(fd), 0u);
+}
+
+TEST_F(IoapicTest, MaskingDeassignsTheIrqfdBeforeTheRouteLeaves) {
+  const int fd = program(6, 0x36, 0, 0xfee00000, 0x36);
+  {
+    InSequence order;
+    EXPECT_CALL(vm_, unregister_irqfd(fd, 6u)).WillOnce(Return(Expected<void>{}));
+    EXPECT_CALL(vm_, set_msi_routes(ElementsAre())).WillOnce(Return(Expected<void>{}));
+  }
+  write(0x10 + 2 * 6, 0x36 | kMasked);
+  ::testing::Mock::VerifyAndClearExpectations(&vm_);
+  irqfds_.clear();
+  routed_ = false;
+  ioapic_->set_level(6, true);  // masked: lost
+  EXPECT_EQ(drain(fd), 0u);
 }
 
 TEST_F(IoapicTest, ALevelPinHoldsRemoteIrrUntilEoiAndRefiresIfStillAsserted) {
-  program(9, 0x41 | kLevel, 0, 0xfee00000, 0x41 | (1u << 15) | (1u << 14));
-  int fd = -1;
-  expect_irqfd(9, fd);
+  const int fd = program(9, 0x41 | kLevel, 0, 0xfee00000, 0x41 | (1u << 15) | (1u << 14));
   ioapic_->set_level(9, true);
-  irqfds_.push_back(fd);
   EXPECT_EQ(drain(fd), 1u);
   EXPECT_TRUE(read(0x10 + 2 * 9) & kRemoteIrr);
   ioapic_->set_level(9, true);  // Remote IRR set: no second delivery
@@ -116,13 +131,7 @@ TEST_F(IoapicTest, ALevelPinHoldsRemoteIrrUntilEoiAndRefiresIfStillAsserted) {
 
 TEST_F(IoapicTest, UnmaskingAnAssertedLevelPinFiresIt) {
   ioapic_->set_level(5, true);
-  int fd = -1;
-  routed_ = true;
-  EXPECT_CALL(vm_, set_msi_routes(ElementsAre(MsiRouteIs(5u, 0xfee00000u, 0xc050u))))
-      .WillOnce(Return(Expected<void>{}));
-  expect_irqfd(5, fd);
-  write(0x10 + 2 * 5, 0x50 | kLevel);
-  irqfds_.push_back(fd);
+  const int fd = program(5, 0x50 | kLevel, 0, 0xfee00000, 0xc050);
   EXPECT_EQ(drain(fd), 1u);
 }
 

@@ -13,7 +13,7 @@ namespace {
 
 using test::MockHypervisor;
 using test::MockVcpu;
-using test::MockVm;
+using test::StrictMockVm;
 using ::testing::_;
 using ::testing::HasSubstr;
 using ::testing::NiceMock;
@@ -21,7 +21,7 @@ using ::testing::Return;
 using ::testing::StrictMock;
 
 // A VM mock that records its own destruction.
-class TrackedVm : public StrictMock<MockVm> {
+class TrackedVm : public StrictMockVm {
  public:
   explicit TrackedVm(bool* destroyed) : destroyed_(destroyed) {}
   ~TrackedVm() override { *destroyed_ = true; }

@@ -9,8 +9,8 @@
 namespace ferry::pci {
 namespace {
 
-using test::MockVm;
 using test::MsiRouteIs;
+using test::StrictMockVm;
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::ElementsAre;
@@ -33,8 +33,8 @@ class MsixTableTest : public ::testing::Test {
   }
   void unmask(unsigned i) { table_.write_table(i * 16 + kMsixEntryControl, 4, 0); }
   void mask(unsigned i) { table_.write_table(i * 16 + kMsixEntryControl, 4, 1); }
-  // Expects the first delivery of a vector: commit route, then wire the irqfd. Returns its fd.
-  void expect_first_delivery(uint32_t gsi, uint32_t data, int* irqfd) {
+  // Expects a vector to go live: commit its route, then assign its irqfd (its fd in *irqfd).
+  void expect_live(uint32_t gsi, uint32_t data, int* irqfd) {
     InSequence order;
     EXPECT_CALL(vm_, set_msi_routes(ElementsAre(MsiRouteIs(gsi, 0xfee00000u, data))))
         .WillOnce(Return(Expected<void>{}));
@@ -47,9 +47,9 @@ class MsixTableTest : public ::testing::Test {
     EXPECT_CALL(vm_, set_msi_routes(ElementsAre())).WillOnce(Return(Expected<void>{}));
   }
 
-  StrictMock<MockVm> vm_;
+  StrictMockVm vm_;
   irq::MsiRouteTable routes_{vm_};
-  MsixTable table_{"test", 8, vm_, routes_};
+  MsixTable table_{"test", 8, routes_};
 };
 
 TEST_F(MsixTableTest, EntriesStartMaskedAndNothingPending) {
@@ -88,37 +88,46 @@ TEST_F(MsixTableTest, MisalignedOddSizedAndOutOfRangeAccessesAreRefused) {
 
 TEST_F(MsixTableTest, NothingIsSentOrPendingWhileDisabled) {
   program(0, 0x40);
-  unmask(0);
+  unmask(0);  // MSI-X is off: the vector stays down
   EXPECT_EQ(table_.raise(0), MsixTable::Raised::kDropped);
   EXPECT_EQ(table_.raise(8), MsixTable::Raised::kDropped);
+  int irqfd = -1;
+  expect_live(24, 0x40, &irqfd);
   table_.set_control(true, false);
   EXPECT_EQ(table_.raise(8), MsixTable::Raised::kDropped);
   EXPECT_EQ(table_.raise(~0u), MsixTable::Raised::kDropped);
   EXPECT_EQ(table_.read_pba(0, 8), 0u);
+  expect_teardown(irqfd, 24);
 }
 
-TEST_F(MsixTableTest, AnUnmaskedVectorAllocatesRoutesWiresAndSignalsInThatOrder) {
-  table_.set_control(true, false);
+TEST_F(MsixTableTest, AVectorGoesLiveAtUnmaskRouteFirstThenIrqfdAndSignalsWithoutIoctls) {
+  table_.set_control(true, false);  // every entry masked: nothing to route
   program(3, 0x40);
-  unmask(3);
   int irqfd = -1;
-  expect_first_delivery(24, 0x40, &irqfd);
+  expect_live(24, 0x40, &irqfd);
+  unmask(3);
   EXPECT_EQ(table_.raise(3), MsixTable::Raised::kSent);
-  EXPECT_EQ(table_.raise(3), MsixTable::Raised::kSent);  // same route: no commit, no rewiring
+  EXPECT_EQ(table_.raise(3), MsixTable::Raised::kSent);
   EXPECT_EQ(drain(irqfd), 2u);
   EXPECT_EQ(table_.sent(), 2u);
   expect_teardown(irqfd, 24);
 }
 
-TEST_F(MsixTableTest, ARouteChangeIsCommittedBeforeTheNextSignal) {
+TEST_F(MsixTableTest, ARouteChangeRetargetsTheLiveVectorBeforeTheNextSignal) {
   table_.set_control(true, false);
   program(0, 0x40);
-  unmask(0);
   int irqfd = -1;
-  expect_first_delivery(24, 0x40, &irqfd);
+  expect_live(24, 0x40, &irqfd);
+  unmask(0);
   ASSERT_EQ(table_.raise(0), MsixTable::Raised::kSent);
-  EXPECT_CALL(vm_, set_msi_routes(ElementsAre(MsiRouteIs(24u, 0xfee00000u, 0x51u))))
-      .WillOnce(Return(Expected<void>{}));
+  {
+    InSequence order;  // deassign, commit the new route, re-assign
+    EXPECT_CALL(vm_, unregister_irqfd(irqfd, 24u)).WillOnce(Return(Expected<void>{}));
+    EXPECT_CALL(vm_, set_msi_routes(ElementsAre(MsiRouteIs(24u, 0xfee00000u, 0x51u))))
+        .WillOnce(Return(Expected<void>{}));
+    EXPECT_CALL(vm_, register_irqfd(irqfd, 24u, std::optional<int>()))
+        .WillOnce(Return(Expected<void>{}));
+  }
   table_.write_table(kMsixEntryData, 4, 0x51);
   EXPECT_EQ(table_.raise(0), MsixTable::Raised::kSent);
   EXPECT_EQ(drain(irqfd), 2u);
@@ -134,21 +143,23 @@ TEST_F(MsixTableTest, AMaskedVectorSetsItsPendingBitAndGoesOutOnUnmask) {
   EXPECT_EQ(table_.read_pba(0, 4), 1u << 5);
   EXPECT_EQ(table_.read_pba(4, 4), 0u);
   int irqfd = -1;
-  expect_first_delivery(24, 0x45, &irqfd);
+  expect_live(24, 0x45, &irqfd);
   unmask(5);
   EXPECT_EQ(table_.read_pba(0, 8), 0u);
   EXPECT_EQ(drain(irqfd), 1u);
   EXPECT_EQ(table_.sent(), 1u);
-  // Masking again holds the next one back without touching the irqfd.
+  // Masking takes the vector down (irqfd first, then its route and GSI); the next one waits.
+  expect_teardown(irqfd, 24);
   mask(5);
   EXPECT_EQ(table_.raise(5), MsixTable::Raised::kPending);
   EXPECT_EQ(drain(irqfd), 0u);
+  expect_live(24, 0x45, &irqfd);
   unmask(5);
   EXPECT_EQ(drain(irqfd), 1u);
   expect_teardown(irqfd, 24);
 }
 
-TEST_F(MsixTableTest, TheFunctionMaskHoldsEveryVector) {
+TEST_F(MsixTableTest, ClearingTheFunctionMaskCommitsEveryVectorOnce) {
   table_.set_control(true, true);
   program(0, 0x40);
   program(1, 0x41);
@@ -159,14 +170,12 @@ TEST_F(MsixTableTest, TheFunctionMaskHoldsEveryVector) {
   EXPECT_EQ(table_.read_pba(0, 8), 0x3u);
   int fd0 = -1, fd1 = -1;
   {
-    InSequence order;  // in vector order; each commit carries the whole table
-    EXPECT_CALL(vm_, set_msi_routes(ElementsAre(MsiRouteIs(24u, 0xfee00000u, 0x40u))))
-        .WillOnce(Return(Expected<void>{}));
-    EXPECT_CALL(vm_, register_irqfd(_, 24u, std::optional<int>()))
-        .WillOnce(DoAll(SaveArg<0>(&fd0), Return(Expected<void>{})));
+    InSequence order;  // one commit with both routes, then both irqfds
     EXPECT_CALL(vm_, set_msi_routes(ElementsAre(MsiRouteIs(24u, 0xfee00000u, 0x40u),
                                                 MsiRouteIs(25u, 0xfee00000u, 0x41u))))
         .WillOnce(Return(Expected<void>{}));
+    EXPECT_CALL(vm_, register_irqfd(_, 24u, std::optional<int>()))
+        .WillOnce(DoAll(SaveArg<0>(&fd0), Return(Expected<void>{})));
     EXPECT_CALL(vm_, register_irqfd(_, 25u, std::optional<int>()))
         .WillOnce(DoAll(SaveArg<0>(&fd1), Return(Expected<void>{})));
   }
@@ -175,16 +184,14 @@ TEST_F(MsixTableTest, TheFunctionMaskHoldsEveryVector) {
   EXPECT_EQ(drain(fd0), 1u);
   EXPECT_EQ(drain(fd1), 1u);
   {
-    InSequence order;
+    InSequence order;  // teardown is one batch too
     EXPECT_CALL(vm_, unregister_irqfd(fd0, 24u)).WillOnce(Return(Expected<void>{}));
-    EXPECT_CALL(vm_, set_msi_routes(ElementsAre(MsiRouteIs(25u, 0xfee00000u, 0x41u))))
-        .WillOnce(Return(Expected<void>{}));
     EXPECT_CALL(vm_, unregister_irqfd(fd1, 25u)).WillOnce(Return(Expected<void>{}));
     EXPECT_CALL(vm_, set_msi_routes(ElementsAre())).WillOnce(Return(Expected<void>{}));
   }
 }
 
-TEST_F(MsixTableTest, AFailedDeliveryStaysPendingAndIsNotCounted) {
+TEST_F(MsixTableTest, AFailedCommitKeepsThePendingBitAndSendsNothing) {
   table_.set_control(true, true);
   program(2, 0x42);
   unmask(2);
@@ -193,15 +200,14 @@ TEST_F(MsixTableTest, AFailedDeliveryStaysPendingAndIsNotCounted) {
   table_.set_control(true, false);
   EXPECT_EQ(table_.read_pba(0, 8), 1u << 2);
   EXPECT_EQ(table_.sent(), 0u);
-  EXPECT_CALL(vm_, set_msi_routes(_)).WillOnce(Return(fail(Errc::kNoResources, "full")));
-  EXPECT_EQ(table_.raise(2), MsixTable::Raised::kDropped);
-  // The GSI was allocated but never routed: releasing it commits nothing.
+  EXPECT_EQ(table_.raise(2), MsixTable::Raised::kPending) << "not live: no irqfd to signal";
+  // The route never reached the hypervisor: tearing down commits nothing.
 }
 
 TEST(MsixTable, ThePbaHasABitPerVectorAcrossQwords) {
-  StrictMock<MockVm> vm;
+  StrictMockVm vm;
   irq::MsiRouteTable routes(vm);
-  MsixTable table("big", 130, vm, routes);
+  MsixTable table("big", 130, routes);
   EXPECT_EQ(table.pba_bytes(), 24u);
   table.set_control(true, true);
   ASSERT_EQ(table.raise(129), MsixTable::Raised::kPending);

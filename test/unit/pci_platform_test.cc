@@ -108,12 +108,12 @@ TEST(DevicesSpec, OverridesNameTheSetThatPutTheValueThere) {
 }
 
 TEST(CreatePci, PutsTheSpecsDevicesOnBus0) {
-  StrictMock<test::MockVm> vm;
+  test::StrictMockVm vm;
   irq::MsiRouteTable routes(vm);
   bus::Bus mmio("mmio"), pio("port");
   VmConfig config;
   config.devices = {{DeviceType::kPciTest, 9}, {DeviceType::kPciTest, std::nullopt}};
-  auto root = create_pci(config, 46, vm, routes, mmio, pio);
+  auto root = create_pci(config, 46, routes, mmio, pio);
   ASSERT_TRUE(root) << root.error().message();
   auto vendor_device = [&](unsigned slot) {
     uint32_t value = 0;
@@ -127,12 +127,12 @@ TEST(CreatePci, PutsTheSpecsDevicesOnBus0) {
 }
 
 TEST(CreatePci, ADeviceThatCannotBePlacedNamesItsSpecEntry) {
-  StrictMock<test::MockVm> vm;
+  test::StrictMockVm vm;
   irq::MsiRouteTable routes(vm);
   bus::Bus mmio("mmio"), pio("port");
   VmConfig config;  // built in code, so the parser's duplicate-slot check did not run
   config.devices = {{DeviceType::kPciTest, 3}, {DeviceType::kPciTest, 3}};
-  auto root = create_pci(config, 46, vm, routes, mmio, pio);
+  auto root = create_pci(config, 46, routes, mmio, pio);
   ASSERT_FALSE(root);
   EXPECT_EQ(root.error().message(),
             "devices[1] (pci-test): pci-test: PCI slot 3 (00:03.0) is already taken; choose "

@@ -51,7 +51,7 @@ class RootComplexTest : public ::testing::Test {
     return port_read(0xcfc + (reg & 3), size);
   }
 
-  StrictMock<test::MockVm> vm_;
+  test::StrictMockVm vm_;
   irq::MsiRouteTable routes_{vm_};
   bus::Bus mmio_{"mmio"};
   bus::Bus pio_{"port"};
@@ -100,7 +100,7 @@ TEST_F(RootComplexTest, WithoutTheEnableBitTheDataPortIsDead) {
 }
 
 TEST_F(RootComplexTest, AddedDevicesGetBarsInTheWindowsWithDecodingOff) {
-  auto device = PciTestDevice::create(root_->bar_spaces(), vm_, routes_);
+  auto device = PciTestDevice::create(root_->bar_spaces(), routes_);
   ASSERT_TRUE(device) << device.error().message();
   auto slot = root_->add(*device, std::nullopt);
   ASSERT_TRUE(slot) << slot.error().message();
@@ -130,7 +130,7 @@ TEST_F(RootComplexTest, AddedDevicesGetBarsInTheWindowsWithDecodingOff) {
 }
 
 TEST_F(RootComplexTest, ExtendedConfigSpaceOnlyThroughEcam) {
-  auto device = PciTestDevice::create(root_->bar_spaces(), vm_, routes_);
+  auto device = PciTestDevice::create(root_->bar_spaces(), routes_);
   ASSERT_TRUE(device && root_->add(*device, 3));
   EXPECT_EQ(ecam_read(3, 0x100, 4), 0u);  // no extended capabilities
   EXPECT_EQ(ecam_read(3, 0xffc, 4), 0u);
@@ -139,9 +139,9 @@ TEST_F(RootComplexTest, ExtendedConfigSpaceOnlyThroughEcam) {
 }
 
 TEST_F(RootComplexTest, SlotsAreCheckedAndNamedInErrors) {
-  auto device = PciTestDevice::create(root_->bar_spaces(), vm_, routes_);
+  auto device = PciTestDevice::create(root_->bar_spaces(), routes_);
   ASSERT_TRUE(device && root_->add(*device, 5));
-  auto again = PciTestDevice::create(root_->bar_spaces(), vm_, routes_);
+  auto again = PciTestDevice::create(root_->bar_spaces(), routes_);
   auto taken = root_->add(*again, 5);
   ASSERT_FALSE(taken);
   EXPECT_EQ(taken.error().message(),
@@ -161,9 +161,9 @@ TEST_F(RootComplexTest, ADeviceThatDoesNotFitSaysWhereAndWhy) {
        .ecam_base = kEcamBase,
        .ecam_size = 1 * kMiB});
   ASSERT_TRUE(small);
-  auto first = PciTestDevice::create((*small)->bar_spaces(), vm_, routes_);
+  auto first = PciTestDevice::create((*small)->bar_spaces(), routes_);
   ASSERT_TRUE((*small)->add(*first, 4));  // the 64-bit BAR falls back below 4 GiB
-  auto second = PciTestDevice::create((*small)->bar_spaces(), vm_, routes_);
+  auto second = PciTestDevice::create((*small)->bar_spaces(), routes_);
   auto no_room = (*small)->add(*second, 7);
   ASSERT_FALSE(no_room);
   EXPECT_EQ(no_room.error().message(),

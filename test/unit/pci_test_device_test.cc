@@ -12,8 +12,8 @@
 namespace ferry::pci {
 namespace {
 
-using test::MockVm;
 using test::MsiRouteIs;
+using test::StrictMockVm;
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::ElementsAre;
@@ -36,7 +36,7 @@ class PciTestDeviceTest : public ::testing::Test {
          .ecam_size = kMiB});
     ASSERT_TRUE(root);
     root_ = std::move(*root);
-    auto device = PciTestDevice::create(root_->bar_spaces(), vm_, routes_);
+    auto device = PciTestDevice::create(root_->bar_spaces(), routes_);
     ASSERT_TRUE(device);
     device_ = *device;
     ASSERT_TRUE(root_->add(device_, kSlot));
@@ -77,7 +77,7 @@ class PciTestDeviceTest : public ::testing::Test {
                kMsixEnable | (function_masked ? kMsixFunctionMask : 0));
   }
 
-  StrictMock<MockVm> vm_;
+  StrictMockVm vm_;
   irq::MsiRouteTable routes_{vm_};
   bus::Bus mmio_{"mmio"};
   bus::Bus pio_{"port"};
@@ -181,8 +181,10 @@ TEST_F(PciTestDeviceTest, AGuestProgramsTheTableInTheHighBarAndTakesMaskedAndUnm
   EXPECT_EQ(mem(msix_ + FERRY_PCITEST_MSIX_PBA, 8), 0u);
   EXPECT_EQ(mem(msix_ + 0x1000), 0u);
 
-  EXPECT_CALL(vm_, unregister_irqfd(_, _)).Times(2).WillRepeatedly(Return(Expected<void>{}));
-  EXPECT_CALL(vm_, set_msi_routes(_)).Times(2).WillRepeatedly(Return(Expected<void>{}));
+  InSequence order;  // teardown: both irqfds go, then one commit without their routes
+  EXPECT_CALL(vm_, unregister_irqfd(fd0, 24u)).WillOnce(Return(Expected<void>{}));
+  EXPECT_CALL(vm_, unregister_irqfd(fd1, 25u)).WillOnce(Return(Expected<void>{}));
+  EXPECT_CALL(vm_, set_msi_routes(ElementsAre())).WillOnce(Return(Expected<void>{}));
 }
 
 TEST_F(PciTestDeviceTest, TheTableIsUnreachableWithoutMemoryDecode) {

@@ -9,8 +9,8 @@
 namespace ferry::vmm {
 namespace {
 
-using test::MockVm;
 using test::MsiRouteIs;
+using test::StrictMockVm;
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::ElementsAre;
@@ -20,9 +20,9 @@ using ::testing::SaveArg;
 using ::testing::StrictMock;
 
 TEST(TestDevice, ScratchBehavesLikeLittleEndianMemory) {
-  StrictMock<MockVm> vm;
+  StrictMockVm vm;
   irq::MsiRouteTable routes(vm);
-  auto device = *TestDevice::create(vm, routes);
+  auto device = *TestDevice::create(routes);
   device->write_register(FERRY_TESTDEV_SCRATCH, 8, 0x1122334455667788);
   EXPECT_EQ(device->read_register(FERRY_TESTDEV_SCRATCH + 1, 2), 0x6677u);
   device->write_register(FERRY_TESTDEV_SCRATCH + 0xfc, 4, 0xaabbccdd);
@@ -35,9 +35,9 @@ TEST(TestDevice, ScratchBehavesLikeLittleEndianMemory) {
 }
 
 TEST(TestDevice, DoorbellCommitsTheRouteThenWiresTheIrqfdThenSignals) {
-  StrictMock<MockVm> vm;
+  StrictMockVm vm;
   irq::MsiRouteTable routes(vm);
-  auto device = *TestDevice::create(vm, routes);
+  auto device = *TestDevice::create(routes);
   int irqfd = -1;
   {
     InSequence order;  // route before irqfd: an MSHV irqfd without a route drops signals
@@ -45,7 +45,11 @@ TEST(TestDevice, DoorbellCommitsTheRouteThenWiresTheIrqfdThenSignals) {
         .WillOnce(Return(Expected<void>{}));
     EXPECT_CALL(vm, register_irqfd(_, 24u, std::optional<int>()))
         .WillOnce(DoAll(SaveArg<0>(&irqfd), Return(Expected<void>{})));
+    // A new message retargets the live vector: deassign, commit, re-assign.
+    EXPECT_CALL(vm, unregister_irqfd(_, 24u)).WillOnce(Return(Expected<void>{}));
     EXPECT_CALL(vm, set_msi_routes(ElementsAre(MsiRouteIs(24u, 0xfee00000u, 0x41u))))
+        .WillOnce(Return(Expected<void>{}));
+    EXPECT_CALL(vm, register_irqfd(_, 24u, std::optional<int>()))
         .WillOnce(Return(Expected<void>{}));
   }
   device->write_register(FERRY_TESTDEV_MSI_ADDR_LO, 4, 0xfee00000);
@@ -59,15 +63,16 @@ TEST(TestDevice, DoorbellCommitsTheRouteThenWiresTheIrqfdThenSignals) {
   ASSERT_EQ(::read(irqfd, &count, sizeof count), 8);
   EXPECT_EQ(count, 3u);
 
+  InSequence order;  // teardown: deassign before the route leaves
   EXPECT_CALL(vm, unregister_irqfd(irqfd, 24u)).WillOnce(Return(Expected<void>{}));
   EXPECT_CALL(vm, set_msi_routes(ElementsAre())).WillOnce(Return(Expected<void>{}));
   device.reset();
 }
 
 TEST(TestDevice, ARefusedRouteSendsNothing) {
-  StrictMock<MockVm> vm;
+  StrictMockVm vm;
   irq::MsiRouteTable routes(vm);
-  auto device = *TestDevice::create(vm, routes);
+  auto device = *TestDevice::create(routes);
   EXPECT_CALL(vm, set_msi_routes(_)).WillOnce(Return(fail(Errc::kInvalidArgument, "no")));
   device->write_register(FERRY_TESTDEV_MSI_DOORBELL, 4, 1);
   EXPECT_EQ(device->read_register(FERRY_TESTDEV_MSI_SENT, 4), 0u);

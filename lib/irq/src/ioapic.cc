@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ferry/irq/msi_batch.h"
+
 namespace ferry::irq {
 namespace {
 
@@ -41,35 +43,33 @@ accel::MsiRoute route_of(unsigned pin, uint64_t entry) {
 
 }  // namespace
 
-Expected<std::shared_ptr<Ioapic>> Ioapic::create(accel::Vm& vm, MsiRouteTable& routes) {
-  std::vector<EventFd> triggers;
-  for (unsigned pin = 0; pin < kPins; ++pin) {
-    FERRY_ASSIGN(EventFd trigger, EventFd::create());
-    triggers.push_back(std::move(trigger));
-  }
+Expected<std::shared_ptr<Ioapic>> Ioapic::create(MsiRouteTable& routes) {
   for (unsigned pin = 0; pin < kPins; ++pin) {
     if (auto claimed = routes.claim(pin); !claimed) {
-      for (unsigned taken = 0; taken < pin; ++taken) (void)routes.release(taken);
+      for (unsigned taken = 0; taken < pin; ++taken) routes.release(taken);
       return fail(claimed.error().context("IOAPIC"));
     }
   }
-  return std::shared_ptr<Ioapic>(new Ioapic(vm, routes, std::move(triggers)));
+  return std::shared_ptr<Ioapic>(new Ioapic(routes));
 }
 
-Ioapic::Ioapic(accel::Vm& vm, MsiRouteTable& routes, std::vector<EventFd> triggers)
-    : vm_(vm), routes_(routes), triggers_(std::move(triggers)) {
+Ioapic::Ioapic(MsiRouteTable& routes) : routes_(routes) {
   for (unsigned pin = 0; pin < kPins; ++pin) {
+    pins_[pin].msi = std::make_unique<MsiVector>(routes, nullptr, pin);
     pins_[pin].line.ioapic = this;
     pins_[pin].line.pin = pin;
   }
 }
 
 Ioapic::~Ioapic() {
-  // Stop injection before the routes go (the order MSHV needs).
-  for (unsigned pin = 0; pin < kPins; ++pin) {
-    if (pins_[pin].irqfd_registered) (void)vm_.unregister_irqfd(triggers_[pin].fd(), pin);
+  {
+    MsiBatch batch(routes_);  // every pin down in one commit
+    for (Pin& pin : pins_) pin.msi->set_masked(batch, true);
   }
-  for (unsigned pin = 0; pin < kPins; ++pin) (void)routes_.release(pin);
+  for (unsigned pin = 0; pin < kPins; ++pin) {
+    pins_[pin].msi.reset();
+    routes_.release(pin);
+  }
 }
 
 uint64_t Ioapic::read_register(uint64_t offset, unsigned) {
@@ -124,12 +124,15 @@ void Ioapic::write_indirect(uint32_t index, uint32_t value) {
 void Ioapic::entry_changed(unsigned n) {
   Pin& pin = pins_[n];
   if (!level_triggered(pin.entry)) pin.remote_irr = false;
-  if (masked(pin.entry)) return;  // keep the old route; nothing fires while masked
-  const accel::MsiRoute route = route_of(n, pin.entry);
-  if (auto routed = routes_.set_route(n, route.address, route.data); !routed) {
-    spdlog::warn("IOAPIC pin {}: {}", n, routed.error().message());
+  MsiBatch batch(routes_);
+  if (masked(pin.entry)) {
+    pin.msi->set_masked(batch, true);  // nothing fires while masked
     return;
   }
+  const accel::MsiRoute route = route_of(n, pin.entry);
+  pin.msi->set_message(batch, route.address, route.data);
+  pin.msi->set_masked(batch, false);
+  if (!batch.commit()) return;  // logged
   // A level interrupt still asserted when its pin is unmasked fires now.
   if (pin.asserted && level_triggered(pin.entry) && !pin.remote_irr) fire(n);
 }
@@ -156,18 +159,9 @@ void Ioapic::end_of_interrupt(uint8_t vector) {
 
 void Ioapic::fire(unsigned n) {
   Pin& pin = pins_[n];
-  // The irqfd is wired on first use, after entry_changed() committed the route: an MSHV irqfd
-  // assigned before its route exists drops every signal.
-  if (!pin.irqfd_registered) {
-    if (auto wired = vm_.register_irqfd(triggers_[n].fd(), n); !wired) {
-      spdlog::warn("IOAPIC pin {}: {}", n, wired.error().message());
-      return;
-    }
-    pin.irqfd_registered = true;
-  }
   if (level_triggered(pin.entry)) pin.remote_irr = true;
-  if (auto sent = triggers_[n].signal(); !sent) {
-    spdlog::warn("IOAPIC pin {}: {}", n, sent.error().message());
+  if (pin.msi->signal() == MsiVector::Signal::kPending) {
+    spdlog::warn("IOAPIC pin {}: not live (its route did not commit); sent when it is", n);
   }
 }
 

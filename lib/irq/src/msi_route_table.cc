@@ -3,6 +3,13 @@
 #include <vector>
 
 namespace ferry::irq {
+namespace {
+
+bool same(const accel::MsiRoute& a, const accel::MsiRoute& b) {
+  return a.gsi == b.gsi && a.address == b.address && a.data == b.data;
+}
+
+}  // namespace
 
 Expected<uint32_t> MsiRouteTable::allocate() {
   std::lock_guard lock(mutex_);
@@ -28,34 +35,79 @@ Expected<void> MsiRouteTable::claim(uint32_t gsi) {
   return {};
 }
 
-Expected<void> MsiRouteTable::set_route(uint32_t gsi, uint64_t address, uint32_t data) {
+Expected<void> MsiRouteTable::stage(uint32_t gsi, uint64_t address, uint32_t data) {
   std::lock_guard lock(mutex_);
   auto it = gsis_.find(gsi);
   if (it == gsis_.end()) return fail(Errc::kNotFound, "GSI {} was not allocated", gsi);
-  accel::MsiRoute route{gsi, address, data};
-  if (it->second && it->second->address == address && it->second->data == data) return {};
-  std::optional<accel::MsiRoute> previous = it->second;
+  const accel::MsiRoute route{gsi, address, data};
+  if (it->second && same(*it->second, route)) return {};
   it->second = route;
-  auto committed = commit();
-  if (!committed) it->second = previous;  // the table in the hypervisor is still the old one
-  return committed;
+  dirty_ = true;
+  return {};
 }
 
-Expected<void> MsiRouteTable::release(uint32_t gsi) {
+void MsiRouteTable::unstage(uint32_t gsi) {
   std::lock_guard lock(mutex_);
   auto it = gsis_.find(gsi);
-  if (it == gsis_.end()) return fail(Errc::kNotFound, "GSI {} was not allocated", gsi);
-  bool had_route = it->second.has_value();
+  if (it == gsis_.end() || !it->second) return;
+  it->second.reset();
+  dirty_ = true;
+}
+
+void MsiRouteTable::release(uint32_t gsi) {
+  std::lock_guard lock(mutex_);
+  auto it = gsis_.find(gsi);
+  if (it == gsis_.end()) return;
+  if (it->second) dirty_ = true;
   gsis_.erase(it);
-  return had_route ? commit() : Expected<void>{};
 }
 
 Expected<void> MsiRouteTable::commit() {
+  std::lock_guard lock(mutex_);
+  if (!dirty_) return {};
   std::vector<accel::MsiRoute> routes;
   for (const auto& [gsi, route] : gsis_) {
     if (route) routes.push_back(*route);
   }
-  return vm_.set_msi_routes(routes);
+  ++stats_.commits;
+  stats_.entries_pushed += routes.size();
+  if (auto pushed = vm_.set_msi_routes(routes); !pushed) {
+    // The hypervisor still has committed_: what was added or changed goes back to that.
+    for (auto& [gsi, route] : gsis_) {
+      auto in_force = committed_.find(gsi);
+      if (!route || (in_force != committed_.end() && same(in_force->second, *route))) continue;
+      route = in_force == committed_.end() ? std::nullopt
+                                           : std::optional<accel::MsiRoute>(in_force->second);
+    }
+    dirty_ = !matches_committed();
+    return pushed;
+  }
+  committed_.clear();
+  for (const accel::MsiRoute& route : routes) committed_.emplace(route.gsi, route);
+  dirty_ = false;
+  return {};
+}
+
+bool MsiRouteTable::matches_committed() const {
+  size_t routed = 0;
+  for (const auto& [gsi, route] : gsis_) {
+    if (!route) continue;
+    ++routed;
+    auto in_force = committed_.find(gsi);
+    if (in_force == committed_.end() || !same(in_force->second, *route)) return false;
+  }
+  return routed == committed_.size();
+}
+
+bool MsiRouteTable::committed(uint32_t gsi, uint64_t address, uint32_t data) const {
+  std::lock_guard lock(mutex_);
+  auto it = committed_.find(gsi);
+  return it != committed_.end() && same(it->second, {gsi, address, data});
+}
+
+MsiRouteTable::Stats MsiRouteTable::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
 }
 
 }  // namespace ferry::irq

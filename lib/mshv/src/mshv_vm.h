@@ -34,6 +34,7 @@ class MshvVm final : public accel::Vm {
   Expected<void> set_msi_routes(std::span<const accel::MsiRoute> routes) override;
   Expected<void> register_irqfd(int eventfd, uint32_t gsi, std::optional<int> resample_fd) override;
   Expected<void> unregister_irqfd(int eventfd, uint32_t gsi) override;
+  accel::IrqfdPairing irqfd_pairing() const override { return accel::IrqfdPairing::kAtAssign; }
   Expected<void> register_ioeventfd(const accel::IoEventFd& event) override;
   Expected<void> unregister_ioeventfd(const accel::IoEventFd& event) override;
 

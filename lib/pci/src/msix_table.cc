@@ -6,15 +6,22 @@
 
 namespace ferry::pci {
 
-MsixTable::MsixTable(std::string owner, unsigned vectors, accel::Vm& vm, irq::MsiRouteTable& routes)
-    : owner_(std::move(owner)), vm_(vm), routes_(routes), vectors_(vectors) {}
+MsixTable::MsixTable(std::string owner, unsigned vectors, irq::MsiRouteTable& routes)
+    : owner_(std::move(owner)), routes_(routes), vectors_(vectors) {
+  for (Vector& v : vectors_) v.msi = std::make_unique<irq::MsiVector>(routes);
+}
 
 MsixTable::~MsixTable() {
-  // Stop injection before the route goes: an MSHV irqfd whose route vanished misfires.
-  for (Vector& v : vectors_) {
-    if (v.irqfd_registered) (void)vm_.unregister_irqfd(v.irqfd->fd(), *v.gsi);
-    if (v.gsi) (void)routes_.release(*v.gsi);
-  }
+  std::lock_guard lock(mutex_);
+  irq::MsiBatch batch(routes_);  // every vector down in one commit, then destroyed
+  for (Vector& v : vectors_) v.msi->set_masked(batch, true);
+  commit(batch);
+}
+
+uint32_t MsixTable::sent() const {
+  uint64_t sent = 0;
+  for (const Vector& v : vectors_) sent += v.msi->sent();
+  return static_cast<uint32_t>(sent);
 }
 
 uint64_t MsixTable::table_bytes() const { return uint64_t{vectors()} * kMsixEntrySize; }
@@ -36,7 +43,9 @@ void MsixTable::write_table(uint64_t offset, unsigned size, uint64_t value) {
   std::lock_guard lock(mutex_);
   write_dword(offset, static_cast<uint32_t>(value));
   if (size == 8) write_dword(offset + 4, static_cast<uint32_t>(value >> 32));
-  send_pending();
+  irq::MsiBatch batch(routes_);  // one table write exit, one commit
+  sync(batch, static_cast<unsigned>(offset / kMsixEntrySize));
+  commit(batch);
 }
 
 uint64_t MsixTable::read_pba(uint64_t offset, unsigned size) {
@@ -47,7 +56,7 @@ uint64_t MsixTable::read_pba(uint64_t offset, unsigned size) {
   uint64_t value = 0;
   const uint64_t first = offset * 8;  // a bit per vector
   for (uint64_t bit = 0; bit < 8 * size && first + bit < vectors_.size(); ++bit) {
-    if (vectors_[first + bit].pending) value |= uint64_t{1} << bit;
+    if (vectors_[first + bit].msi->pending()) value |= uint64_t{1} << bit;
   }
   return value;
 }
@@ -88,61 +97,40 @@ void MsixTable::set_control(bool enabled, bool function_masked) {
   std::lock_guard lock(mutex_);
   enabled_ = enabled;
   function_masked_ = function_masked;
-  send_pending();
+  irq::MsiBatch batch(routes_);  // enabling N vectors commits once
+  for (unsigned i = 0; i < vectors_.size(); ++i) sync(batch, i);
+  commit(batch);
 }
 
 MsixTable::Raised MsixTable::raise(unsigned vector) {
   std::lock_guard lock(mutex_);
   if (vector >= vectors_.size() || !enabled_) return Raised::kDropped;
-  Vector& v = vectors_[vector];
-  if (!deliverable(v)) {
-    v.pending = true;
-    return Raised::kPending;
+  switch (vectors_[vector].msi->signal()) {
+    case irq::MsiVector::Signal::kSent:
+      return Raised::kSent;
+    case irq::MsiVector::Signal::kPending:
+      return Raised::kPending;
+    case irq::MsiVector::Signal::kFailed:
+      break;
   }
-  return deliver(vector) ? Raised::kSent : Raised::kDropped;
+  spdlog::warn("{}: MSI-X vector {} not sent", owner_, vector);
+  return Raised::kDropped;
 }
 
 bool MsixTable::deliverable(const Vector& v) const {
   return enabled_ && !function_masked_ && !(v.control & kMsixEntryMasked);
 }
 
-void MsixTable::send_pending() {
-  for (unsigned i = 0; i < vectors_.size(); ++i) {
-    if (vectors_[i].pending && deliverable(vectors_[i])) {
-      vectors_[i].pending = !deliver(i);  // a failed delivery stays pending
-    }
-  }
+void MsixTable::sync(irq::MsiBatch& batch, unsigned index) {
+  Vector& v = vectors_[index];
+  v.msi->set_message(batch, uint64_t{v.address_hi} << 32 | v.address_lo, v.data);
+  v.msi->set_masked(batch, !deliverable(v));
 }
 
-bool MsixTable::deliver(unsigned index) {
-  Vector& v = vectors_[index];
-  auto failed = [&](const Error& e) {
-    spdlog::warn("{}: MSI-X vector {} not sent: {}", owner_, index, e.message());
-    return false;
-  };
-  if (!v.gsi) {
-    auto gsi = routes_.allocate();
-    if (!gsi) return failed(gsi.error());
-    v.gsi = *gsi;
+void MsixTable::commit(irq::MsiBatch& batch) {
+  if (auto committed = batch.commit(); !committed) {
+    spdlog::warn("{}: MSI-X routing not committed: {}", owner_, committed.error().message());
   }
-  const uint64_t address = uint64_t{v.address_hi} << 32 | v.address_lo;
-  if (auto routed = routes_.set_route(*v.gsi, address, v.data); !routed) {
-    return failed(routed.error());
-  }
-  if (!v.irqfd) {
-    auto fd = EventFd::create();
-    if (!fd) return failed(fd.error());
-    v.irqfd.emplace(std::move(*fd));
-  }
-  if (!v.irqfd_registered) {
-    if (auto wired = vm_.register_irqfd(v.irqfd->fd(), *v.gsi); !wired) {
-      return failed(wired.error());
-    }
-    v.irqfd_registered = true;
-  }
-  if (auto sent = v.irqfd->signal(); !sent) return failed(sent.error());
-  sent_.fetch_add(1, std::memory_order_relaxed);
-  return true;
 }
 
 }  // namespace ferry::pci

@@ -28,7 +28,7 @@ bool inside(uint64_t offset, uint64_t base, uint64_t length) {
 
 }  // namespace
 
-PciTestDevice::PciTestDevice(BarSpaces spaces, accel::Vm& vm, irq::MsiRouteTable& routes)
+PciTestDevice::PciTestDevice(BarSpaces spaces, irq::MsiRouteTable& routes)
     : Endpoint("pci-test",
                {.vendor_id = FERRY_PCI_VENDOR_ID,
                 .device_id = FERRY_PCI_TEST_DEVICE_ID,
@@ -37,11 +37,11 @@ PciTestDevice::PciTestDevice(BarSpaces spaces, accel::Vm& vm, irq::MsiRouteTable
                 .subsystem_vendor_id = FERRY_PCI_VENDOR_ID,
                 .subsystem_id = FERRY_PCI_TEST_DEVICE_ID},
                std::move(spaces)),
-      msix_("pci-test", FERRY_PCITEST_VECTORS, vm, routes) {}
+      msix_("pci-test", FERRY_PCITEST_VECTORS, routes) {}
 
-Expected<std::shared_ptr<PciTestDevice>> PciTestDevice::create(BarSpaces spaces, accel::Vm& vm,
+Expected<std::shared_ptr<PciTestDevice>> PciTestDevice::create(BarSpaces spaces,
                                                                irq::MsiRouteTable& routes) {
-  std::shared_ptr<PciTestDevice> device(new PciTestDevice(std::move(spaces), vm, routes));
+  std::shared_ptr<PciTestDevice> device(new PciTestDevice(std::move(spaces), routes));
   FERRY_TRY(device->set_up());
   return device;
 }

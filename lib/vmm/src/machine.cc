@@ -64,8 +64,8 @@ Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor
   FERRY_ASSIGN(auto cpuid, hypervisor.supported_cpuid());
   FERRY_TRY(machine->load_payload(has_gib_pages(cpuid)));
   FERRY_TRY(machine->add_devices());
-  FERRY_ASSIGN(machine->pci_, create_pci(config, physical_address_bits(cpuid), *machine->vm_,
-                                         *machine->routes_, machine->mmio_bus_, machine->pio_bus_));
+  FERRY_ASSIGN(machine->pci_, create_pci(config, physical_address_bits(cpuid), *machine->routes_,
+                                         machine->mmio_bus_, machine->pio_bus_));
   FERRY_TRY(machine->create_vcpus(cpuid));
   return machine;
 }
@@ -122,7 +122,7 @@ Expected<void> Machine::add_devices() {
   if (config_.serial.mode == SerialMode::kFile) {
     FERRY_ASSIGN(output, SerialOutput::to_file(config_.serial.path));
   }
-  FERRY_ASSIGN(ioapic_, irq::Ioapic::create(*vm_, *routes_));
+  FERRY_ASSIGN(ioapic_, irq::Ioapic::create(*routes_));
   FERRY_TRY(mmio_bus_.insert(kIoapicAddress, irq::Ioapic::kMmioSize, ioapic_));
   FERRY_TRY(
       pio_bus_.insert(kCom1Port, kUartPorts,
@@ -130,7 +130,7 @@ Expected<void> Machine::add_devices() {
   FERRY_TRY(pio_bus_.insert(FERRY_EXIT_PORT, 1, std::make_shared<ExitDevice>([this](uint8_t code) {
                               end(Outcome::guest_exit(code));
                             })));
-  FERRY_ASSIGN(auto test_device, TestDevice::create(*vm_, *routes_));
+  FERRY_ASSIGN(auto test_device, TestDevice::create(*routes_));
   FERRY_TRY(mmio_bus_.insert(FERRY_TESTDEV_BASE, FERRY_TESTDEV_SIZE, std::move(test_device)));
   return {};
 }

@@ -26,8 +26,8 @@ pci::BridgeWindows pci_windows(uint64_t ram_size, unsigned physical_address_bits
 
 Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
                                                        unsigned physical_address_bits,
-                                                       accel::Vm& vm, irq::MsiRouteTable& routes,
-                                                       bus::Bus& mmio, bus::Bus& pio) {
+                                                       irq::MsiRouteTable& routes, bus::Bus& mmio,
+                                                       bus::Bus& pio) {
   const pci::RootComplexLayout layout{
       .windows = pci_windows(config.memory_size, physical_address_bits),
       .ecam_base = kPciEcamBase,
@@ -39,7 +39,7 @@ Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
   for (size_t i = 0; i < config.devices.size(); ++i) {
     const DeviceConfig& d = config.devices[i];
     const std::string what = fmt::format("devices[{}] (pci-test)", i);
-    auto device = pci::PciTestDevice::create(root->bar_spaces(), vm, routes);
+    auto device = pci::PciTestDevice::create(root->bar_spaces(), routes);
     if (!device) return fail(device.error().context(what));
     auto slot = root->add(*device, d.slot);
     if (!slot) return fail(slot.error().context(what));

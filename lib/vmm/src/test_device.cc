@@ -6,24 +6,12 @@
 
 #include "ferry/base/checked.h"
 #include "ferry/guests/testdev.h"
+#include "ferry/irq/msi_batch.h"
 
 namespace ferry::vmm {
 
-Expected<std::shared_ptr<TestDevice>> TestDevice::create(accel::Vm& vm,
-                                                         irq::MsiRouteTable& routes) {
-  FERRY_ASSIGN(uint32_t gsi, routes.allocate());
-  auto trigger = EventFd::create();
-  if (!trigger) {
-    (void)routes.release(gsi);
-    return fail(trigger.error());
-  }
-  return std::shared_ptr<TestDevice>(new TestDevice(vm, routes, gsi, std::move(*trigger)));
-}
-
-TestDevice::~TestDevice() {
-  // Order matters on MSHV: stop injection before the route disappears.
-  if (irqfd_registered_) (void)vm_.unregister_irqfd(trigger_.fd(), gsi_);
-  (void)routes_.release(gsi_);
+Expected<std::shared_ptr<TestDevice>> TestDevice::create(irq::MsiRouteTable& routes) {
+  return std::shared_ptr<TestDevice>(new TestDevice(routes));
 }
 
 uint64_t TestDevice::read_register(uint64_t offset, unsigned size) {
@@ -82,24 +70,15 @@ void TestDevice::write_register(uint64_t offset, unsigned size, uint64_t value) 
 }
 
 void TestDevice::send_msi() {
-  // Route first, then the irqfd, then the signal: the order that loses nothing on MSHV.
   const uint64_t address = uint64_t{msi_address_hi_} << 32 | msi_address_lo_;
-  if (auto routed = routes_.set_route(gsi_, address, msi_data_); !routed) {
-    spdlog::warn("test device: MSI not sent: {}", routed.error().message());
+  irq::MsiBatch batch(routes_);
+  msi_.set_message(batch, address, msi_data_);
+  msi_.set_masked(batch, false);
+  if (auto committed = batch.commit(); !committed) {
+    spdlog::warn("test device: MSI not sent: {}", committed.error().message());
     return;
   }
-  if (!irqfd_registered_) {
-    if (auto wired = vm_.register_irqfd(trigger_.fd(), gsi_); !wired) {
-      spdlog::warn("test device: MSI not sent: {}", wired.error().message());
-      return;
-    }
-    irqfd_registered_ = true;
-  }
-  if (auto sent = trigger_.signal(); !sent) {
-    spdlog::warn("test device: MSI not sent: {}", sent.error().message());
-    return;
-  }
-  ++msi_sent_;
+  if (msi_.signal() == irq::MsiVector::Signal::kSent) ++msi_sent_;
 }
 
 }  // namespace ferry::vmm

@@ -23,6 +23,13 @@ struct MsiRoute {
   uint32_t data = 0;
 };
 
+// When the hypervisor pairs an assigned device's interrupt (VFIO's trigger on an eventfd, the
+// producer) with the irqfd that consumes the same eventfd. lib/irq derives its order from this.
+enum class IrqfdPairing : uint8_t {
+  kWhenBothExist,  // KVM: irqbypass pairs them in either order (virt/lib/irqbypass.c)
+  kAtAssign,       // MSHV (a hypothesis, docs/irq.md): at irqfd assign, so the trigger goes first
+};
+
 enum class IoSpace : uint8_t { kMmio, kPio };
 
 // An eventfd the hypervisor signals on a guest write, without exiting to the VMM.
@@ -53,6 +60,8 @@ class Vm {
   virtual Expected<void> register_irqfd(int eventfd, uint32_t gsi,
                                         std::optional<int> resample_fd = std::nullopt) = 0;
   virtual Expected<void> unregister_irqfd(int eventfd, uint32_t gsi) = 0;
+  /// How this accelerator pairs a device's interrupt with an irqfd (lib/irq's ordering).
+  virtual IrqfdPairing irqfd_pairing() const = 0;
 
   virtual Expected<void> register_ioeventfd(const IoEventFd& event) = 0;
   virtual Expected<void> unregister_ioeventfd(const IoEventFd& event) = 0;

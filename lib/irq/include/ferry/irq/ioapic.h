@@ -1,9 +1,10 @@
 // The VM's IOAPIC (82093AA programming model, version 0x20, 24 pins), emulated by the VMM.
 //
-// Each pin is an MSI in disguise: its redirection entry becomes the route of GSI <pin> in the
-// MsiRouteTable, and an assertion signals that GSI's irqfd. Level-triggered pins keep Remote IRR
-// until the guest's EOI comes back (ExitKind::kIoapicEoi, or the EOI register) and fire again
-// if the line is still asserted. Edges while a pin is masked are lost, as on hardware.
+// Each pin is an MSI in disguise: an MsiVector on GSI <pin> whose message is the redirection
+// entry; unmasking the entry makes the vector live, and an assertion signals it. Level-triggered
+// pins keep Remote IRR until the guest's EOI comes back (ExitKind::kIoapicEoi, or the EOI register)
+// and fire again if the line is still asserted. Edges while a pin is masked are lost, as on
+// hardware.
 //
 // Lock order: a device's own lock -> mutex_ -> MsiRouteTable.
 #pragma once
@@ -12,13 +13,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <vector>
 
-#include "ferry/accel/vm.h"
-#include "ferry/base/event_fd.h"
 #include "ferry/bus/bus_device.h"
 #include "ferry/irq/irq_line.h"
 #include "ferry/irq/msi_route_table.h"
+#include "ferry/irq/msi_vector.h"
 
 namespace ferry::irq {
 
@@ -28,8 +27,8 @@ class Ioapic final : public bus::RegisterDevice<Ioapic> {
   static constexpr uint64_t kMmioSize = 0x1000;
   static constexpr uint64_t kMaskBit = 1ull << 16;  // in a redirection entry
 
-  /// Claims GSIs 0-23 and makes one eventfd per pin.
-  static Expected<std::shared_ptr<Ioapic>> create(accel::Vm& vm, MsiRouteTable& routes);
+  /// Claims GSIs 0-23, one MsiVector per pin.
+  static Expected<std::shared_ptr<Ioapic>> create(MsiRouteTable& routes);
   ~Ioapic() override;
 
   uint64_t read_register(uint64_t offset, unsigned size);
@@ -53,23 +52,21 @@ class Ioapic final : public bus::RegisterDevice<Ioapic> {
     uint64_t entry = kMaskBit;  // as the guest wrote it; Remote IRR is kept separately
     bool asserted = false;
     bool remote_irr = false;
-    bool irqfd_registered = false;
+    std::unique_ptr<MsiVector> msi;
     PinLine line;
   };
 
-  Ioapic(accel::Vm& vm, MsiRouteTable& routes, std::vector<EventFd> triggers);
+  explicit Ioapic(MsiRouteTable& routes);
   uint32_t read_indirect(uint32_t index) const;
   void write_indirect(uint32_t index, uint32_t value);
   void entry_changed(unsigned pin);
   void fire(unsigned pin);
 
-  accel::Vm& vm_;
   MsiRouteTable& routes_;
   mutable std::mutex mutex_;  // guards everything below
   uint32_t select_ = 0;
   uint32_t id_ = 0;
   std::array<Pin, kPins> pins_;
-  std::vector<EventFd> triggers_;  // kPins of them: the irqfd of GSI <pin>
 };
 
 }  // namespace ferry::irq

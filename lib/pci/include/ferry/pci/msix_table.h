@@ -1,26 +1,23 @@
-// An emulated MSI-X table and Pending Bit Array, and the delivery of its vectors through the
-// VM's MSI routing table and one irqfd per vector.
+// An emulated MSI-X table and Pending Bit Array over one irq::MsiVector per entry.
 //
-// A vector goes out only while MSI-X is enabled and neither the function nor the vector is
-// masked; raised while masked, it sets its PBA bit and goes out when unmasked. Delivery takes
-// the order that loses nothing on MSHV: allocate the GSI, commit the route, register the irqfd,
-// signal it. GSIs and irqfds are set up on a vector's first delivery (most vectors of a large
-// table are never used; KVM has 4096 routes for the whole VM) and kept until destruction.
+// A vector is live (GSI, committed route, irqfd) only while MSI-X is enabled and neither the
+// function nor the vector is masked; raised otherwise, it sets its PBA bit and goes out once
+// when unmasked. Each guest table write and each Message Control change is one irq::MsiBatch:
+// enabling MSI-X with N unmasked entries commits the routing table once, not N times.
 //
 // Locks: the table's lock is taken before the route table's and is held across the irqfd
 // ioctls; nothing here calls back into the device.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "ferry/accel/vm.h"
-#include "ferry/base/event_fd.h"
+#include "ferry/irq/msi_batch.h"
 #include "ferry/irq/msi_route_table.h"
+#include "ferry/irq/msi_vector.h"
 
 namespace ferry::pci {
 
@@ -29,7 +26,7 @@ class MsixTable {
   enum class Raised : uint8_t { kSent, kPending, kDropped };
 
   /// `owner` names the device in log messages; `vectors` is 1-2048.
-  MsixTable(std::string owner, unsigned vectors, accel::Vm& vm, irq::MsiRouteTable& routes);
+  MsixTable(std::string owner, unsigned vectors, irq::MsiRouteTable& routes);
   ~MsixTable();
   MsixTable(const MsixTable&) = delete;
   MsixTable& operator=(const MsixTable&) = delete;
@@ -51,33 +48,29 @@ class MsixTable {
   /// delivery fails (logged).
   Raised raise(unsigned vector);
   /// Messages sent so far, pending ones sent on unmask included.
-  uint32_t sent() const { return sent_.load(std::memory_order_relaxed); }
+  uint32_t sent() const;
 
  private:
   struct Vector {
     uint32_t address_lo = 0, address_hi = 0, data = 0;
     uint32_t control = 1;  // masked at reset
-    bool pending = false;
-    std::optional<uint32_t> gsi;
-    std::optional<EventFd> irqfd;
-    bool irqfd_registered = false;
+    std::unique_ptr<irq::MsiVector> msi;
   };
 
   // With mutex_ held.
   bool deliverable(const Vector& v) const;
-  bool deliver(unsigned index);
-  void send_pending();
+  // Hands entry `index` as the guest left it to its MsiVector, within `batch`.
+  void sync(irq::MsiBatch& batch, unsigned index);
+  void commit(irq::MsiBatch& batch);
   uint32_t read_dword(uint64_t offset) const;
   void write_dword(uint64_t offset, uint32_t value);
 
   const std::string owner_;
-  accel::Vm& vm_;
   irq::MsiRouteTable& routes_;
   std::mutex mutex_;  // guards everything below
   std::vector<Vector> vectors_;
   bool enabled_ = false;
   bool function_masked_ = false;
-  std::atomic<uint32_t> sent_{0};
 };
 
 }  // namespace ferry::pci

@@ -17,7 +17,7 @@ namespace ferry::pci {
 
 class PciTestDevice final : public Endpoint {
  public:
-  static Expected<std::shared_ptr<PciTestDevice>> create(BarSpaces spaces, accel::Vm& vm,
+  static Expected<std::shared_ptr<PciTestDevice>> create(BarSpaces spaces,
                                                          irq::MsiRouteTable& routes);
 
  protected:
@@ -26,7 +26,7 @@ class PciTestDevice final : public Endpoint {
   void config_written(uint16_t offset, unsigned size) override;
 
  private:
-  PciTestDevice(BarSpaces spaces, accel::Vm& vm, irq::MsiRouteTable& routes);
+  PciTestDevice(BarSpaces spaces, irq::MsiRouteTable& routes);
   Expected<void> set_up();
 
   uint64_t read_register(uint64_t offset, unsigned size);

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <memory>
 
-#include "ferry/accel/vm.h"
 #include "ferry/bus/bus.h"
 #include "ferry/irq/msi_route_table.h"
 #include "ferry/pci/root_complex.h"
@@ -21,7 +20,7 @@ pci::BridgeWindows pci_windows(uint64_t ram_size, unsigned physical_address_bits
 /// BARs assigned. Errors name the spec entry (devices[N]).
 Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
                                                        unsigned physical_address_bits,
-                                                       accel::Vm& vm, irq::MsiRouteTable& routes,
-                                                       bus::Bus& mmio, bus::Bus& pio);
+                                                       irq::MsiRouteTable& routes, bus::Bus& mmio,
+                                                       bus::Bus& pio);
 
 }  // namespace ferry::vmm
