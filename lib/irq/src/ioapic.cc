@@ -1,5 +1,7 @@
 #include "ferry/irq/ioapic.h"
 
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include "ferry/irq/msi_batch.h"
@@ -153,8 +155,22 @@ void Ioapic::end_of_interrupt(uint8_t vector) {
     Pin& pin = pins_[n];
     if (!pin.remote_irr || !level_triggered(pin.entry) || vector_of(pin.entry) != vector) continue;
     pin.remote_irr = false;
+    if (pin.resample_fd >= 0) {
+      pin.asserted = false;  // the source asserts again (a new trigger) if it still needs to
+      const uint64_t one = 1;
+      if (::write(pin.resample_fd, &one, sizeof one) != sizeof one) {
+        spdlog::warn("IOAPIC pin {}: signalling its resample eventfd failed", n);
+      }
+      continue;
+    }
     if (pin.asserted && !masked(pin.entry)) fire(n);
   }
+}
+
+void Ioapic::set_resample_fd(unsigned n, int resample_fd) {
+  if (n >= kPins) return;
+  std::lock_guard lock(mutex_);
+  pins_[n].resample_fd = resample_fd;
 }
 
 void Ioapic::fire(unsigned n) {

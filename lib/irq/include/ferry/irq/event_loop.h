@@ -2,7 +2,8 @@
 // keeps signalling while they are masked and their irqfd is deassigned) and runs a callback
 // when one becomes readable, so the VMM can set the vector's pending bit.
 //
-// Lock order: callers' locks -> mutex_. A callback runs with mutex_ held and must take no lock.
+// Lock order: callers' locks -> mutex_. A callback runs with mutex_ held: it must not call
+// watch() or unwatch(), and may take only locks never held while calling into the loop.
 #pragma once
 
 #include <functional>

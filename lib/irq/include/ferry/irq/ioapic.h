@@ -40,6 +40,9 @@ class Ioapic final : public bus::RegisterDevice<Ioapic> {
   void end_of_interrupt(uint8_t vector);
   /// A line bound to `pin` for a device to hold. Lives as long as the Ioapic.
   IrqLine& line(unsigned pin) { return pins_[pin].line; }
+  /// Makes `pin` resampled (ResampledLine): the guest's EOI of it deasserts the pin and signals
+  /// `resample_fd` instead of firing again; -1 makes it an ordinary pin.
+  void set_resample_fd(unsigned pin, int resample_fd);
 
  private:
   class PinLine final : public IrqLine {
@@ -52,6 +55,7 @@ class Ioapic final : public bus::RegisterDevice<Ioapic> {
     uint64_t entry = kMaskBit;  // as the guest wrote it; Remote IRR is kept separately
     bool asserted = false;
     bool remote_irr = false;
+    int resample_fd = -1;  // the source re-asserts after an EOI, not the pin
     std::unique_ptr<MsiVector> msi;
     PinLine line;
   };
