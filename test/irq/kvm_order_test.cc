@@ -12,6 +12,7 @@
 #include "kvm_abi.h"
 #include "kvm_vm.h"
 #include "mock_trigger.h"
+#include "pairing_override_vm.h"
 
 namespace ferry::kvm {
 namespace {
@@ -38,38 +39,6 @@ MATCHER(Assigns, "") {
 MATCHER(Deassigns, "") {
   return (static_cast<const kvm_irqfd*>(arg)->flags & KVM_IRQFD_FLAG_DEASSIGN) != 0;
 }
-
-// A KvmVm that claims MSHV's pairing, so lib/irq emits the MSHV order on KVM.
-class ClaimsMshvPairing : public accel::Vm {
- public:
-  explicit ClaimsMshvPairing(accel::Vm& kvm) : kvm_(kvm) {}
-  Expected<std::unique_ptr<accel::Vcpu>> create_vcpu(unsigned i) override {
-    return kvm_.create_vcpu(i);
-  }
-  Expected<void> map_memory(uint64_t g, uint64_t s, void* h, bool w) override {
-    return kvm_.map_memory(g, s, h, w);
-  }
-  Expected<void> unmap_memory(uint64_t g, uint64_t s) override { return kvm_.unmap_memory(g, s); }
-  Expected<void> set_msi_routes(std::span<const accel::MsiRoute> r) override {
-    return kvm_.set_msi_routes(r);
-  }
-  Expected<void> register_irqfd(int fd, uint32_t gsi, std::optional<int> resample) override {
-    return kvm_.register_irqfd(fd, gsi, resample);
-  }
-  Expected<void> unregister_irqfd(int fd, uint32_t gsi) override {
-    return kvm_.unregister_irqfd(fd, gsi);
-  }
-  accel::IrqfdPairing irqfd_pairing() const override { return accel::IrqfdPairing::kAtAssign; }
-  Expected<void> register_ioeventfd(const accel::IoEventFd& e) override {
-    return kvm_.register_ioeventfd(e);
-  }
-  Expected<void> unregister_ioeventfd(const accel::IoEventFd& e) override {
-    return kvm_.unregister_ioeventfd(e);
-  }
-
- private:
-  accel::Vm& kvm_;
-};
 
 class KvmIrqOrderTest : public ::testing::Test {
  protected:
@@ -128,7 +97,7 @@ TEST_F(KvmIrqOrderTest, TheKvmStrategyCommitsThenAssignsThenAttachesTheTrigger) 
 }
 
 TEST_F(KvmIrqOrderTest, KvmTakesTheMshvOrderToo) {
-  ClaimsMshvPairing mshv_order(*vm_);
+  test::PairingOverrideVm mshv_order(*vm_, accel::IrqfdPairing::kAtAssign);
   irq::MsiRouteTable table(mshv_order);
   EXPECT_EQ(table.ordering().name, irq::kTriggerFirst.name);
   go_live(table, [&](MockTrigger& trigger) {

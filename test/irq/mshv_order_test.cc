@@ -18,6 +18,7 @@
 #include "ferry/mshv/mshv_hypervisor.h"
 #include "mock_trigger.h"
 #include "mshv_backend_test.h"
+#include "pairing_override_vm.h"
 
 namespace ferry::test {
 namespace {
@@ -179,41 +180,9 @@ TEST_F(MshvIrqOrderTest, CloudHypervisorsOrderDeliversTheDevicesInterrupts) {
   EXPECT_EQ(fake_.lost_device_interrupts(), 0u);
 }
 
-// A Vm that is MSHV underneath but claims KVM's pairing: lib/irq then emits QEMU's order.
-class ClaimsKvmPairing : public accel::Vm {
- public:
-  explicit ClaimsKvmPairing(accel::Vm& mshv) : mshv_(mshv) {}
-  Expected<std::unique_ptr<accel::Vcpu>> create_vcpu(unsigned i) override {
-    return mshv_.create_vcpu(i);
-  }
-  Expected<void> map_memory(uint64_t g, uint64_t s, void* h, bool w) override {
-    return mshv_.map_memory(g, s, h, w);
-  }
-  Expected<void> unmap_memory(uint64_t g, uint64_t s) override { return mshv_.unmap_memory(g, s); }
-  Expected<void> set_msi_routes(std::span<const accel::MsiRoute> r) override {
-    return mshv_.set_msi_routes(r);
-  }
-  Expected<void> register_irqfd(int fd, uint32_t gsi, std::optional<int> resample) override {
-    return mshv_.register_irqfd(fd, gsi, resample);
-  }
-  Expected<void> unregister_irqfd(int fd, uint32_t gsi) override {
-    return mshv_.unregister_irqfd(fd, gsi);
-  }
-  accel::IrqfdPairing irqfd_pairing() const override { return accel::IrqfdPairing::kWhenBothExist; }
-  Expected<void> register_ioeventfd(const accel::IoEventFd& e) override {
-    return mshv_.register_ioeventfd(e);
-  }
-  Expected<void> unregister_ioeventfd(const accel::IoEventFd& e) override {
-    return mshv_.unregister_ioeventfd(e);
-  }
-
- private:
-  accel::Vm& mshv_;
-};
-
 TEST_F(MshvIrqOrderTest, QemusOrderLosesTheDevicesInterrupts) {
   allow_interrupt_ioctls();
-  ClaimsKvmPairing wrong(*vm_);
+  PairingOverrideVm wrong(*vm_, accel::IrqfdPairing::kWhenBothExist);  // QEMU's order on MSHV
   MsiRouteTable table(wrong);
   ASSERT_EQ(table.ordering().name, irq::kRouteFirst.name);
   int fd = -1;
