@@ -3,22 +3,28 @@
  * walks the test device's capabilities, sizes every BAR and the ROM with all-ones probes, moves
  * them to addresses of its own (the 64-bit BAR above 4 GiB), turns decoding on and off, reads
  * the ROM, and takes MSI-X interrupts from the PCI test device: one unmasked, one held in the PBA
- * by its vector mask and one by the function mask, each sent on unmask. Needs one pci-test
- * device (devices: [{type: pci-test}]). Exits 0, or the number of the failed check (20+). */
+ * by its vector mask and one by the function mask, each sent on unmask; with two vCPUs, one
+ * retargeted from vCPU 1 to vCPU 0 while live. Needs one pci-test device (devices:
+ * [{type: pci-test}]). Exits 0, or the number of the failed check (20+). */
 #include "ferry/guests/pcitest.h"
 #include "rt/interrupts64.h"
 
 #define VECTOR_0 0x40
 #define VECTOR_1 0x41
+#define VECTOR_2 0x42 /* the one retargeted between vCPUs */
 static volatile uint32_t received[256];
+static volatile uint32_t vector_2_on_cpu[2];
+static volatile uint32_t second_cpu_ready;
 
 void on_interrupt(uint64_t vector) {
   received[vector & 0xff]++;
+  if (vector == VECTOR_2) vector_2_on_cpu[lapic_id() & 1]++;
   lapic_eoi();
 }
 
 INTERRUPT_STUB(0x40)
 INTERRUPT_STUB(0x41)
+INTERRUPT_STUB(0x42)
 
 /* Where this guest moves the test device's BARs (the VMM placed them elsewhere). */
 #define REGS_AT (FERRY_PCI_MMIO32_BASE + 0x100000u)
@@ -366,15 +372,44 @@ static int msix(void) {
   return 0;
 }
 
+static void set_entry_destination(uint32_t i, uint32_t apic_id) {
+  mmio_write64(msix_at_ + FERRY_PCITEST_MSIX_TABLE + i * 16, 0xfee00000u | apic_id << 12);
+}
+
+/* With a second vCPU: vector 2 goes to APIC 1, then is retargeted to APIC 0 while unmasked (a
+ * live rewrite, which the VMM must apply without losing or misdirecting the next message). */
+static int retarget(void) {
+  set_gate(VECTOR_2, stub_0x42);
+  cf8_write16(slot_, 0x04, CMD_IO | CMD_MEMORY | CMD_BUS_MASTER);
+  CHECK(72, wait_until(&second_cpu_ready, 1), "the second vCPU takes interrupts");
+  set_entry_destination(2, 1);
+  mmio_write32(msix_at_ + FERRY_PCITEST_MSIX_TABLE + 2 * 16 + 8, VECTOR_2);
+  set_entry_mask(2, 0);
+  ring(2);
+  CHECK(73, wait_until(&vector_2_on_cpu[1], 1), "vector 2 arrives on vCPU 1");
+  set_entry_destination(2, lapic_id()); /* live: the entry stays unmasked */
+  ring(2);
+  CHECK(74, wait_until(&vector_2_on_cpu[0], 1), "after the retarget it arrives on vCPU 0");
+  linger();
+  CHECK(75, vector_2_on_cpu[1] == 1 && vector_2_on_cpu[0] == 1, "each message arrived once");
+  puts_serial("pci: vector 2 retargeted from vCPU 1 to vCPU 0 while live\n");
+  return 0;
+}
+
 int guest_main(uint32_t index, uint32_t count) {
-  (void)count;
-  while (index != 0) __asm__ volatile("cli; hlt"); /* one driver is enough */
+  if (index != 0) { /* one driver is enough; the second vCPU only takes interrupts */
+    load_idt();
+    enable_lapic_and_interrupts();
+    if (index == 1) __atomic_store_n(&second_cpu_ready, 1, __ATOMIC_RELEASE);
+    for (;;) __asm__ volatile("hlt");
+  }
   int result = enumerate_cf8();
   if (!result) result = enumerate_ecam();
   if (!result) result = walk_capabilities();
   if (!result) result = size_bars();
   if (!result) result = program_bars();
   if (!result) result = msix();
+  if (!result && count >= 2) result = retarget();
   if (!result) puts_serial("pci: all checks passed\n");
   return result;
 }

@@ -68,6 +68,16 @@ TEST(PciGuest, EnumeratesSizesProgramsAndTakesMsixInterrupts) {
   EXPECT_THAT(run.serial, Not(HasSubstr("FAILED")));
 }
 
+TEST(PciGuest, AVectorRetargetedWhileLiveArrivesOnTheNewVcpu) {
+  FERRY_REQUIRE_KVM();
+  test::TempDir dir;
+  const GuestRun run = run_machine(dir, "vcpus: 2\n" + spec("[{type: pci-test, slot: 5}]"));
+  EXPECT_EQ(run.outcome.reason, vmm::Outcome::Reason::kGuestExit) << vmm::describe(run.outcome);
+  EXPECT_EQ(run.outcome.code, 0) << run.serial;
+  EXPECT_THAT(run.serial, HasSubstr("pci: vector 2 retargeted from vCPU 1 to vCPU 0 while live\n"));
+  EXPECT_THAT(run.serial, HasSubstr("pci: all checks passed\n"));
+}
+
 TEST(PciGuest, FailsWithTheCheckNumberWhenThereIsNoTestDevice) {
   FERRY_REQUIRE_KVM();
   test::TempDir dir;
