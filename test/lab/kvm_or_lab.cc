@@ -13,6 +13,7 @@
 // FERRY_REQUIRE_LAB=1: a host that cannot run the lab fails the tests instead of skipping them.
 // FERRY_LAB_COMMAND_TIMEOUT: seconds a command may take in the lab (default 900).
 // FERRY_LAB_SESSION: the session directory (default: the one the ctest fixture starts).
+// A test run in the lab sees FERRY_IN_LAB=1.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,7 +75,7 @@ int run_session_command(char** argv) {
 }
 
 std::string lab_command_line(char** argv) {
-  std::vector<std::string> words{"env"};
+  std::vector<std::string> words{"env", "FERRY_IN_LAB=1"};  // for tests that must know
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string entry = *e;
     if (entry.rfind("FERRY_", 0) == 0 || entry.rfind("GTEST_", 0) == 0) words.push_back(entry);

@@ -3,10 +3,10 @@
 // registers and memory (snapshotted before either runs, differential_harness.h); the MMIO
 // accesses, registers, flags, RAM and XMM must agree.
 //
-// Each run draws a new seed and prints it; every form in every mode gets its own stream from it, so
-// a failure names the command that replays it. FERRY_X86_SEED=<n> replays a seed;
-// FERRY_X86_VARIANTS=<n> sets variants per form and mode; FERRY_X86_ONLY=<text> runs only the
-// forms whose name contains it (the others' variants do not change).
+// Each run draws a new seed (a fixed one in the lab, below) and prints it; every form in every mode
+// gets its own stream from it, so a failure names the command that replays it. FERRY_X86_SEED=<n>
+// replays a seed; FERRY_X86_VARIANTS=<n> sets variants per form and mode; FERRY_X86_ONLY=<text>
+// runs only the forms whose name contains it (the others' variants do not change).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -49,9 +49,16 @@ uint64_t form_seed(uint64_t run_seed, TestMode mode, size_t form_index) {
   return mix(run_seed ^ mix(uint64_t{static_cast<uint8_t>(mode)} << 32 | form_index));
 }
 
-// This run's seed: FERRY_X86_SEED when set, else a fresh one from the OS.
+// In the lab the CPU under KVM is QEMU 7.2's TCG, which aborts the whole lab on some generated
+// variants ("tcg.c:3243: tcg fatal error"; FERRY_X86_SEED=0x39a8274221da1e35 in prot16 does it
+// every time), taking every later KVM test with it. So the lab runs this seed, checked clean in
+// all seven modes; hosts with hardware under KVM rotate seeds.
+constexpr uint64_t kLabSeed = 0x5eed0001;
+
+// This run's seed: FERRY_X86_SEED when set, kLabSeed in the lab, else a fresh one from the OS.
 uint64_t choose_run_seed() {
   if (std::getenv("FERRY_X86_SEED") != nullptr) return env_number("FERRY_X86_SEED", 0);
+  if (env_number("FERRY_IN_LAB", 0) == 1) return kLabSeed;
   std::random_device device;
   return uint64_t{device()} << 32 | device();
 }
@@ -138,8 +145,9 @@ class DifferentialTest : public ::testing::TestWithParam<TestMode> {
     oracle_ = std::move(*created);
     cpu_ = probe_cpu(*oracle_);
     run_seed_ = choose_run_seed();
-    std::cout << fmt::format("[ x86-diff ] seed {:#x} (FERRY_X86_SEED={:#x} replays this run)\n",
-                             run_seed_, run_seed_);
+    std::cout << fmt::format("[ x86-diff ] seed {:#x}{} (FERRY_X86_SEED={:#x} replays this run)\n",
+                             run_seed_, run_seed_ == kLabSeed ? ", the lab's fixed seed" : "",
+                             run_seed_);
   }
   static void TearDownTestSuite() { oracle_.reset(); }
 

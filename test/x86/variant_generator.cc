@@ -542,7 +542,9 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
     // cut to 0 and the access would land on the oracle's IVT and handlers at guest-physical 0.
     if (!departs && e.address_bits == 64) e.target = 0x0000800000000000 - back;
   }
-  if (cpu_.code_segment_writes && !long_mode && e.override_seg == kCs && in_ram(e.target, e.size)) {
+  // A bit offset register moves the access up to two operands either way, into RAM or out of it.
+  const bool may_reach_ram = in_ram(e.target, e.size) || form.bit_offset;
+  if (cpu_.code_segment_writes && !long_mode && e.override_seg == kCs && may_reach_ram) {
     // The CPU alone would carry out this access through CS, and it lets writes pass: use DS.
     std::replace(e.prefixes.begin(), e.prefixes.end(), kSegmentPrefix[kCs], kSegmentPrefix[kDs]);
     e.override_seg = kDs;
