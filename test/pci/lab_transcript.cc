@@ -62,7 +62,11 @@ Expected<LabTranscript> parse_lab_transcript(const std::string& text) {
         FERRY_ASSIGN(std::string bytes, payload(*line));
         (kind == "stdout" ? command.out : command.err) = std::move(bytes);
       }
-    } else if (kind != "setup-error") {
+    } else if (kind == "setup-error") {
+      std::string what;
+      std::getline(words, what);
+      transcript.setup_errors.push_back(what.empty() ? what : what.substr(1));
+    } else {
       return fail(Errc::kInvalidArgument, "transcript: unknown line '{}'", *line);
     }
   }

@@ -19,7 +19,8 @@ struct LabCommand {
 
 struct LabTranscript {
   std::vector<LabCommand> commands;
-  bool done = false;  // "@@lab done": every command ran
+  bool done = false;                      // "@@lab done": every command ran
+  std::vector<std::string> setup_errors;  // "@@lab setup-error <text>": a module or bind failed
 
   /// The command run with exactly this line, or nullptr.
   const LabCommand* find(const std::string& line) const;
