@@ -35,7 +35,6 @@ class TestDevice final : public bus::RegisterDevice<TestDevice> {
   std::array<uint8_t, 0x100> scratch_{};
   uint32_t accesses_ = 0;
   uint32_t msi_address_lo_ = 0, msi_address_hi_ = 0, msi_data_ = 0;
-  uint32_t msi_sent_ = 0;
 };
 
 }  // namespace ferry::vmm
