@@ -102,10 +102,7 @@ void MsiVector::watch() {
   EventLoop* loop = table_.event_loop();
   if (!loop || !trigger_attached_ || watched_) return;
   // The device's signals land on the eventfd now; each takes the count and sets the PBA bit.
-  auto watched = loop->watch(eventfd_->fd(), [this] {
-    auto count = eventfd_->drain();
-    if (count && *count > 0) pending_.store(true, std::memory_order_release);
-  });
+  auto watched = loop->watch(eventfd_->fd(), [this] { take_signals_as_pending(); });
   if (!watched) {
     spdlog::warn("GSI {}: masked vector not watched (its signals wait on the eventfd): {}",
                  gsi_.value_or(0), watched.error().message());
@@ -119,6 +116,10 @@ void MsiVector::stop_watching() {
   table_.event_loop()->unwatch(eventfd_->fd());
   watched_ = false;
   // What arrived since the loop last looked: the irqfd must not find it too (one delivery).
+  take_signals_as_pending();
+}
+
+void MsiVector::take_signals_as_pending() {
   auto count = eventfd_->drain();
   if (count && *count > 0) pending_.store(true, std::memory_order_release);
 }
@@ -129,10 +130,7 @@ void MsiVector::tear_down() {
   closing_ = true;
   batch.add(*this);
   (void)batch.commit();  // logged there
-  if (watched_) {
-    table_.event_loop()->unwatch(eventfd_->fd());
-    watched_ = false;
-  }
+  stop_watching();
   if (trigger_attached_) {
     if (auto detached = trigger_->detach(); !detached) {
       spdlog::warn("MSI vector trigger not detached: {}", detached.error().message());

@@ -64,6 +64,7 @@ class MsiVector {
   void send_pending();
   void watch();
   void stop_watching();
+  void take_signals_as_pending();  // the device's signals on the unwatched eventfd
   void tear_down();
 
   MsiRouteTable& table_;
