@@ -44,7 +44,7 @@ class ResampledLineTest : public ::testing::Test {
     write(0x11 + 2 * kPin, 0);  // destination APIC 0
     write(0x10 + 2 * kPin, kVector | kLevel);
     ASSERT_GE(irqfd_, 0);
-    line_ = *ResampledLine::create(*ioapic_, kPin, *loop_, trigger_.fd(), resample_.fd());
+    line_ = *ResampledLine::create(*ioapic_, kPin, *loop_, trigger_, resample_);
   }
   void TearDown() override {
     line_.reset();
@@ -116,7 +116,9 @@ TEST(ResampledLine, APinPastTheLastIsRefusedWithItsRange) {
   MsiRouteTable routes(vm);
   auto ioapic = *Ioapic::create(routes);
   auto loop = *EventLoop::start();
-  auto line = ResampledLine::create(*ioapic, Ioapic::kPins, *loop, 0, 0);
+  const EventFd trigger = *EventFd::create();
+  const EventFd resample = *EventFd::create();
+  auto line = ResampledLine::create(*ioapic, Ioapic::kPins, *loop, trigger, resample);
   ASSERT_FALSE(line);
   EXPECT_THAT(line.error().message(), ::testing::HasSubstr("it has pins 0-23"));
 }

@@ -1,7 +1,5 @@
 #include "ferry/irq/ioapic.h"
 
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include "ferry/irq/msi_batch.h"
@@ -155,11 +153,10 @@ void Ioapic::end_of_interrupt(uint8_t vector) {
     Pin& pin = pins_[n];
     if (!pin.remote_irr || !level_triggered(pin.entry) || vector_of(pin.entry) != vector) continue;
     pin.remote_irr = false;
-    if (pin.resample_fd >= 0) {
+    if (pin.resample != nullptr) {
       pin.asserted = false;  // the source asserts again (a new trigger) if it still needs to
-      const uint64_t one = 1;
-      if (::write(pin.resample_fd, &one, sizeof one) != sizeof one) {
-        spdlog::warn("IOAPIC pin {}: signalling its resample eventfd failed", n);
+      if (auto signalled = pin.resample->signal(); !signalled) {
+        spdlog::warn("IOAPIC pin {}: resample not signalled: {}", n, signalled.error().message());
       }
       continue;
     }
@@ -167,10 +164,10 @@ void Ioapic::end_of_interrupt(uint8_t vector) {
   }
 }
 
-void Ioapic::set_resample_fd(unsigned n, int resample_fd) {
+void Ioapic::set_resample(unsigned n, const EventFd* resample) {
   if (n >= kPins) return;
   std::lock_guard lock(mutex_);
-  pins_[n].resample_fd = resample_fd;
+  pins_[n].resample = resample;
 }
 
 void Ioapic::fire(unsigned n) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 
+#include "ferry/base/event_fd.h"
 #include "ferry/bus/bus_device.h"
 #include "ferry/irq/irq_line.h"
 #include "ferry/irq/msi_route_table.h"
@@ -41,8 +42,8 @@ class Ioapic final : public bus::RegisterDevice<Ioapic> {
   /// A line bound to `pin` for a device to hold. Lives as long as the Ioapic.
   IrqLine& line(unsigned pin) { return pins_[pin].line; }
   /// Makes `pin` resampled (ResampledLine): the guest's EOI of it deasserts the pin and signals
-  /// `resample_fd` instead of firing again; -1 makes it an ordinary pin.
-  void set_resample_fd(unsigned pin, int resample_fd);
+  /// `resample` instead of firing again; null makes it an ordinary pin.
+  void set_resample(unsigned pin, const EventFd* resample);
 
  private:
   class PinLine final : public IrqLine {
@@ -55,7 +56,7 @@ class Ioapic final : public bus::RegisterDevice<Ioapic> {
     uint64_t entry = kMaskBit;  // as the guest wrote it; Remote IRR is kept separately
     bool asserted = false;
     bool remote_irr = false;
-    int resample_fd = -1;  // the source re-asserts after an EOI, not the pin
+    const EventFd* resample = nullptr;  // the source re-asserts after an EOI, not the pin
     std::unique_ptr<MsiVector> msi;
     PinLine line;
   };

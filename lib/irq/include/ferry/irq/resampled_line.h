@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "ferry/base/error.h"
+#include "ferry/base/event_fd.h"
 #include "ferry/irq/event_loop.h"
 #include "ferry/irq/ioapic.h"
 
@@ -18,24 +19,24 @@ namespace ferry::irq {
 
 class ResampledLine {
  public:
-  /// Wires `trigger_fd` to IOAPIC `pin` and the pin's EOI to `resample_fd`. Both fds stay the
-  /// caller's and must outlive the line.
+  /// Wires `trigger` to IOAPIC `pin` and the pin's EOI to `resample`. Both stay the caller's
+  /// and must outlive the line.
   static Expected<std::unique_ptr<ResampledLine>> create(Ioapic& ioapic, unsigned pin,
-                                                         EventLoop& loop, int trigger_fd,
-                                                         int resample_fd);
+                                                         EventLoop& loop, const EventFd& trigger,
+                                                         const EventFd& resample);
   /// Stops watching the trigger, makes the pin ordinary again and deasserts it.
   ~ResampledLine();
   ResampledLine(const ResampledLine&) = delete;
   ResampledLine& operator=(const ResampledLine&) = delete;
 
  private:
-  ResampledLine(Ioapic& ioapic, unsigned pin, EventLoop& loop, int trigger_fd)
-      : ioapic_(ioapic), pin_(pin), loop_(loop), trigger_fd_(trigger_fd) {}
+  ResampledLine(Ioapic& ioapic, unsigned pin, EventLoop& loop, const EventFd& trigger)
+      : ioapic_(ioapic), pin_(pin), loop_(loop), trigger_(trigger) {}
 
   Ioapic& ioapic_;
   unsigned pin_;
   EventLoop& loop_;
-  int trigger_fd_;
+  const EventFd& trigger_;
 };
 
 }  // namespace ferry::irq
