@@ -14,11 +14,12 @@ bool crosses_page(uint64_t gpa, size_t size) {
   return size > 0 && (gpa >> 12) != ((gpa + size - 1) >> 12);
 }
 
-bool in_hole(uint64_t gpa, size_t size) {
-  return ranges_overlap(gpa, size, kLegacyHoleBegin, kLegacyHoleEnd - kLegacyHoleBegin);
-}
-
 }  // namespace
+
+bool is_ram(uint64_t gpa, size_t size, uint64_t ram_size) {
+  return range_fits(gpa, size, ram_size) &&
+         !ranges_overlap(gpa, size, kLegacyHoleBegin, kLegacyHoleEnd - kLegacyHoleBegin);
+}
 
 std::string describe(const MmioAccess& access) {
   std::string bytes;
@@ -41,14 +42,14 @@ uint8_t mmio_byte(uint64_t gpa) {
 void PrintTo(const MmioAccess& access, std::ostream* out) { *out << describe(access); }
 
 bool FakePlatform::read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept {
-  if (!range_fits(gpa, data.size(), ram_.size()) || in_hole(gpa, data.size())) return false;
+  if (!is_ram(gpa, data.size(), ram_.size())) return false;
   if (crosses_page(gpa, data.size())) ++page_crossings_;
   std::memcpy(data.data(), ram_.data() + gpa, data.size());
   return true;
 }
 
 bool FakePlatform::write_ram(uint64_t gpa, std::span<const uint8_t> data) noexcept {
-  if (!range_fits(gpa, data.size(), ram_.size()) || in_hole(gpa, data.size())) return false;
+  if (!is_ram(gpa, data.size(), ram_.size())) return false;
   if (crosses_page(gpa, data.size())) ++page_crossings_;
   std::memcpy(ram_.data() + gpa, data.data(), data.size());
   return true;

@@ -31,6 +31,9 @@ void PrintTo(const MmioAccess& access, std::ostream* out);
 
 constexpr uint64_t kLegacyHoleBegin = 0xa0000, kLegacyHoleEnd = 0xc0000;
 
+/// Whether [gpa, gpa + size) is RAM in a VM of `ram_size` bytes: inside it and off the hole.
+bool is_ram(uint64_t gpa, size_t size, uint64_t ram_size);
+
 // RAM is [0, ram_size) less the legacy hole [0xa0000, 0xc0000), which is MMIO as on a PC.
 class FakePlatform : public Platform {
  public:

@@ -1,7 +1,5 @@
 #include "snapshot_platform.h"
 
-#include "ferry/base/checked.h"
-
 namespace ferry::x86::test {
 
 RamSnapshot::RamSnapshot(std::span<const uint8_t> ram, std::span<const uint64_t> page_gpas) {
@@ -16,11 +14,6 @@ uint8_t RamSnapshot::byte(uint64_t gpa) const {
   return pages_.at(gpa / kBytesPerPage)[gpa % kBytesPerPage];
 }
 
-bool SnapshotPlatform::is_ram(uint64_t gpa, size_t size) const {
-  return range_fits(gpa, size, ram_size_) &&
-         !ranges_overlap(gpa, size, kLegacyHoleBegin, kLegacyHoleEnd - kLegacyHoleBegin);
-}
-
 uint8_t* SnapshotPlatform::find(uint64_t gpa) {
   auto page = pages_.find(gpa / RamSnapshot::kBytesPerPage);
   if (page == pages_.end()) return nullptr;
@@ -33,7 +26,7 @@ uint8_t SnapshotPlatform::byte(uint64_t gpa) const {
 
 // The Platform contract keeps a RAM access within one page.
 bool SnapshotPlatform::read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept {
-  if (!is_ram(gpa, data.size())) return false;
+  if (!is_ram(gpa, data.size(), ram_size_)) return false;
   const uint8_t* at = find(gpa);
   if (at == nullptr) {
     outside_.push_back(gpa);
@@ -44,7 +37,7 @@ bool SnapshotPlatform::read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept 
 }
 
 bool SnapshotPlatform::write_ram(uint64_t gpa, std::span<const uint8_t> data) noexcept {
-  if (!is_ram(gpa, data.size())) return false;
+  if (!is_ram(gpa, data.size(), ram_size_)) return false;
   uint8_t* at = find(gpa);
   if (at == nullptr) {
     outside_.push_back(gpa);

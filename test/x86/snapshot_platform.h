@@ -49,7 +49,6 @@ class SnapshotPlatform : public Platform {
   const std::vector<uint64_t>& outside_snapshot() const { return outside_; }
 
  private:
-  bool is_ram(uint64_t gpa, size_t size) const;
   uint8_t* find(uint64_t gpa);
 
   std::map<uint64_t, std::vector<uint8_t>> pages_;
