@@ -55,6 +55,9 @@ class CountingVm : public ferry::accel::Vm {
   }
   Expected<void> register_ioeventfd(const ferry::accel::IoEventFd&) override { return {}; }
   Expected<void> unregister_ioeventfd(const ferry::accel::IoEventFd&) override { return {}; }
+  Expected<std::unique_ptr<ferry::accel::VfioBridge>> create_vfio_bridge() override {
+    return fail(Errc::kUnsupported, "counting only");
+  }
 };
 
 struct Counts {

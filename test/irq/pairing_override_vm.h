@@ -34,6 +34,9 @@ class PairingOverrideVm : public accel::Vm {
   Expected<void> unregister_ioeventfd(const accel::IoEventFd& e) override {
     return inner_.unregister_ioeventfd(e);
   }
+  Expected<std::unique_ptr<accel::VfioBridge>> create_vfio_bridge() override {
+    return inner_.create_vfio_bridge();
+  }
 
  private:
   accel::Vm& inner_;

@@ -42,6 +42,7 @@ class MockVm : public accel::Vm {
   MOCK_METHOD(accel::IrqfdPairing, irqfd_pairing, (), (const, override));
   MOCK_METHOD(Expected<void>, register_ioeventfd, (const accel::IoEventFd&), (override));
   MOCK_METHOD(Expected<void>, unregister_ioeventfd, (const accel::IoEventFd&), (override));
+  MOCK_METHOD(Expected<std::unique_ptr<accel::VfioBridge>>, create_vfio_bridge, (), (override));
 };
 
 // A StrictMock Vm that reports `pairing` whenever asked (irq::MsiRouteTable asks at construction

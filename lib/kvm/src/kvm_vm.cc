@@ -196,4 +196,46 @@ Expected<void> KvmVm::unregister_ioeventfd(const accel::IoEventFd& event) {
   return ioeventfd(event, true);
 }
 
+namespace {
+
+// KVM's VFIO device: groups are added and deleted through KVM_SET_DEVICE_ATTR.
+class KvmVfioBridge final : public accel::VfioBridge {
+ public:
+  KvmVfioBridge(KvmSys& sys, UniqueFd fd) : sys_(sys), fd_(std::move(fd)) {}
+  Expected<void> add_group(int group_fd) override {
+    return set(KVM_DEV_VFIO_GROUP_ADD, group_fd, "KVM_DEV_VFIO_GROUP_ADD");
+  }
+  Expected<void> remove_group(int group_fd) override {
+    return set(KVM_DEV_VFIO_GROUP_DEL, group_fd, "KVM_DEV_VFIO_GROUP_DEL");
+  }
+
+ private:
+  Expected<void> set(uint64_t attr, int group_fd, const char* what) {
+    int32_t fd = group_fd;
+    kvm_device_attr args{};
+    args.group = KVM_DEV_VFIO_GROUP;  // KVM_DEV_VFIO_FILE in newer headers, same number
+    args.attr = attr;
+    args.addr = reinterpret_cast<uint64_t>(&fd);
+    int r = sys_.ioctl(fd_.get(), KVM_SET_DEVICE_ATTR, &args);
+    if (r < 0) return fail_errno(-r, fmt::format("KVM_SET_DEVICE_ATTR({})", what));
+    return {};
+  }
+
+  KvmSys& sys_;
+  UniqueFd fd_;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<accel::VfioBridge>> KvmVm::create_vfio_bridge() {
+  kvm_create_device args{};
+  args.type = KVM_DEV_TYPE_VFIO;
+  int r = sys_.ioctl(fd_.get(), KVM_CREATE_DEVICE, &args);
+  if (r < 0) {
+    return fail_errno(-r, "KVM_CREATE_DEVICE(KVM_DEV_TYPE_VFIO) (is the kernel's VFIO "
+                          "support, CONFIG_KVM_VFIO, missing?)");
+  }
+  return std::make_unique<KvmVfioBridge>(sys_, UniqueFd(static_cast<int>(args.fd)));
+}
+
 }  // namespace ferry::kvm

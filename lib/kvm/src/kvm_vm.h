@@ -33,6 +33,7 @@ class KvmVm final : public accel::Vm {
   accel::IrqfdPairing irqfd_pairing() const override { return accel::IrqfdPairing::kWhenBothExist; }
   Expected<void> register_ioeventfd(const accel::IoEventFd& event) override;
   Expected<void> unregister_ioeventfd(const accel::IoEventFd& event) override;
+  Expected<std::unique_ptr<accel::VfioBridge>> create_vfio_bridge() override;
 
  private:
   struct Slot {

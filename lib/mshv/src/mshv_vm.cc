@@ -103,7 +103,41 @@ Expected<void> MshvVm::unregister_ioeventfd(const accel::IoEventFd& event) {
   return partition_->ioeventfd(event, true);
 }
 
-Expected<UniqueFd> MshvVm::create_vfio_device() {
+namespace {
+
+// The partition's VFIO device: each group is attached with MSHV_SET_DEVICE_ATTR and detached
+// the same way before the partition closes (mshv-abi.md).
+class MshvVfioBridge final : public accel::VfioBridge {
+ public:
+  MshvVfioBridge(std::shared_ptr<MshvPartition> partition, UniqueFd fd)
+      : partition_(std::move(partition)), fd_(std::move(fd)) {}
+  Expected<void> add_group(int group_fd) override { return set(kMshvDevVfioFileAdd, group_fd); }
+  Expected<void> remove_group(int group_fd) override {
+    return set(kMshvDevVfioFileDel, group_fd);
+  }
+
+ private:
+  Expected<void> set(uint64_t attr, int group_fd) {
+    int32_t fd = group_fd;
+    MshvDeviceAttr args{.flags = 0,
+                        .group = kMshvDevVfioFile,
+                        .attr = attr,
+                        .addr = reinterpret_cast<uint64_t>(&fd)};
+    int r = partition_->driver().ioctl(fd_.get(), kMshvSetDeviceAttr, &args);
+    if (r < 0) {
+      return fail(ioctl_error(-r, kMshvSetDeviceAttr,
+                              attr == kMshvDevVfioFileAdd ? "VFIO_FILE_ADD" : "VFIO_FILE_DEL"));
+    }
+    return {};
+  }
+
+  std::shared_ptr<MshvPartition> partition_;  // the device must not outlive the partition
+  UniqueFd fd_;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<accel::VfioBridge>> MshvVm::create_vfio_bridge() {
   MshvCreateDevice args{};
   args.type = kMshvDevTypeVfio;
   int r = partition_->driver().ioctl(partition_->fd(), kMshvCreateDevice, &args);
@@ -114,7 +148,7 @@ Expected<UniqueFd> MshvVm::create_vfio_device() {
                 "assignment on MSHV needs a kernel that has it");
   }
   if (r < 0) return fail(ioctl_error(-r, kMshvCreateDevice, "of type VFIO"));
-  return UniqueFd(static_cast<int>(args.fd));
+  return std::make_unique<MshvVfioBridge>(partition_, UniqueFd(static_cast<int>(args.fd)));
 }
 
 }  // namespace ferry::mshv

@@ -37,10 +37,8 @@ class MshvVm final : public accel::Vm {
   accel::IrqfdPairing irqfd_pairing() const override { return accel::IrqfdPairing::kAtAssign; }
   Expected<void> register_ioeventfd(const accel::IoEventFd& event) override;
   Expected<void> unregister_ioeventfd(const accel::IoEventFd& event) override;
-
-  /// The VFIO bridge device (MSHV_CREATE_DEVICE, not upstream); kUnsupported when the kernel lacks
-  /// it. For the device-assignment work to come.
-  Expected<UniqueFd> create_vfio_device();
+  /// MSHV_CREATE_DEVICE (not upstream); kUnsupported when the kernel lacks it.
+  Expected<std::unique_ptr<accel::VfioBridge>> create_vfio_bridge() override;
 
  private:
   MshvVm(std::shared_ptr<MshvPartition> partition, std::shared_ptr<MmioEmulator> emulator,

@@ -124,12 +124,15 @@ bool Endpoint::bus_master_enabled() const noexcept {
 
 uint32_t Endpoint::config_read(uint16_t offset, unsigned size) {
   std::lock_guard lock(mutex_);
-  return config_.read(offset, size);
+  const uint32_t emulated = config_.read(offset, size);
+  if (!ConfigSpace::access_ok(offset, size)) return emulated;
+  return config_read_through(offset, size, emulated);
 }
 
 void Endpoint::config_write(uint16_t offset, unsigned size, uint32_t value) {
   if (!ConfigSpace::access_ok(offset, size)) return;
   std::lock_guard lock(mutex_);
+  config_write_through(offset, size, value);
   config_.write(offset, size, value);
   if (touches(offset, size, kCommand, kCommand + 2)) {
     command_.store(static_cast<uint16_t>(config_.get(kCommand, 2)), std::memory_order_release);
@@ -143,6 +146,12 @@ void Endpoint::config_write(uint16_t offset, unsigned size, uint32_t value) {
 }
 
 void Endpoint::config_written(uint16_t, unsigned) {}
+
+uint32_t Endpoint::config_read_through(uint16_t, unsigned, uint32_t emulated) { return emulated; }
+
+void Endpoint::config_write_through(uint16_t, unsigned, uint32_t) {}
+
+void Endpoint::bar_moved(unsigned, std::optional<uint64_t>, std::optional<uint64_t>) {}
 
 uint64_t Endpoint::programmed_address(unsigned index) const {
   if (index == kRomIndex) return config_.get(kRomBar, 4) & kRomAddressMask;
@@ -182,20 +191,25 @@ void Endpoint::update_decoders() {
     const std::optional<uint64_t> wanted = wanted_mapping(index);
     if (wanted == d.mapped_at) continue;
     bus::Bus& bus = d.spec->kind == BarKind::kIo ? spaces_.pio : spaces_.mmio;
+    const std::optional<uint64_t> was = d.mapped_at;
     if (d.mapped_at) {
       if (auto removed = bus.remove(*d.mapped_at); !removed) {
         spdlog::error("{}: BAR {}: {}", name_, index, removed.error().message());
       }
       d.mapped_at.reset();
     }
-    if (!wanted) continue;
+    if (!wanted) {
+      if (index != kRomIndex) bar_moved(index, was, std::nullopt);
+      continue;
+    }
     auto region = std::make_shared<Region>(shared_from_this(), index);
     if (auto inserted = bus.insert(*wanted, d.spec->size, std::move(region)); !inserted) {
       // The guest put two decoders on top of each other: this one stays dark until moved.
       spdlog::debug("{}: BAR {} decodes nothing: {}", name_, index, inserted.error().message());
-      continue;
+    } else {
+      d.mapped_at = wanted;
     }
-    d.mapped_at = wanted;
+    if (index != kRomIndex && was != d.mapped_at) bar_moved(index, was, d.mapped_at);
   }
 }
 

@@ -6,9 +6,12 @@
 
 namespace ferry::pci {
 
-MsixTable::MsixTable(std::string owner, unsigned vectors, irq::MsiRouteTable& routes)
+MsixTable::MsixTable(std::string owner, unsigned vectors, irq::MsiRouteTable& routes,
+                     const TriggerFactory& triggers)
     : owner_(std::move(owner)), routes_(routes), vectors_(vectors) {
-  for (Vector& v : vectors_) v.msi = std::make_unique<irq::MsiVector>(routes);
+  for (unsigned i = 0; i < vectors; ++i) {
+    vectors_[i].msi = std::make_unique<irq::MsiVector>(routes, triggers ? triggers(i) : nullptr);
+  }
 }
 
 MsixTable::~MsixTable() {

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "ferry/base/file.h"
+#include "ferry/pci/host/bdf.h"
 #include "ferry/vmm/builtin_payloads.h"
 #include "ferry/vmm/memory_layout.h"
 #include "yaml_reader.h"
@@ -44,6 +45,8 @@ class SpecParser {
   Expected<void> parse_file_payload(const YAML::Node& node, PayloadConfig& payload);
   Expected<void> parse_serial(const YAML::Node& node, SerialConfig& serial);
   Expected<void> parse_devices(const YAML::Node& node, std::vector<DeviceConfig>& devices);
+  Expected<std::string> parse_host_device(const YAML::Node& node, const std::string& path,
+                                          std::map<std::string, size_t>& taken, size_t entry);
 
   const YamlReader& r_;
   std::string base_dir_;
@@ -224,22 +227,53 @@ Expected<void> SpecParser::parse_serial(const YAML::Node& node, SerialConfig& se
   return {};
 }
 
+Expected<std::string> SpecParser::parse_host_device(const YAML::Node& node, const std::string& path,
+                                                   std::map<std::string, size_t>& taken,
+                                                   size_t entry) {
+  FERRY_ASSIGN(std::string text, r_.string(node, path));
+  auto bdf = pci::host::Bdf::parse(text);
+  if (!bdf) {
+    return fail(r_.error(node, path,
+                         fmt::format("{}; give the host device's PCI address as ferry devices "
+                                     "lists it, e.g. vfio: 0000:01:00.0",
+                                     bdf.error().message())));
+  }
+  if (auto [first, fresh] = taken.emplace(bdf->str(), entry); !fresh) {
+    return fail(r_.error(node, path,
+                         fmt::format("{} is already assigned by devices[{}]; a device goes to "
+                                     "one guest slot",
+                                     bdf->str(), first->second)));
+  }
+  return bdf->str();
+}
+
 Expected<void> SpecParser::parse_devices(const YAML::Node& node,
                                          std::vector<DeviceConfig>& devices) {
   if (node.IsNull()) return {};
   if (!node.IsSequence()) {
     return fail(r_.error(node, "devices", "must be a list, e.g. devices: [{type: pci-test}]"));
   }
-  std::map<uint64_t, size_t> slots;  // slot -> the entry that took it
+  std::map<uint64_t, size_t> slots;    // slot -> the entry that took it
+  std::map<std::string, size_t> bdfs;  // host device -> the entry that assigns it
   for (size_t i = 0; i < node.size(); ++i) {
     const YAML::Node entry = node[i];
     const std::string path = fmt::format("devices[{}]", i);
-    FERRY_TRY(r_.check_map(entry, path, {"type", "slot"}));
-    if (!entry["type"]) {
-      return fail(r_.error(entry, path + ".type", "is missing; say which device: type: pci-test"));
+    FERRY_TRY(r_.check_map(entry, path, {"type", "slot", "vfio"}));
+    DeviceConfig device{.type = DeviceType::kPciTest, .slot = std::nullopt, .host_bdf = {}};
+    if (const YAML::Node vfio = entry["vfio"]) {
+      if (entry["type"]) {
+        return fail(r_.error(entry["type"], path + ".type",
+                             "a vfio entry names a host device, not a type; remove type"));
+      }
+      FERRY_ASSIGN(device.host_bdf, parse_host_device(vfio, path + ".vfio", bdfs, i));
+      device.type = DeviceType::kVfio;
+    } else if (!entry["type"]) {
+      return fail(r_.error(entry, path + ".type",
+                           "is missing; say which device: type: pci-test, or vfio: <host BDF> "
+                           "to assign a host device"));
+    } else {
+      FERRY_TRY(r_.choice(entry["type"], path + ".type", {"pci-test"}));
     }
-    FERRY_TRY(r_.choice(entry["type"], path + ".type", {"pci-test"}));
-    DeviceConfig device{.type = DeviceType::kPciTest, .slot = std::nullopt};
     if (const YAML::Node slot_node = entry["slot"]) {
       FERRY_ASSIGN(uint64_t slot, r_.integer(slot_node, path + ".slot", 0, 31));
       if (slot == 0) {

@@ -53,21 +53,48 @@ int exit_status(const Outcome& outcome) {
 
 Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor,
                                                    const VmConfig& config) {
+  FERRY_ASSIGN(auto cpuid, hypervisor.supported_cpuid());
+  // Host devices are judged before anything on the host is touched.
+  FERRY_ASSIGN(auto host_devices, check_host_devices(config, physical_address_bits(cpuid)));
   FERRY_ASSIGN(EventFd done, EventFd::create());
   std::unique_ptr<Machine> machine(new Machine(config, std::move(done)));
   FERRY_ASSIGN(GuestMemory memory,
                GuestMemory::allocate(config.memory_size, config.huge_page_size));
   machine->memory_.emplace(std::move(memory));
   FERRY_ASSIGN(machine->vm_, hypervisor.create_vm({.vcpus = config.vcpus}));
-  machine->routes_ = std::make_unique<irq::MsiRouteTable>(*machine->vm_);
+  if (!host_devices.empty()) {
+    FERRY_ASSIGN(machine->event_loop_, irq::EventLoop::start());
+  }
+  machine->routes_ =
+      std::make_unique<irq::MsiRouteTable>(*machine->vm_, machine->event_loop_.get());
   FERRY_TRY(machine->memory_->map_into(*machine->vm_));
-  FERRY_ASSIGN(auto cpuid, hypervisor.supported_cpuid());
   FERRY_TRY(machine->load_payload(has_gib_pages(cpuid)));
   FERRY_TRY(machine->add_devices());
-  FERRY_ASSIGN(machine->pci_, create_pci(config, physical_address_bits(cpuid), *machine->routes_,
-                                         machine->mmio_bus_, machine->pio_bus_));
+  FERRY_TRY(machine->assign_host_devices(host_devices, physical_address_bits(cpuid)));
   FERRY_TRY(machine->create_vcpus(cpuid));
   return machine;
+}
+
+Expected<void> Machine::assign_host_devices(const std::vector<HostDeviceChoice>& choices,
+                                           unsigned physical_address_bits) {
+  HostDeviceMaker make;
+  if (!choices.empty()) {
+    std::vector<vfio::GuestRam> ram;
+    for (const RamRange& r : memory_->ranges()) {
+      ram.push_back({r.gpa, r.size, memory_->host_span(r.gpa, r.size)});
+    }
+    FERRY_ASSIGN(vfio_, vfio::Assignment::create(*vm_, std::move(ram)));
+    make = [this, &choices](size_t entry,
+                            pci::BarSpaces spaces) -> Expected<std::shared_ptr<pci::Endpoint>> {
+      for (const HostDeviceChoice& c : choices) {
+        if (c.entry == entry) return vfio_->assign(c.bdf, c.group, *routes_, std::move(spaces));
+      }
+      return fail(Errc::kInternal, "devices[{}] was not checked", entry);
+    };
+  }
+  FERRY_ASSIGN(pci_, create_pci(config_, physical_address_bits, *routes_, mmio_bus_, pio_bus_,
+                                make));
+  return {};
 }
 
 Machine::~Machine() {

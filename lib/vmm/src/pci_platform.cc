@@ -27,7 +27,8 @@ pci::BridgeWindows pci_windows(uint64_t ram_size, unsigned physical_address_bits
 Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
                                                        unsigned physical_address_bits,
                                                        irq::MsiRouteTable& routes, bus::Bus& mmio,
-                                                       bus::Bus& pio) {
+                                                       bus::Bus& pio,
+                                                       const HostDeviceMaker& host_device) {
   const pci::RootComplexLayout layout{
       .windows = pci_windows(config.memory_size, physical_address_bits),
       .ecam_base = kPciEcamBase,
@@ -38,8 +39,16 @@ Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
                 pci::describe(layout.windows.mmio64), physical_address_bits);
   for (size_t i = 0; i < config.devices.size(); ++i) {
     const DeviceConfig& d = config.devices[i];
-    const std::string what = fmt::format("devices[{}] (pci-test)", i);
-    auto device = pci::PciTestDevice::create(root->bar_spaces(), routes);
+    const bool vfio = d.type == DeviceType::kVfio;
+    const std::string what =
+        vfio ? fmt::format("devices[{}] (vfio {})", i, d.host_bdf) : fmt::format("devices[{}] (pci-test)", i);
+    Expected<std::shared_ptr<pci::Endpoint>> device =
+        fail(Errc::kUnsupported, "host devices cannot be assigned here");
+    if (!vfio) {
+      device = pci::PciTestDevice::create(root->bar_spaces(), routes);
+    } else if (host_device) {
+      device = host_device(i, root->bar_spaces());
+    }
     if (!device) return fail(device.error().context(what));
     auto slot = root->add(*device, d.slot);
     if (!slot) return fail(slot.error().context(what));

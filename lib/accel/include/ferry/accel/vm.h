@@ -12,6 +12,7 @@
 #include <span>
 
 #include "ferry/accel/vcpu.h"
+#include "ferry/accel/vfio_bridge.h"
 #include "ferry/base/error.h"
 
 namespace ferry::accel {
@@ -65,6 +66,9 @@ class Vm {
 
   virtual Expected<void> register_ioeventfd(const IoEventFd& event) = 0;
   virtual Expected<void> unregister_ioeventfd(const IoEventFd& event) = 0;
+
+  /// The hypervisor's VFIO device for this VM (one per VM; vfio_bridge.h).
+  virtual Expected<std::unique_ptr<VfioBridge>> create_vfio_bridge() = 0;
 };
 
 }  // namespace ferry::accel

@@ -74,6 +74,14 @@ class Endpoint : public PciFunction, public std::enable_shared_from_this<Endpoin
   /// After a guest write to [offset, offset+size) took effect; the config lock is held.
   virtual void config_written(uint16_t offset, unsigned size);
 
+  // For a function that fronts hardware (an assigned device); each runs with the config lock.
+  /// What a guest read returns, given what the model holds (`emulated`); by default that.
+  virtual uint32_t config_read_through(uint16_t offset, unsigned size, uint32_t emulated);
+  /// Sees a guest write before the model takes it (hardware first); by default nothing.
+  virtual void config_write_through(uint16_t offset, unsigned size, uint32_t value);
+  /// BAR `index` (not the ROM) stopped decoding at `from` and/or started at `to`.
+  virtual void bar_moved(unsigned index, std::optional<uint64_t> from, std::optional<uint64_t> to);
+
  private:
   class Region;  // puts one BAR on a bus
 

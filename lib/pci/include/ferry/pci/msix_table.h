@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,8 +26,12 @@ class MsixTable {
  public:
   enum class Raised : uint8_t { kSent, kPending, kDropped };
 
+  /// The device side of vector i (an assigned device's VFIO trigger); none when emulated.
+  using TriggerFactory = std::function<std::unique_ptr<irq::VectorTrigger>(unsigned)>;
+
   /// `owner` names the device in log messages; `vectors` is 1-2048.
-  MsixTable(std::string owner, unsigned vectors, irq::MsiRouteTable& routes);
+  MsixTable(std::string owner, unsigned vectors, irq::MsiRouteTable& routes,
+            const TriggerFactory& triggers = {});
   ~MsixTable();
   MsixTable(const MsixTable&) = delete;
   MsixTable& operator=(const MsixTable&) = delete;

@@ -12,11 +12,14 @@
 #include "ferry/accel/hypervisor.h"
 #include "ferry/base/event_fd.h"
 #include "ferry/bus/bus.h"
+#include "ferry/irq/event_loop.h"
 #include "ferry/irq/ioapic.h"
 #include "ferry/irq/msi_route_table.h"
 #include "ferry/pci/root_complex.h"
+#include "ferry/vfio/assignment.h"
 #include "ferry/vmm/bus_io.h"
 #include "ferry/vmm/guest_memory.h"
+#include "ferry/vmm/host_devices.h"
 #include "ferry/vmm/vcpu_runner.h"
 #include "ferry/vmm/vm_config.h"
 
@@ -71,6 +74,9 @@ class Machine final : private VcpuRunner::Observer {
   Machine(const VmConfig& config, EventFd done) : config_(config), done_(std::move(done)) {}
   Expected<void> load_payload(bool gib_pages);
   Expected<void> add_devices();
+  // The spec's PCI devices, the host ones through VFIO (after the guest's RAM exists).
+  Expected<void> assign_host_devices(const std::vector<HostDeviceChoice>& choices,
+                                     unsigned physical_address_bits);
   Expected<void> create_vcpus(const std::vector<accel::CpuidEntry>& cpuid);
   void end(Outcome outcome);
   void on_vcpu_stopped(unsigned index, const Expected<accel::Exit>& why) override;
@@ -80,11 +86,13 @@ class Machine final : private VcpuRunner::Observer {
   VmConfig config_;
   std::optional<GuestMemory> memory_;
   std::unique_ptr<accel::Vm> vm_;
+  std::unique_ptr<irq::EventLoop> event_loop_;  // with assigned devices: their masked vectors
   std::unique_ptr<irq::MsiRouteTable> routes_;
   std::shared_ptr<irq::Ioapic> ioapic_;
   bus::Bus mmio_bus_{"mmio"};
   bus::Bus pio_bus_{"port"};
   std::unique_ptr<pci::RootComplex> pci_;  // its devices live on until the buses let go
+  std::unique_ptr<vfio::Assignment> vfio_;  // released before the VM, its routes and its RAM
   std::vector<std::unique_ptr<accel::Vcpu>> vcpus_;
   std::vector<std::unique_ptr<BusIo>> vcpu_io_;  // one per vCPU: uncontended counters
   std::vector<std::unique_ptr<VcpuRunner>> runners_;

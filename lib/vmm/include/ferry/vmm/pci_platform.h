@@ -2,6 +2,8 @@
 // from the memory map, the root complex on the VM's buses, and the spec's PCI devices on it.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <memory>
 
@@ -16,11 +18,16 @@ namespace ferry::vmm {
 /// the 64-bit window runs from pci_mmio64_base() to 2^bits (empty if RAM reaches that far).
 pci::BridgeWindows pci_windows(uint64_t ram_size, unsigned physical_address_bits);
 
+/// Makes the function for host device entry devices[entry], its BARs on `spaces`.
+using HostDeviceMaker =
+    std::function<Expected<std::shared_ptr<pci::Endpoint>>(size_t entry, pci::BarSpaces spaces)>;
+
 /// The root complex on `mmio` and `pio`, with every device of `config.devices` on it and its
-/// BARs assigned. Errors name the spec entry (devices[N]).
+/// BARs assigned; `host_device` makes the vfio ones. Errors name the spec entry (devices[N]).
 Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
                                                        unsigned physical_address_bits,
                                                        irq::MsiRouteTable& routes, bus::Bus& mmio,
-                                                       bus::Bus& pio);
+                                                       bus::Bus& pio,
+                                                       const HostDeviceMaker& host_device = {});
 
 }  // namespace ferry::vmm

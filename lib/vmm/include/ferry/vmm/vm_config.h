@@ -28,12 +28,13 @@ struct PayloadConfig {
   std::optional<uint64_t> entry;  // flat only; defaults to load_address
 };
 
-enum class DeviceType : uint8_t { kPciTest };
+enum class DeviceType : uint8_t { kPciTest, kVfio };
 
-// One entry of `devices:` (docs/pci-bus.md).
+// One entry of `devices:` (docs/config.md): an emulated device or a host device by address.
 struct DeviceConfig {
   DeviceType type = DeviceType::kPciTest;
   std::optional<unsigned> slot;  // PCI slot on bus 0, 1-31; the lowest free one when unset
+  std::string host_bdf;          // kVfio: the host device, "0000:01:00.0"
 };
 
 struct VmConfig {

@@ -1,0 +1,90 @@
+// A host PCI device on the guest's bus, through VFIO. The guest sees the device's identity,
+// BARs sized from the device and placed by ferry, and its registers: the mmap-able parts of each
+// memory BAR are guest memory (data accesses never exit); the MSI-X table and PBA pages, I/O
+// BARs and whatever the kernel will not let be mmapped are trapped and forwarded (or, for the
+// table and PBA, emulated over lib/irq vectors whose trigger is VFIO's). Configuration space is
+// split as assigned_config.h says.
+//
+// Locks: the config lock (Endpoint's) is held across the VFIO and accelerator calls that follow
+// a guest config write; the MSI-X table's lock across its vectors' irqfd changes.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ferry/accel/vm.h"
+#include "ferry/base/mapping.h"
+#include "ferry/irq/msi_route_table.h"
+#include "ferry/irq/msi_vector.h"
+#include "ferry/pci/endpoint.h"
+#include "ferry/pci/msix_table.h"
+#include "ferry/vfio/assigned_config.h"
+#include "ferry/vfio/device.h"
+#include "ferry/vfio/irq_index.h"
+
+namespace ferry::vfio {
+
+class AssignedDevice final : public pci::Endpoint {
+ public:
+  /// Resets the device (when VFIO can), reads its configuration and regions, and maps its
+  /// mmap-able BAR parts into this process (into the guest once the guest enables decoding).
+  static Expected<std::shared_ptr<AssignedDevice>> create(Device device, accel::Vm& vm,
+                                                          irq::MsiRouteTable& routes,
+                                                          pci::BarSpaces spaces);
+  ~AssignedDevice() override;
+
+  /// Interrupts off, BARs out of the guest and this process, the device reset and closed; once.
+  /// Call it with the vCPUs stopped.
+  void release();
+  /// What ferry hides from the guest or changes about the device (said at start).
+  const std::vector<std::string>& notes() const { return notes_; }
+  const std::string& bdf() const { return bdf_; }
+
+ protected:
+  void bar_read(unsigned index, uint64_t offset, std::span<uint8_t> data) noexcept override;
+  void bar_write(unsigned index, uint64_t offset, std::span<const uint8_t> data) noexcept override;
+  void config_written(uint16_t offset, unsigned size) override;
+  uint32_t config_read_through(uint16_t offset, unsigned size, uint32_t emulated) override;
+  void config_write_through(uint16_t offset, unsigned size, uint32_t value) override;
+  void bar_moved(unsigned index, std::optional<uint64_t> from, std::optional<uint64_t> to) override;
+
+ private:
+  struct MappedPiece {  // a part of a BAR given to the guest as memory
+    uint64_t offset;
+    Mapping host;
+  };
+
+  AssignedDevice(Device device, accel::Vm& vm, irq::MsiRouteTable& routes,
+                 const pci::FunctionIdentity& identity, pci::BarSpaces spaces,
+                 const std::array<uint8_t, 256>& raw);
+  Expected<void> set_up_bars();
+  void set_up_header_and_capabilities();
+  Expected<void> set_up_interrupts();
+  Expected<void> map_bar_pieces(unsigned index);
+  // The trapped byte ranges of BAR `index` that ferry emulates (MSI-X table, PBA).
+  bool in_msix_table(unsigned index, uint64_t offset, size_t size) const;
+  bool in_msix_pba(unsigned index, uint64_t offset, size_t size) const;
+  void update_msi();
+  void update_msix_control();
+
+  std::optional<Device> device_;
+  const std::string bdf_;
+  accel::Vm& vm_;
+  irq::MsiRouteTable& routes_;
+  const std::array<uint8_t, 256> raw_;  // the device's configuration space at start
+  const ConfigPlan plan_;
+  std::vector<std::string> notes_;
+  std::array<std::vector<MappedPiece>, pci::kBarCount> pieces_;
+  std::array<std::optional<uint64_t>, pci::kBarCount> guest_at_;  // under the config lock
+  std::unique_ptr<IrqIndexState> msix_irqs_;
+  std::unique_ptr<IrqIndexState> msi_irqs_;
+  std::unique_ptr<pci::MsixTable> msix_;
+  std::unique_ptr<irq::MsiVector> msi_;
+  std::atomic<bool> released_{false};
+};
+
+}  // namespace ferry::vfio

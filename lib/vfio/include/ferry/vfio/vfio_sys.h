@@ -1,0 +1,32 @@
+// The thin boundary between lib/vfio and the kernel's VFIO files, so that tests can stand a
+// behavioral fake in for /dev/vfio.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+
+#include "ferry/base/error.h"
+#include "ferry/base/mapping.h"
+
+namespace ferry::vfio {
+
+class VfioSys {
+ public:
+  virtual ~VfioSys() = default;
+
+  /// The process-wide instance that makes real system calls.
+  static VfioSys& real();
+
+  /// open(path, O_RDWR | O_CLOEXEC): the fd (a real one: callers close it), or -errno.
+  virtual int open(const char* path);
+  /// ioctl(2): its result, or -errno (EINTR retried).
+  virtual int ioctl(int fd, unsigned long request, void* arg);
+  /// pread(2)/pwrite(2) of a device region: bytes moved, or -errno.
+  virtual ssize_t pread(int fd, void* data, size_t size, off_t offset);
+  virtual ssize_t pwrite(int fd, const void* data, size_t size, off_t offset);
+  /// A shared read-write mapping of a device region.
+  virtual Expected<Mapping> map(int fd, size_t size, off_t offset);
+};
+
+}  // namespace ferry::vfio

@@ -1,0 +1,378 @@
+#include "ferry/vfio/assigned_device.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "ferry/irq/msi_batch.h"
+#include "ferry/pci/config_regs.h"
+
+namespace ferry::vfio {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr uint16_t kCommandForwarded = pci::kCommandIo | pci::kCommandMemory |
+                                       pci::kCommandBusMaster | pci::kCommandParity |
+                                       pci::kCommandSerr | pci::kCommandIntxDisable;
+
+uint32_t le(const std::array<uint8_t, 256>& raw, unsigned offset, unsigned size) {
+  uint32_t value = 0;
+  for (unsigned i = 0; i < size; ++i) value |= uint32_t{raw[offset + i]} << (8 * i);
+  return value;
+}
+
+bool overlaps(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
+  return a < b + b_size && b < a + a_size;
+}
+
+// [begin, end) minus the page-aligned hull of each of `holes`.
+std::vector<Area> subtract(const Area& area, std::vector<Area> holes) {
+  std::vector<Area> out{area};
+  for (const Area& hole : holes) {
+    const uint64_t begin = hole.offset / kPage * kPage;
+    const uint64_t end = (hole.offset + hole.size + kPage - 1) / kPage * kPage;
+    std::vector<Area> next;
+    for (const Area& a : out) {
+      const uint64_t a_end = a.offset + a.size;
+      if (end <= a.offset || begin >= a_end) {
+        next.push_back(a);
+        continue;
+      }
+      if (begin > a.offset) next.push_back({a.offset, begin - a.offset});
+      if (end < a_end) next.push_back({end, a_end - end});
+    }
+    out = std::move(next);
+  }
+  return out;
+}
+
+pci::FunctionIdentity identity_of(const std::array<uint8_t, 256>& raw) {
+  return {.vendor_id = static_cast<uint16_t>(le(raw, pci::kVendorId, 2)),
+          .device_id = static_cast<uint16_t>(le(raw, pci::kDeviceId, 2)),
+          .class_code = le(raw, pci::kClassCode, 3),
+          .revision = raw[pci::kRevision],
+          .subsystem_vendor_id = static_cast<uint16_t>(le(raw, pci::kSubsystemVendorId, 2)),
+          .subsystem_id = static_cast<uint16_t>(le(raw, pci::kSubsystemId, 2))};
+}
+
+}  // namespace
+
+Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, accel::Vm& vm,
+                                                                 irq::MsiRouteTable& routes,
+                                                                 pci::BarSpaces spaces) {
+  if (device.can_reset()) {
+    // A device a killed VM left busy starts clean.
+    if (auto reset = device.reset(); !reset) spdlog::warn("{}", reset.error().message());
+  }
+  std::array<uint8_t, 256> raw{};
+  FERRY_TRY(device.read(kConfigRegion, 0, raw));
+  const pci::FunctionIdentity identity = identity_of(raw);
+  if ((raw[pci::kHeaderType] & 0x7f) != 0) {
+    return fail(Errc::kUnsupported, "{}: header type {:#x}: only endpoints (type 0) can be assigned",
+                device.bdf(), raw[pci::kHeaderType]);
+  }
+  std::shared_ptr<AssignedDevice> assigned(
+      new AssignedDevice(std::move(device), vm, routes, identity, std::move(spaces), raw));
+  FERRY_TRY(assigned->set_up_bars());
+  assigned->set_up_header_and_capabilities();
+  FERRY_TRY(assigned->set_up_interrupts());
+  for (const std::string& note : assigned->notes_) spdlog::info("{}: {}", assigned->bdf_, note);
+  return assigned;
+}
+
+AssignedDevice::AssignedDevice(Device device, accel::Vm& vm, irq::MsiRouteTable& routes,
+                               const pci::FunctionIdentity& identity, pci::BarSpaces spaces,
+                               const std::array<uint8_t, 256>& raw)
+    : Endpoint("vfio " + device.bdf(), identity, std::move(spaces)),
+      device_(std::move(device)),
+      bdf_(device_->bdf()),
+      vm_(vm),
+      routes_(routes),
+      raw_(raw),
+      plan_(plan_config(raw_)) {}
+
+AssignedDevice::~AssignedDevice() { release(); }
+
+Expected<void> AssignedDevice::set_up_bars() {
+  for (unsigned index = 0; index < pci::kBarCount; ++index) {
+    const RegionInfo& region = device_->region(index);
+    if (region.size == 0) continue;
+    const uint32_t reg = le(raw_, pci::kBar0 + 4 * index, 4);
+    pci::BarSpec spec{.kind = pci::BarKind::kMemory32, .size = region.size, .prefetchable = false};
+    if (reg & pci::kBarIo) {
+      spec.kind = pci::BarKind::kIo;
+    } else {
+      if (((reg >> 1) & 3) == 2) spec.kind = pci::BarKind::kMemory64;
+      spec.prefetchable = (reg & pci::kBarPrefetchable) != 0;
+    }
+    FERRY_TRY(add_bar(index, spec));
+    if (spec.kind != pci::BarKind::kIo) FERRY_TRY(map_bar_pieces(index));
+    if (spec.kind == pci::BarKind::kMemory64) ++index;  // the upper half
+  }
+  const RegionInfo& rom = device_->region(kRomRegion);
+  if (rom.size != 0 && rom.readable) {
+    std::vector<uint8_t> image(rom.size);
+    if (auto read = device_->read(kRomRegion, 0, image); !read) {
+      notes_.push_back("its expansion ROM could not be read, so the guest sees none (" +
+                       read.error().message() + ")");
+    } else {
+      FERRY_TRY(set_rom(std::move(image)));
+    }
+  }
+  return {};
+}
+
+Expected<void> AssignedDevice::map_bar_pieces(unsigned index) {
+  const RegionInfo& region = device_->region(index);
+  if (!region.mappable || region.size < kPage) return {};  // every access trapped
+  std::vector<Area> holes;
+  if (plan_.msix) {
+    const uint64_t table = uint64_t{plan_.msix->vectors} * pci::kMsixEntrySize;
+    const uint64_t pba = (uint64_t{plan_.msix->vectors} + 63) / 64 * 8;
+    // The table stays trapped even where the kernel would let it be mmapped: its writes are
+    // what programs the interrupt routes.
+    if (plan_.msix->table_bar == index) holes.push_back({plan_.msix->table_offset, table});
+    if (plan_.msix->pba_bar == index) holes.push_back({plan_.msix->pba_offset, pba});
+  }
+  for (const Area& area : region.mmap_areas) {
+    for (const Area& piece : subtract(area, holes)) {
+      if (piece.offset % kPage != 0 || piece.size % kPage != 0 || piece.size == 0) continue;
+      FERRY_ASSIGN(Mapping host, device_->sys().map(device_->fd(), piece.size,
+                                                    static_cast<off_t>(region.offset + piece.offset)));
+      pieces_[index].push_back({piece.offset, std::move(host)});
+    }
+  }
+  return {};
+}
+
+void AssignedDevice::set_up_header_and_capabilities() {
+  pci::ConfigSpace& c = config();
+  const uint16_t status = le(raw_, pci::kStatus, 2) & ~pci::kStatusErrorBits &
+                          ~pci::kStatusCapabilityList;
+  c.set(pci::kStatus, 2, status | (plan_.kept.empty() ? 0 : pci::kStatusCapabilityList));
+  c.set(pci::kHeaderType, 1, 0);  // one function per guest slot
+  c.set(pci::kCapabilityPointer, 1, plan_.kept.empty() ? 0 : plan_.kept.front().offset);
+  // INTx is not offered yet: the guest finds no interrupt pin and uses MSI or MSI-X.
+  c.set(pci::kInterruptPin, 1, 0);
+  if (raw_[pci::kInterruptPin] != 0) {
+    notes_.push_back("its INTx pin is hidden (ferry offers MSI and MSI-X only)");
+  }
+  for (const KeptCapability& cap : plan_.kept) {
+    c.set(cap.offset, 1, cap.id);
+    c.set(cap.offset + 1, 1, cap.next);
+  }
+  if (plan_.msix) {
+    const uint16_t at = plan_.msix->cap;
+    for (unsigned i = 2; i < pci::kMsixCapabilitySize; ++i) c.set(at + i, 1, raw_[at + i]);
+    c.set(at + pci::kMsixControl, 2,
+          le(raw_, at + pci::kMsixControl, 2) & pci::kMsixTableSizeMask);
+    c.set_writable(at + pci::kMsixControl, 2, pci::kMsixEnable | pci::kMsixFunctionMask);
+  }
+  if (plan_.msi) {
+    const MsiLayout& msi = *plan_.msi;
+    // One vector: Multiple Message Capable reads 0, so the guest never enables more.
+    const uint16_t control = le(raw_, msi.cap + pci::kMsiControl, 2) &
+                             (pci::kMsi64Bit | pci::kMsiPerVectorMask);
+    c.set(msi.cap + pci::kMsiControl, 2, control);
+    c.set_writable(msi.cap + pci::kMsiControl, 2, pci::kMsiEnable);
+    c.set_writable(msi.cap + pci::kMsiAddress, 4, 0xfffffffc);
+    if (msi.is_64bit) c.set_writable(msi.cap + pci::kMsiAddress + 4, 4, 0xffffffff);
+    c.set_writable(msi.cap + msi.data_offset(), 2, 0xffff);
+    if (msi.per_vector_mask) c.set_writable(msi.cap + msi.mask_offset(), 4, 1);
+    if ((le(raw_, msi.cap + pci::kMsiControl, 2) >> 1 & 7) != 0) {
+      notes_.push_back("its MSI capability offers one vector (the device can take more)");
+    }
+  }
+  for (const std::string& hidden : plan_.hidden) {
+    notes_.push_back("its " + hidden + " capability is hidden from the guest");
+  }
+}
+
+Expected<void> AssignedDevice::set_up_interrupts() {
+  if (plan_.msix) {
+    const MsixLayout& m = *plan_.msix;
+    const uint64_t table = uint64_t{m.vectors} * pci::kMsixEntrySize;
+    const uint64_t pba = (uint64_t{m.vectors} + 63) / 64 * 8;
+    const RegionInfo& table_bar = device_->region(m.table_bar);
+    const RegionInfo& pba_bar = device_->region(m.pba_bar);
+    if (m.table_bar >= pci::kBarCount || m.pba_bar >= pci::kBarCount ||
+        m.table_offset + table > table_bar.size || m.pba_offset + pba > pba_bar.size ||
+        device_->irq(IrqIndex::kMsix).count < m.vectors) {
+      return fail(Errc::kUnsupported,
+                  "{}: its MSI-X capability ({} vectors, table in BAR {} at {:#x}, PBA in BAR {} "
+                  "at {:#x}) does not fit its BARs or VFIO's {} vectors",
+                  bdf_, m.vectors, m.table_bar, m.table_offset, m.pba_bar, m.pba_offset,
+                  device_->irq(IrqIndex::kMsix).count);
+    }
+    msix_irqs_ = std::make_unique<IrqIndexState>(*device_, IrqIndex::kMsix, m.vectors);
+    msix_ = std::make_unique<pci::MsixTable>(
+        name(), m.vectors, routes_, [this](unsigned i) { return msix_irqs_->trigger(i); });
+  }
+  if (plan_.msi && device_->irq(IrqIndex::kMsi).count >= 1) {
+    msi_irqs_ = std::make_unique<IrqIndexState>(*device_, IrqIndex::kMsi, 1);
+    msi_ = std::make_unique<irq::MsiVector>(routes_, msi_irqs_->trigger(0));
+  }
+  return {};
+}
+
+bool AssignedDevice::in_msix_table(unsigned index, uint64_t offset, size_t size) const {
+  return msix_ && index == plan_.msix->table_bar &&
+         overlaps(offset, size, plan_.msix->table_offset, msix_->table_bytes());
+}
+
+bool AssignedDevice::in_msix_pba(unsigned index, uint64_t offset, size_t size) const {
+  return msix_ && index == plan_.msix->pba_bar &&
+         overlaps(offset, size, plan_.msix->pba_offset, msix_->pba_bytes());
+}
+
+void AssignedDevice::bar_read(unsigned index, uint64_t offset, std::span<uint8_t> data) noexcept {
+  std::memset(data.data(), 0xff, data.size());
+  if (released_.load(std::memory_order_acquire) || data.size() > 8) return;
+  uint64_t value = ~uint64_t{0};
+  const auto size = static_cast<unsigned>(data.size());
+  if (in_msix_table(index, offset, size)) {
+    value = msix_->read_table(offset - plan_.msix->table_offset, size);
+  } else if (in_msix_pba(index, offset, size)) {
+    value = msix_->read_pba(offset - plan_.msix->pba_offset, size);
+  } else {
+    if (auto read = device_->read(index, offset, data); !read) {
+      spdlog::debug("{}", read.error().message());
+    }
+    return;
+  }
+  std::memcpy(data.data(), &value, data.size());
+}
+
+void AssignedDevice::bar_write(unsigned index, uint64_t offset,
+                               std::span<const uint8_t> data) noexcept {
+  if (released_.load(std::memory_order_acquire) || data.size() > 8) return;
+  const auto size = static_cast<unsigned>(data.size());
+  if (in_msix_table(index, offset, size)) {
+    uint64_t value = 0;
+    std::memcpy(&value, data.data(), data.size());
+    msix_->write_table(offset - plan_.msix->table_offset, size, value);
+    return;
+  }
+  if (in_msix_pba(index, offset, size)) return;  // read-only
+  if (auto written = device_->write(index, offset, data); !written) {
+    spdlog::debug("{}", written.error().message());
+  }
+}
+
+uint32_t AssignedDevice::config_read_through(uint16_t offset, unsigned size, uint32_t emulated) {
+  if (offset >= 256 || released_.load(std::memory_order_acquire)) return emulated;
+  bool any = false;
+  for (unsigned i = 0; i < size; ++i) any |= plan_.forwarded.test(offset + i);
+  if (!any) return emulated;
+  uint8_t bytes[4] = {};
+  if (auto read = device_->read(kConfigRegion, offset, std::span(bytes, size)); !read) {
+    spdlog::debug("{}", read.error().message());
+    return emulated;
+  }
+  uint32_t value = emulated;
+  for (unsigned i = 0; i < size; ++i) {
+    if (!plan_.forwarded.test(offset + i)) continue;
+    value = (value & ~(0xffu << (8 * i))) | uint32_t{bytes[i]} << (8 * i);
+  }
+  return value;
+}
+
+void AssignedDevice::config_write_through(uint16_t offset, unsigned size, uint32_t value) {
+  if (offset >= 256 || released_.load(std::memory_order_acquire)) return;
+  for (unsigned i = 0; i < size; ++i) {
+    const uint16_t at = offset + i;
+    const uint8_t byte = static_cast<uint8_t>(value >> (8 * i));
+    if (plan_.forwarded.test(at)) {
+      (void)device_->write(kConfigRegion, at, std::span(&byte, 1));
+    }
+  }
+  // Decoding, bus mastering and INTx disable are the device's to act on too.
+  if (offset <= pci::kCommand && offset + size > pci::kCommand) {
+    const uint16_t command =
+        static_cast<uint16_t>(value >> (8 * (pci::kCommand - offset))) & kCommandForwarded;
+    const uint8_t bytes[2] = {static_cast<uint8_t>(command), static_cast<uint8_t>(command >> 8)};
+    const unsigned n = std::min<unsigned>(2, offset + size - pci::kCommand);
+    if (auto written = device_->write(kConfigRegion, pci::kCommand, std::span(bytes, n));
+        !written) {
+      spdlog::warn("{}", written.error().message());
+    }
+  }
+}
+
+void AssignedDevice::config_written(uint16_t offset, unsigned size) {
+  auto touches = [&](uint16_t begin, unsigned length) {
+    return offset < begin + length && offset + size > begin;
+  };
+  if (msix_ && touches(plan_.msix->cap + pci::kMsixControl, 2)) update_msix_control();
+  if (msi_ && touches(plan_.msi->cap, plan_.msi->length())) update_msi();
+}
+
+void AssignedDevice::update_msix_control() {
+  const uint32_t control = config().get(plan_.msix->cap + pci::kMsixControl, 2);
+  msix_->set_control((control & pci::kMsixEnable) != 0, (control & pci::kMsixFunctionMask) != 0);
+}
+
+void AssignedDevice::update_msi() {
+  const pci::ConfigSpace& c = config();
+  const MsiLayout& msi = *plan_.msi;
+  const bool enabled = c.get(msi.cap + pci::kMsiControl, 2) & pci::kMsiEnable;
+  uint64_t address = c.get(msi.cap + pci::kMsiAddress, 4);
+  if (msi.is_64bit) address |= uint64_t{c.get(msi.cap + pci::kMsiAddress + 4, 4)} << 32;
+  const uint32_t data = c.get(msi.cap + msi.data_offset(), 2);
+  const bool masked = msi.per_vector_mask && (c.get(msi.cap + msi.mask_offset(), 4) & 1);
+  irq::MsiBatch batch(routes_);
+  msi_->set_message(batch, address, data);
+  msi_->set_masked(batch, !enabled || masked);
+  if (auto committed = batch.commit(); !committed) {
+    spdlog::warn("{}: MSI: {}", bdf_, committed.error().message());
+  }
+}
+
+void AssignedDevice::bar_moved(unsigned index, std::optional<uint64_t> from,
+                               std::optional<uint64_t> to) {
+  if (released_.load(std::memory_order_acquire)) return;
+  for (const MappedPiece& piece : pieces_[index]) {
+    if (from) {
+      if (auto unmapped = vm_.unmap_memory(*from + piece.offset, piece.host.size()); !unmapped) {
+        spdlog::error("{}: BAR {}: {}", bdf_, index, unmapped.error().message());
+      }
+    }
+    if (to) {
+      if (auto mapped = vm_.map_memory(*to + piece.offset, piece.host.size(), piece.host.data(),
+                                       true);
+          !mapped) {
+        // The piece stays trapped: slower, still correct (bar_read/bar_write forward it).
+        spdlog::warn("{}: BAR {} at {:#x}: {}", bdf_, index, *to + piece.offset,
+                     mapped.error().message());
+      }
+    }
+  }
+  guest_at_[index] = to;
+}
+
+void AssignedDevice::release() {
+  if (released_.exchange(true)) return;
+  // 1. Interrupts: each vector's irqfd, route and VFIO trigger go, in lib/irq's order.
+  msix_.reset();
+  msi_.reset();
+  if (msix_irqs_) msix_irqs_->disable();
+  if (msi_irqs_) msi_irqs_->disable();
+  // 2. The BARs leave the guest, then this process.
+  for (unsigned index = 0; index < pci::kBarCount; ++index) {
+    if (guest_at_[index]) {
+      for (const MappedPiece& piece : pieces_[index]) {
+        (void)vm_.unmap_memory(*guest_at_[index] + piece.offset, piece.host.size());
+      }
+      guest_at_[index].reset();
+    }
+    pieces_[index].clear();
+  }
+  // 3. The device is reset for whoever takes it next, then closed.
+  if (device_->can_reset()) {
+    if (auto reset = device_->reset(); !reset) spdlog::warn("{}", reset.error().message());
+  }
+  device_.reset();
+}
+
+}  // namespace ferry::vfio

@@ -1,0 +1,98 @@
+#include "ferry/vfio/assignment.h"
+
+#include <sys/resource.h>
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <string>
+
+namespace ferry::vfio {
+namespace {
+
+constexpr unsigned kCapIpcLock = 14;
+
+bool has_cap_ipc_lock() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      return (std::stoull(line.substr(7), nullptr, 16) >> kCapIpcLock) & 1;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Expected<void> check_memlock(uint64_t bytes) {
+  if (has_cap_ipc_lock()) return {};
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0) return fail_errno(errno, "getrlimit(MEMLOCK)");
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < bytes &&
+      (limit.rlim_max == RLIM_INFINITY || limit.rlim_max >= bytes)) {
+    limit.rlim_cur = limit.rlim_max;  // as far as this process may raise it itself
+    (void)::setrlimit(RLIMIT_MEMLOCK, &limit);
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= bytes) return {};
+  return fail(Errc::kPermission,
+              "an assigned device needs all {} MiB of guest RAM pinned for DMA, but this "
+              "process may lock only {} KiB (RLIMIT_MEMLOCK); run ferry as root, or raise the "
+              "limit first (ulimit -l unlimited, or LimitMEMLOCK=infinity in a systemd unit)",
+              bytes >> 20, limit.rlim_cur >> 10);
+}
+
+Expected<std::unique_ptr<Assignment>> Assignment::create(accel::Vm& vm, std::vector<GuestRam> ram,
+                                                         VfioSys& sys) {
+  uint64_t total = 0;
+  for (const GuestRam& r : ram) total += r.size;
+  FERRY_TRY(check_memlock(total));
+  FERRY_ASSIGN(Container container, Container::open(sys));
+  return std::unique_ptr<Assignment>(new Assignment(vm, std::move(ram), sys, std::move(container)));
+}
+
+Assignment::~Assignment() {
+  for (auto& device : devices_) device->release();
+  devices_.clear();
+  for (unsigned number : bridged_) {
+    if (auto removed = bridge_->remove_group(groups_.at(number).fd()); !removed) {
+      spdlog::warn("IOMMU group {}: {}", number, removed.error().message());
+    }
+  }
+  bridge_.reset();
+  container_.unmap_all();
+  groups_.clear();
+  // The container closes last (a member).
+}
+
+Expected<Group*> Assignment::take_group(unsigned number) {
+  if (auto found = groups_.find(number); found != groups_.end()) return &found->second;
+  FERRY_ASSIGN(Group group, Group::open(sys_, number));
+  FERRY_TRY(container_.add_group(group.fd()));
+  Group& held = groups_.emplace(number, std::move(group)).first->second;
+  if (container_.mapped_bytes() == 0) {
+    // With the IOMMU type set by the first group: IOVA = guest physical address, before any
+    // device can be told to DMA.
+    for (const GuestRam& r : ram_) FERRY_TRY(container_.map_dma(r.gpa, r.size, r.host));
+  }
+  if (!bridge_) {
+    FERRY_ASSIGN(bridge_, vm_.create_vfio_bridge());
+  }
+  FERRY_TRY(bridge_->add_group(held.fd()));
+  bridged_.push_back(number);
+  return &held;
+}
+
+Expected<std::shared_ptr<AssignedDevice>> Assignment::assign(const std::string& bdf,
+                                                             unsigned group,
+                                                             irq::MsiRouteTable& routes,
+                                                             pci::BarSpaces spaces) {
+  FERRY_ASSIGN(Group * held, take_group(group));
+  FERRY_ASSIGN(UniqueFd fd, held->device_fd(bdf));
+  FERRY_ASSIGN(Device device, Device::open(sys_, bdf, std::move(fd)));
+  FERRY_ASSIGN(auto assigned, AssignedDevice::create(std::move(device), vm_, routes, spaces));
+  devices_.push_back(assigned);
+  return assigned;
+}
+
+}  // namespace ferry::vfio
