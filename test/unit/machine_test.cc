@@ -59,6 +59,8 @@ class MachineCreate : public ::testing::Test {
 };
 
 TEST_F(MachineCreate, AnAcceleratorThatRefusesTheVmIsReported) {
+  EXPECT_CALL(hypervisor_, supported_cpuid())
+      .WillOnce(Return(Expected<std::vector<accel::CpuidEntry>>{}));
   EXPECT_CALL(hypervisor_, create_vm(_))
       .WillOnce(Return(::testing::ByMove(
           Expected<std::unique_ptr<accel::Vm>>(fail(Errc::kNoResources, "no more VMs")))));

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "ferry/base/units.h"
+#include "ferry/pci/host/bdf.h"
 #include "ferry/vmm/config_loader.h"
 #include "ferry/vmm/cpuid.h"
 #include "ferry/vmm/memory_layout.h"
@@ -63,6 +64,11 @@ TEST(DevicesSpec, PciTestDevicesWithAndWithoutSlots) {
   EXPECT_EQ(config->devices[1].slot, 7u);
   EXPECT_EQ(config->devices[2].slot, 31u);
   EXPECT_TRUE(parse("payload: {builtin: hello}\ndevices: []\n"));
+  auto host = parse("payload: {builtin: hello}\ndevices: [{vfio: '01:00.0', slot: 4}]\n");
+  ASSERT_TRUE(host) << host.error().message();
+  EXPECT_EQ(host->devices[0].type, DeviceType::kVfio);
+  EXPECT_EQ(host->devices[0].host_bdf, "0000:01:00.0");
+  EXPECT_EQ(host->devices[0].slot, 4u);
   EXPECT_TRUE(parse("payload: {builtin: hello}\ndevices:\n"));
 }
 
@@ -74,12 +80,13 @@ TEST(DevicesSpec, MistakesAreNamedWithTheirPlace) {
   EXPECT_EQ(error("{type: pci-test}"),
             "vm.yaml:2:10: devices: must be a list, e.g. devices: [{type: pci-test}]");
   EXPECT_EQ(error("[{slot: 3}]"),
-            "vm.yaml:2:11: devices[0].type: is missing; say which device: type: pci-test");
+            "vm.yaml:2:11: devices[0].type: is missing; say which device: type: pci-test, or "
+            "vfio: <host BDF> to assign a host device");
   EXPECT_EQ(error("[{type: nvme}]"),
             "vm.yaml:2:18: devices[0].type: 'nvme' is not one of: pci-test");
   EXPECT_EQ(error("[{type: pci-test, slto: 3}]"),
             "vm.yaml:2:28: unknown key 'slto' in devices[0] (did you mean 'slot'?); allowed: "
-            "type, slot");
+            "type, slot, vfio");
   EXPECT_EQ(error("[{type: pci-test, slot: 32}]"),
             "vm.yaml:2:34: devices[0].slot: '32' is not a whole number from 0 to 31");
   EXPECT_EQ(error("[{type: pci-test, slot: 0}]"),
@@ -89,7 +96,18 @@ TEST(DevicesSpec, MistakesAreNamedWithTheirPlace) {
             "vm.yaml:2:61: devices[1].slot: slot 4 is already taken by devices[0]; choose "
             "another from 1 to 31 or leave slot out");
   EXPECT_EQ(error("[pci-test]"),
-            "vm.yaml:2:11: devices[0]: must be a mapping with keys type, slot, not a scalar");
+            "vm.yaml:2:11: devices[0]: must be a mapping with keys type, slot, vfio, not a scalar");
+  EXPECT_EQ(error("[{vfio: 01:00.0x}]"),
+            "vm.yaml:2:18: devices[0].vfio: " +
+                std::string(pci::host::Bdf::parse("01:00.0x").error().message()) +
+                "; give the host device's PCI address as ferry devices lists it, e.g. vfio: "
+                "0000:01:00.0");
+  EXPECT_EQ(error("[{vfio: 0000:01:00.0, type: pci-test}]"),
+            "vm.yaml:2:38: devices[0].type: a vfio entry names a host device, not a type; "
+            "remove type");
+  EXPECT_EQ(error("[{vfio: 0000:01:00.0}, {vfio: '01:00.0'}]"),
+            "vm.yaml:2:40: devices[1].vfio: 0000:01:00.0 is already assigned by devices[0]; a "
+            "device goes to one guest slot");
   std::string many = "[";
   for (int i = 0; i < 32; ++i) many += "{type: pci-test},";
   many.back() = ']';
@@ -112,7 +130,7 @@ TEST(CreatePci, PutsTheSpecsDevicesOnBus0) {
   irq::MsiRouteTable routes(vm);
   bus::Bus mmio("mmio"), pio("port");
   VmConfig config;
-  config.devices = {{DeviceType::kPciTest, 9}, {DeviceType::kPciTest, std::nullopt}};
+  config.devices = {{DeviceType::kPciTest, 9, {}}, {DeviceType::kPciTest, std::nullopt, {}}};
   auto root = create_pci(config, 46, routes, mmio, pio);
   ASSERT_TRUE(root) << root.error().message();
   auto vendor_device = [&](unsigned slot) {
@@ -131,7 +149,7 @@ TEST(CreatePci, ADeviceThatCannotBePlacedNamesItsSpecEntry) {
   irq::MsiRouteTable routes(vm);
   bus::Bus mmio("mmio"), pio("port");
   VmConfig config;  // built in code, so the parser's duplicate-slot check did not run
-  config.devices = {{DeviceType::kPciTest, 3}, {DeviceType::kPciTest, 3}};
+  config.devices = {{DeviceType::kPciTest, 3, {}}, {DeviceType::kPciTest, 3, {}}};
   auto root = create_pci(config, 46, routes, mmio, pio);
   ASSERT_FALSE(root);
   EXPECT_EQ(root.error().message(),

@@ -232,8 +232,9 @@ Expected<std::unique_ptr<accel::VfioBridge>> KvmVm::create_vfio_bridge() {
   args.type = KVM_DEV_TYPE_VFIO;
   int r = sys_.ioctl(fd_.get(), KVM_CREATE_DEVICE, &args);
   if (r < 0) {
-    return fail_errno(-r, "KVM_CREATE_DEVICE(KVM_DEV_TYPE_VFIO) (is the kernel's VFIO "
-                          "support, CONFIG_KVM_VFIO, missing?)");
+    return fail_errno(-r,
+                      "KVM_CREATE_DEVICE(KVM_DEV_TYPE_VFIO) (is the kernel's VFIO "
+                      "support, CONFIG_KVM_VFIO, missing?)");
   }
   return std::make_unique<KvmVfioBridge>(sys_, UniqueFd(static_cast<int>(args.fd)));
 }

@@ -112,9 +112,7 @@ class MshvVfioBridge final : public accel::VfioBridge {
   MshvVfioBridge(std::shared_ptr<MshvPartition> partition, UniqueFd fd)
       : partition_(std::move(partition)), fd_(std::move(fd)) {}
   Expected<void> add_group(int group_fd) override { return set(kMshvDevVfioFileAdd, group_fd); }
-  Expected<void> remove_group(int group_fd) override {
-    return set(kMshvDevVfioFileDel, group_fd);
-  }
+  Expected<void> remove_group(int group_fd) override { return set(kMshvDevVfioFileDel, group_fd); }
 
  private:
   Expected<void> set(uint64_t attr, int group_fd) {

@@ -12,7 +12,8 @@ constexpr uint8_t kCapVendorSpecific = 0x09;
 
 uint32_t le(std::span<const uint8_t, 256> raw, unsigned offset, unsigned size) {
   uint32_t value = 0;
-  for (unsigned i = 0; i < size && offset + i < 256; ++i) value |= uint32_t{raw[offset + i]} << (8 * i);
+  for (unsigned i = 0; i < size && offset + i < 256; ++i)
+    value |= uint32_t{raw[offset + i]} << (8 * i);
   return value;
 }
 
@@ -73,7 +74,8 @@ ConfigPlan plan_config(std::span<const uint8_t, 256> raw) {
       plan.msi = MsiLayout{.cap = at,
                            .is_64bit = (control & pci::kMsi64Bit) != 0,
                            .per_vector_mask = (control & pci::kMsiPerVectorMask) != 0};
-      for (unsigned i = 0; i < plan.msi->length() && at + i < 256; ++i) plan.forwarded.reset(at + i);
+      for (unsigned i = 0; i < plan.msi->length() && at + i < 256; ++i)
+        plan.forwarded.reset(at + i);
       kept.push_back({id, at, 0});
     } else if (passed_through(id)) {
       kept.push_back({id, at, 0});
@@ -82,7 +84,8 @@ ConfigPlan plan_config(std::span<const uint8_t, 256> raw) {
     }
     at = next;
   }
-  for (size_t i = 0; i + 1 < kept.size(); ++i) kept[i].next = static_cast<uint8_t>(kept[i + 1].offset);
+  for (size_t i = 0; i + 1 < kept.size(); ++i)
+    kept[i].next = static_cast<uint8_t>(kept[i + 1].offset);
   plan.kept = std::move(kept);
   return plan;
 }

@@ -60,7 +60,8 @@ pci::FunctionIdentity identity_of(const std::array<uint8_t, 256>& raw) {
 
 Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, accel::Vm& vm,
                                                                  irq::MsiRouteTable& routes,
-                                                                 pci::BarSpaces spaces) {
+                                                                 pci::BarSpaces spaces,
+                                                                 std::optional<IntxWiring> intx) {
   if (device.can_reset()) {
     // A device a killed VM left busy starts clean.
     if (auto reset = device.reset(); !reset) spdlog::warn("{}", reset.error().message());
@@ -69,14 +70,24 @@ Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, 
   FERRY_TRY(device.read(kConfigRegion, 0, raw));
   const pci::FunctionIdentity identity = identity_of(raw);
   if ((raw[pci::kHeaderType] & 0x7f) != 0) {
-    return fail(Errc::kUnsupported, "{}: header type {:#x}: only endpoints (type 0) can be assigned",
-                device.bdf(), raw[pci::kHeaderType]);
+    return fail(Errc::kUnsupported,
+                "{}: header type {:#x}: only endpoints (type 0) can be assigned", device.bdf(),
+                raw[pci::kHeaderType]);
   }
   std::shared_ptr<AssignedDevice> assigned(
       new AssignedDevice(std::move(device), vm, routes, identity, std::move(spaces), raw));
   FERRY_TRY(assigned->set_up_bars());
   assigned->set_up_header_and_capabilities();
   FERRY_TRY(assigned->set_up_interrupts());
+  const bool has_pin =
+      raw[pci::kInterruptPin] != 0 && assigned->device_->irq(IrqIndex::kIntx).count > 0;
+  if (has_pin && intx) {
+    FERRY_TRY(assigned->start_intx(*intx));
+  } else if (has_pin) {
+    assigned->notes_.push_back(
+        "its INTx pin is hidden (no IOAPIC pin left for it); the guest "
+        "can use MSI or MSI-X");
+  }
   for (const std::string& note : assigned->notes_) spdlog::info("{}: {}", assigned->bdf_, note);
   return assigned;
 }
@@ -138,8 +149,9 @@ Expected<void> AssignedDevice::map_bar_pieces(unsigned index) {
   for (const Area& area : region.mmap_areas) {
     for (const Area& piece : subtract(area, holes)) {
       if (piece.offset % kPage != 0 || piece.size % kPage != 0 || piece.size == 0) continue;
-      FERRY_ASSIGN(Mapping host, device_->sys().map(device_->fd(), piece.size,
-                                                    static_cast<off_t>(region.offset + piece.offset)));
+      FERRY_ASSIGN(Mapping host,
+                   device_->sys().map(device_->fd(), piece.size,
+                                      static_cast<off_t>(region.offset + piece.offset)));
       pieces_[index].push_back({piece.offset, std::move(host)});
     }
   }
@@ -148,16 +160,12 @@ Expected<void> AssignedDevice::map_bar_pieces(unsigned index) {
 
 void AssignedDevice::set_up_header_and_capabilities() {
   pci::ConfigSpace& c = config();
-  const uint16_t status = le(raw_, pci::kStatus, 2) & ~pci::kStatusErrorBits &
-                          ~pci::kStatusCapabilityList;
+  const uint16_t status =
+      le(raw_, pci::kStatus, 2) & ~pci::kStatusErrorBits & ~pci::kStatusCapabilityList;
   c.set(pci::kStatus, 2, status | (plan_.kept.empty() ? 0 : pci::kStatusCapabilityList));
   c.set(pci::kHeaderType, 1, 0);  // one function per guest slot
   c.set(pci::kCapabilityPointer, 1, plan_.kept.empty() ? 0 : plan_.kept.front().offset);
-  // INTx is not offered yet: the guest finds no interrupt pin and uses MSI or MSI-X.
-  c.set(pci::kInterruptPin, 1, 0);
-  if (raw_[pci::kInterruptPin] != 0) {
-    notes_.push_back("its INTx pin is hidden (ferry offers MSI and MSI-X only)");
-  }
+  c.set(pci::kInterruptPin, 1, 0);  // until start_intx() wires the pin
   for (const KeptCapability& cap : plan_.kept) {
     c.set(cap.offset, 1, cap.id);
     c.set(cap.offset + 1, 1, cap.next);
@@ -165,15 +173,14 @@ void AssignedDevice::set_up_header_and_capabilities() {
   if (plan_.msix) {
     const uint16_t at = plan_.msix->cap;
     for (unsigned i = 2; i < pci::kMsixCapabilitySize; ++i) c.set(at + i, 1, raw_[at + i]);
-    c.set(at + pci::kMsixControl, 2,
-          le(raw_, at + pci::kMsixControl, 2) & pci::kMsixTableSizeMask);
+    c.set(at + pci::kMsixControl, 2, le(raw_, at + pci::kMsixControl, 2) & pci::kMsixTableSizeMask);
     c.set_writable(at + pci::kMsixControl, 2, pci::kMsixEnable | pci::kMsixFunctionMask);
   }
   if (plan_.msi) {
     const MsiLayout& msi = *plan_.msi;
     // One vector: Multiple Message Capable reads 0, so the guest never enables more.
-    const uint16_t control = le(raw_, msi.cap + pci::kMsiControl, 2) &
-                             (pci::kMsi64Bit | pci::kMsiPerVectorMask);
+    const uint16_t control =
+        le(raw_, msi.cap + pci::kMsiControl, 2) & (pci::kMsi64Bit | pci::kMsiPerVectorMask);
     c.set(msi.cap + pci::kMsiControl, 2, control);
     c.set_writable(msi.cap + pci::kMsiControl, 2, pci::kMsiEnable);
     c.set_writable(msi.cap + pci::kMsiAddress, 4, 0xfffffffc);
@@ -205,15 +212,47 @@ Expected<void> AssignedDevice::set_up_interrupts() {
                   bdf_, m.vectors, m.table_bar, m.table_offset, m.pba_bar, m.pba_offset,
                   device_->irq(IrqIndex::kMsix).count);
     }
-    msix_irqs_ = std::make_unique<IrqIndexState>(*device_, IrqIndex::kMsix, m.vectors);
-    msix_ = std::make_unique<pci::MsixTable>(
-        name(), m.vectors, routes_, [this](unsigned i) { return msix_irqs_->trigger(i); });
+    msix_irqs_ = std::make_unique<IrqIndexState>(*device_, IrqIndex::kMsix, m.vectors,
+                                                 [this] { stop_intx(); });
+    msix_ = std::make_unique<pci::MsixTable>(name(), m.vectors, routes_,
+                                             [this](unsigned i) { return msix_irqs_->trigger(i); });
   }
   if (plan_.msi && device_->irq(IrqIndex::kMsi).count >= 1) {
-    msi_irqs_ = std::make_unique<IrqIndexState>(*device_, IrqIndex::kMsi, 1);
+    msi_irqs_ =
+        std::make_unique<IrqIndexState>(*device_, IrqIndex::kMsi, 1, [this] { stop_intx(); });
     msi_ = std::make_unique<irq::MsiVector>(routes_, msi_irqs_->trigger(0));
   }
   return {};
+}
+
+Expected<void> AssignedDevice::start_intx(const IntxWiring& wiring) {
+  std::lock_guard lock(intx_mutex_);
+  FERRY_ASSIGN(EventFd trigger, EventFd::create());
+  FERRY_ASSIGN(EventFd resample, EventFd::create());
+  intx_trigger_.emplace(std::move(trigger));
+  intx_resample_.emplace(std::move(resample));
+  const int32_t fd = intx_trigger_->fd();
+  FERRY_TRY(device_->set_irq_eventfds(IrqIndex::kIntx, 0, std::span(&fd, 1)));
+  FERRY_TRY(device_->set_intx_unmask_eventfd(intx_resample_->fd()));
+  FERRY_ASSIGN(intx_line_, irq::ResampledLine::create(wiring.ioapic, wiring.pin, wiring.loop,
+                                                      *intx_trigger_, *intx_resample_));
+  // As firmware would: the pin the device's INTx reaches, in Interrupt Line.
+  config().set(pci::kInterruptPin, 1, raw_[pci::kInterruptPin]);
+  config().set(pci::kInterruptLine, 1, wiring.pin);
+  notes_.push_back(
+      fmt::format("its INTx is IOAPIC pin {} until the guest enables MSI or MSI-X", wiring.pin));
+  return {};
+}
+
+void AssignedDevice::stop_intx() {
+  std::lock_guard lock(intx_mutex_);
+  if (!intx_line_) return;
+  intx_line_.reset();  // the pin deasserts and stops watching the trigger
+  if (auto off = device_->disable_irqs(IrqIndex::kIntx); !off) {
+    spdlog::warn("{}", off.error().message());
+  }
+  intx_trigger_.reset();
+  intx_resample_.reset();
 }
 
 bool AssignedDevice::in_msix_table(unsigned index, uint64_t offset, size_t size) const {
@@ -339,8 +378,8 @@ void AssignedDevice::bar_moved(unsigned index, std::optional<uint64_t> from,
       }
     }
     if (to) {
-      if (auto mapped = vm_.map_memory(*to + piece.offset, piece.host.size(), piece.host.data(),
-                                       true);
+      if (auto mapped =
+              vm_.map_memory(*to + piece.offset, piece.host.size(), piece.host.data(), true);
           !mapped) {
         // The piece stays trapped: slower, still correct (bar_read/bar_write forward it).
         spdlog::warn("{}: BAR {} at {:#x}: {}", bdf_, index, *to + piece.offset,
@@ -358,6 +397,7 @@ void AssignedDevice::release() {
   msi_.reset();
   if (msix_irqs_) msix_irqs_->disable();
   if (msi_irqs_) msi_irqs_->disable();
+  stop_intx();
   // 2. The BARs leave the guest, then this process.
   for (unsigned index = 0; index < pci::kBarCount; ++index) {
     if (guest_at_[index]) {

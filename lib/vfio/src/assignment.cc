@@ -83,14 +83,14 @@ Expected<Group*> Assignment::take_group(unsigned number) {
   return &held;
 }
 
-Expected<std::shared_ptr<AssignedDevice>> Assignment::assign(const std::string& bdf,
-                                                             unsigned group,
+Expected<std::shared_ptr<AssignedDevice>> Assignment::assign(const std::string& bdf, unsigned group,
                                                              irq::MsiRouteTable& routes,
-                                                             pci::BarSpaces spaces) {
+                                                             pci::BarSpaces spaces,
+                                                             std::optional<IntxWiring> intx) {
   FERRY_ASSIGN(Group * held, take_group(group));
   FERRY_ASSIGN(UniqueFd fd, held->device_fd(bdf));
   FERRY_ASSIGN(Device device, Device::open(sys_, bdf, std::move(fd)));
-  FERRY_ASSIGN(auto assigned, AssignedDevice::create(std::move(device), vm_, routes, spaces));
+  FERRY_ASSIGN(auto assigned, AssignedDevice::create(std::move(device), vm_, routes, spaces, intx));
   devices_.push_back(assigned);
   return assigned;
 }

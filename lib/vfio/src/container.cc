@@ -15,8 +15,8 @@ Expected<Container> Container::open(VfioSys& sys) {
   Container container(sys, UniqueFd(fd));
   int version = sys.ioctl(fd, VFIO_GET_API_VERSION, nullptr);
   if (version != VFIO_API_VERSION) {
-    return fail(Errc::kUnsupported, "/dev/vfio/vfio speaks VFIO API version {}, ferry {}",
-                version, VFIO_API_VERSION);
+    return fail(Errc::kUnsupported, "/dev/vfio/vfio speaks VFIO API version {}, ferry {}", version,
+                VFIO_API_VERSION);
   }
   if (sys.ioctl(fd, VFIO_CHECK_EXTENSION, reinterpret_cast<void*>(VFIO_TYPE1v2_IOMMU)) <= 0) {
     return fail(Errc::kUnsupported,
@@ -55,8 +55,8 @@ Expected<void> Container::map_dma(uint64_t iova, uint64_t size, void* host) {
   map.size = size;
   int r = sys_->ioctl(fd_.get(), VFIO_IOMMU_MAP_DMA, &map);
   if (r < 0) {
-    return fail_errno(-r, fmt::format("VFIO_IOMMU_MAP_DMA of guest memory {:#x}-{:#x}", iova,
-                                      iova + size - 1));
+    return fail_errno(
+        -r, fmt::format("VFIO_IOMMU_MAP_DMA of guest memory {:#x}-{:#x}", iova, iova + size - 1));
   }
   maps_.push_back({iova, size});
   return {};

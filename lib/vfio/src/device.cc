@@ -78,7 +78,8 @@ Expected<RegionInfo> Device::query_region(unsigned index) const {
   info->index = index;
   int r = sys_->ioctl(fd(), VFIO_DEVICE_GET_REGION_INFO, info);
   if (r == -EINVAL) return RegionInfo{};  // no such region (a missing ROM)
-  if (r < 0) return fail_errno(-r, fmt::format("VFIO_DEVICE_GET_REGION_INFO({}) of {}", index, bdf_));
+  if (r < 0)
+    return fail_errno(-r, fmt::format("VFIO_DEVICE_GET_REGION_INFO({}) of {}", index, bdf_));
   if ((info->flags & VFIO_REGION_INFO_FLAG_CAPS) && info->argsz > buffer.size()) {
     const uint32_t wanted = info->argsz;
     buffer.assign(wanted, 0);
@@ -86,7 +87,8 @@ Expected<RegionInfo> Device::query_region(unsigned index) const {
     info->argsz = wanted;
     info->index = index;
     r = sys_->ioctl(fd(), VFIO_DEVICE_GET_REGION_INFO, info);
-    if (r < 0) return fail_errno(-r, fmt::format("VFIO_DEVICE_GET_REGION_INFO({}) of {}", index, bdf_));
+    if (r < 0)
+      return fail_errno(-r, fmt::format("VFIO_DEVICE_GET_REGION_INFO({}) of {}", index, bdf_));
   }
   RegionInfo region{.size = info->size,
                     .offset = info->offset,
@@ -103,8 +105,8 @@ Expected<RegionInfo> Device::query_region(unsigned index) const {
 Expected<void> Device::read(unsigned region, uint64_t offset, std::span<uint8_t> data) const {
   const RegionInfo& r = regions_.at(region);
   if (offset > r.size || data.size() > r.size - offset) {
-    return fail(Errc::kInvalidArgument, "{}: read of {} bytes at {:#x} is outside region {}",
-                bdf_, data.size(), offset, region);
+    return fail(Errc::kInvalidArgument, "{}: read of {} bytes at {:#x} is outside region {}", bdf_,
+                data.size(), offset, region);
   }
   ssize_t n = sys_->pread(fd(), data.data(), data.size(), static_cast<off_t>(r.offset + offset));
   if (n != static_cast<ssize_t>(data.size())) {
@@ -118,8 +120,8 @@ Expected<void> Device::write(unsigned region, uint64_t offset,
                              std::span<const uint8_t> data) const {
   const RegionInfo& r = regions_.at(region);
   if (offset > r.size || data.size() > r.size - offset) {
-    return fail(Errc::kInvalidArgument, "{}: write of {} bytes at {:#x} is outside region {}",
-                bdf_, data.size(), offset, region);
+    return fail(Errc::kInvalidArgument, "{}: write of {} bytes at {:#x} is outside region {}", bdf_,
+                data.size(), offset, region);
   }
   ssize_t n = sys_->pwrite(fd(), data.data(), data.size(), static_cast<off_t>(r.offset + offset));
   if (n != static_cast<ssize_t>(data.size())) {

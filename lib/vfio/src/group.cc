@@ -42,8 +42,7 @@ Expected<Group> Group::open(VfioSys& sys, unsigned number) {
                 "IOMMU group {} ({}) is busy: {}; a group serves one VM at a time, so stop that "
                 "VM first",
                 number, path,
-                holders.empty() ? "another process holds it open"
-                                : "it is held by " + holders);
+                holders.empty() ? "another process holds it open" : "it is held by " + holders);
   }
   if (fd < 0) {
     return fail(Error::from_errno(-fd, "opening " + path)

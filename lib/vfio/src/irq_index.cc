@@ -26,6 +26,7 @@ Expected<void> IrqIndexState::attach(unsigned vector, int eventfd) {
     return fail(Errc::kInvalidArgument, "{}: vector {} of {}", device_.bdf(), vector, fds_.size());
   }
   if (!enabled_) {
+    if (before_enable_) before_enable_();
     std::vector<int32_t> all = fds_;
     all[vector] = eventfd;
     FERRY_TRY(device_.set_irq_eventfds(index_, 0, all));

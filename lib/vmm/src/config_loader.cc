@@ -228,8 +228,8 @@ Expected<void> SpecParser::parse_serial(const YAML::Node& node, SerialConfig& se
 }
 
 Expected<std::string> SpecParser::parse_host_device(const YAML::Node& node, const std::string& path,
-                                                   std::map<std::string, size_t>& taken,
-                                                   size_t entry) {
+                                                    std::map<std::string, size_t>& taken,
+                                                    size_t entry) {
   FERRY_ASSIGN(std::string text, r_.string(node, path));
   auto bdf = pci::host::Bdf::parse(text);
   if (!bdf) {

@@ -32,7 +32,8 @@ Expected<std::vector<HostDeviceChoice>> check_host_devices(const VmConfig& confi
   bool any = false;
   for (const DeviceConfig& d : config.devices) any |= d.type == DeviceType::kVfio;
   if (!any) return choices;
-  FERRY_ASSIGN(auto inventory, pci::host::Inventory::scan({.sysfs_root = sysfs_root, .pci_ids = {}}));
+  FERRY_ASSIGN(auto inventory,
+               pci::host::Inventory::scan({.sysfs_root = sysfs_root, .pci_ids = {}}));
   FERRY_ASSIGN(auto windows, pci::host::GuestWindows::for_guest(ram_top(config.memory_size),
                                                                 physical_address_bits));
   for (size_t i = 0; i < config.devices.size(); ++i) {
@@ -43,8 +44,8 @@ Expected<std::vector<HostDeviceChoice>> check_host_devices(const VmConfig& confi
     const pci::host::HostDevice* device = inventory.find(bdf);
     if (device == nullptr) {
       return fail(Errc::kNotFound,
-                  "{}: this host has no PCI device {} (ferry devices lists the ones it has)",
-                  what, d.host_bdf);
+                  "{}: this host has no PCI device {} (ferry devices lists the ones it has)", what,
+                  d.host_bdf);
     }
     const pci::host::Verdict verdict = pci::host::assess(*device, inventory, windows);
     if (!verdict.assignable() || !device->iommu_group) {

@@ -76,7 +76,7 @@ Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor
 }
 
 Expected<void> Machine::assign_host_devices(const std::vector<HostDeviceChoice>& choices,
-                                           unsigned physical_address_bits) {
+                                            unsigned physical_address_bits) {
   HostDeviceMaker make;
   if (!choices.empty()) {
     std::vector<vfio::GuestRam> ram;
@@ -87,13 +87,19 @@ Expected<void> Machine::assign_host_devices(const std::vector<HostDeviceChoice>&
     make = [this, &choices](size_t entry,
                             pci::BarSpaces spaces) -> Expected<std::shared_ptr<pci::Endpoint>> {
       for (const HostDeviceChoice& c : choices) {
-        if (c.entry == entry) return vfio_->assign(c.bdf, c.group, *routes_, std::move(spaces));
+        if (c.entry != entry) continue;
+        // Pins 16-23 carry PCI INTx, one device each (pins 0-15 are the ISA ones).
+        std::optional<vfio::IntxWiring> intx;
+        if (next_intx_pin_ < irq::Ioapic::kPins) {
+          intx.emplace(vfio::IntxWiring{*ioapic_, *event_loop_, next_intx_pin_++});
+        }
+        return vfio_->assign(c.bdf, c.group, *routes_, std::move(spaces), intx);
       }
       return fail(Errc::kInternal, "devices[{}] was not checked", entry);
     };
   }
-  FERRY_ASSIGN(pci_, create_pci(config_, physical_address_bits, *routes_, mmio_bus_, pio_bus_,
-                                make));
+  FERRY_ASSIGN(pci_,
+               create_pci(config_, physical_address_bits, *routes_, mmio_bus_, pio_bus_, make));
   return {};
 }
 

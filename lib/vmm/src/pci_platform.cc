@@ -40,8 +40,8 @@ Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
   for (size_t i = 0; i < config.devices.size(); ++i) {
     const DeviceConfig& d = config.devices[i];
     const bool vfio = d.type == DeviceType::kVfio;
-    const std::string what =
-        vfio ? fmt::format("devices[{}] (vfio {})", i, d.host_bdf) : fmt::format("devices[{}] (pci-test)", i);
+    const std::string what = vfio ? fmt::format("devices[{}] (vfio {})", i, d.host_bdf)
+                                  : fmt::format("devices[{}] (pci-test)", i);
     Expected<std::shared_ptr<pci::Endpoint>> device =
         fail(Errc::kUnsupported, "host devices cannot be assigned here");
     if (!vfio) {

@@ -41,7 +41,7 @@ struct KeptCapability {
 };
 
 struct ConfigPlan {
-  std::bitset<256> forwarded;  // bytes that are the device's
+  std::bitset<256> forwarded;        // bytes that are the device's
   std::vector<KeptCapability> kept;  // in chain order
   std::vector<std::string> hidden;   // what left the chain, for the start-up message
   std::optional<MsixLayout> msix;

@@ -12,14 +12,18 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "ferry/accel/vm.h"
 #include "ferry/base/mapping.h"
+#include "ferry/irq/event_loop.h"
+#include "ferry/irq/ioapic.h"
 #include "ferry/irq/msi_route_table.h"
 #include "ferry/irq/msi_vector.h"
+#include "ferry/irq/resampled_line.h"
 #include "ferry/pci/endpoint.h"
 #include "ferry/pci/msix_table.h"
 #include "ferry/vfio/assigned_config.h"
@@ -28,13 +32,22 @@
 
 namespace ferry::vfio {
 
+// Where the device's INTx goes: an IOAPIC pin of its own, driven through a ResampledLine.
+struct IntxWiring {
+  irq::Ioapic& ioapic;
+  irq::EventLoop& loop;
+  unsigned pin;
+};
+
 class AssignedDevice final : public pci::Endpoint {
  public:
   /// Resets the device (when VFIO can), reads its configuration and regions, and maps its
   /// mmap-able BAR parts into this process (into the guest once the guest enables decoding).
+  /// Without `intx` (or when the device has no pin) the guest finds no interrupt pin.
   static Expected<std::shared_ptr<AssignedDevice>> create(Device device, accel::Vm& vm,
                                                           irq::MsiRouteTable& routes,
-                                                          pci::BarSpaces spaces);
+                                                          pci::BarSpaces spaces,
+                                                          std::optional<IntxWiring> intx = {});
   ~AssignedDevice() override;
 
   /// Interrupts off, BARs out of the guest and this process, the device reset and closed; once.
@@ -64,6 +77,9 @@ class AssignedDevice final : public pci::Endpoint {
   Expected<void> set_up_bars();
   void set_up_header_and_capabilities();
   Expected<void> set_up_interrupts();
+  Expected<void> start_intx(const IntxWiring& wiring);
+  // INTx goes off for good before VFIO enables MSI or MSI-X (it refuses both at once).
+  void stop_intx();
   Expected<void> map_bar_pieces(unsigned index);
   // The trapped byte ranges of BAR `index` that ferry emulates (MSI-X table, PBA).
   bool in_msix_table(unsigned index, uint64_t offset, size_t size) const;
@@ -84,6 +100,10 @@ class AssignedDevice final : public pci::Endpoint {
   std::unique_ptr<IrqIndexState> msi_irqs_;
   std::unique_ptr<pci::MsixTable> msix_;
   std::unique_ptr<irq::MsiVector> msi_;
+  std::optional<EventFd> intx_trigger_;
+  std::optional<EventFd> intx_resample_;
+  std::unique_ptr<irq::ResampledLine> intx_line_;
+  std::mutex intx_mutex_;  // guards the three above; taken inside the MSI-X table's lock
   std::atomic<bool> released_{false};
 };
 

@@ -43,7 +43,8 @@ class Assignment {
   /// and put in front of the guest as a function on `spaces`' buses.
   Expected<std::shared_ptr<AssignedDevice>> assign(const std::string& bdf, unsigned group,
                                                    irq::MsiRouteTable& routes,
-                                                   pci::BarSpaces spaces);
+                                                   pci::BarSpaces spaces,
+                                                   std::optional<IntxWiring> intx = {});
 
  private:
   Assignment(accel::Vm& vm, std::vector<GuestRam> ram, VfioSys& sys, Container container)

@@ -23,10 +23,10 @@ struct Area {
 };
 
 struct RegionInfo {
-  uint64_t size = 0;  // 0: the region does not exist
+  uint64_t size = 0;    // 0: the region does not exist
   uint64_t offset = 0;  // of the region in the device fd
   bool readable = false, writable = false, mappable = false;
-  bool msix_mappable = false;  // the kernel lets the MSI-X table be mmapped
+  bool msix_mappable = false;    // the kernel lets the MSI-X table be mmapped
   std::vector<Area> mmap_areas;  // the parts that may be mmapped (the whole region unless sparse)
 };
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -16,8 +17,13 @@ namespace ferry::vfio {
 
 class IrqIndexState {
  public:
-  IrqIndexState(Device& device, IrqIndex index, unsigned vectors)
-      : device_(device), index_(index), fds_(vectors, -1) {}
+  /// `before_enable` runs before VFIO enables the index (INTx must be off first).
+  IrqIndexState(Device& device, IrqIndex index, unsigned vectors,
+                std::function<void()> before_enable = {})
+      : device_(device),
+        index_(index),
+        fds_(vectors, -1),
+        before_enable_(std::move(before_enable)) {}
 
   /// VFIO signals `eventfd` for `vector` from now on.
   Expected<void> attach(unsigned vector, int eventfd);
@@ -31,9 +37,10 @@ class IrqIndexState {
  private:
   Device& device_;
   const IrqIndex index_;
-  std::mutex mutex_;  // a leaf
+  std::mutex mutex_;          // a leaf
   std::vector<int32_t> fds_;  // per vector: the attached eventfd or -1
   bool enabled_ = false;
+  std::function<void()> before_enable_;
 };
 
 }  // namespace ferry::vfio

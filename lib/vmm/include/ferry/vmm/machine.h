@@ -91,12 +91,13 @@ class Machine final : private VcpuRunner::Observer {
   std::shared_ptr<irq::Ioapic> ioapic_;
   bus::Bus mmio_bus_{"mmio"};
   bus::Bus pio_bus_{"port"};
-  std::unique_ptr<pci::RootComplex> pci_;  // its devices live on until the buses let go
+  std::unique_ptr<pci::RootComplex> pci_;   // its devices live on until the buses let go
   std::unique_ptr<vfio::Assignment> vfio_;  // released before the VM, its routes and its RAM
   std::vector<std::unique_ptr<accel::Vcpu>> vcpus_;
   std::vector<std::unique_ptr<BusIo>> vcpu_io_;  // one per vCPU: uncontended counters
   std::vector<std::unique_ptr<VcpuRunner>> runners_;
   uint64_t entry_ = 0;
+  unsigned next_intx_pin_ = 16;
 
   EventFd done_;
   std::mutex end_mutex_;  // guards outcome_ and halted_; a leaf lock
