@@ -29,17 +29,27 @@ static inline uint64_t ferry_nvmecheck_pattern(uint64_t nonce, uint64_t lba, uin
 }
 
 /* Exit statuses: 0 when everything passed, else the step that failed (the serial port has a
- * "nvme: FAIL: <reason>" line). */
+ * "nvme: FAIL: <reason>" line):
+ *   11 no NVMe function on bus 0, or its BAR 0 unusable
+ *   12 the command register did not keep memory decoding and bus mastering on
+ *   13 CAP unusable, or the reset or enable timed out or failed (CSTS.CFS)
+ *   14 Identify failed, or namespace 1 unusable (size, LBA format, metadata, MDTS)
+ *   15 no usable MSI-X capability or table
+ *   16 Set Features (Number of Queues), Create I/O CQ or Create I/O SQ failed
+ *   17 an I/O command timed out or completed with an error status
+ *   18 the blocks read back differ from those written
+ *   19 an I/O completion came without its MSI-X interrupt
+ *   20 the guest took a CPU exception (vector and CR2 printed) */
 #define FERRY_NVMECHECK_EXIT_OK 0
-#define FERRY_NVMECHECK_EXIT_NO_CONTROLLER 11 /* no NVMe function on bus 0, or its BAR 0 unusable */
-#define FERRY_NVMECHECK_EXIT_COMMAND 12       /* the command register did not take the bits */
-#define FERRY_NVMECHECK_EXIT_CONTROLLER 13    /* CAP unusable, reset or enable timed out/failed */
-#define FERRY_NVMECHECK_EXIT_IDENTIFY 14      /* Identify failed, or namespace 1 unusable */
-#define FERRY_NVMECHECK_EXIT_MSIX 15          /* no usable MSI-X capability or table */
-#define FERRY_NVMECHECK_EXIT_QUEUES 16        /* Set Features / Create I/O CQ / SQ failed */
-#define FERRY_NVMECHECK_EXIT_IO 17            /* an I/O command timed out or completed with error */
-#define FERRY_NVMECHECK_EXIT_MISMATCH 18      /* the blocks read back differ from those written */
-#define FERRY_NVMECHECK_EXIT_NO_INTERRUPT 19  /* an I/O completion came without its MSI-X interrupt */
-#define FERRY_NVMECHECK_EXIT_EXCEPTION 20     /* the guest took a CPU exception (vector, CR2 printed) */
+#define FERRY_NVMECHECK_EXIT_NO_CONTROLLER 11
+#define FERRY_NVMECHECK_EXIT_COMMAND 12
+#define FERRY_NVMECHECK_EXIT_CONTROLLER 13
+#define FERRY_NVMECHECK_EXIT_IDENTIFY 14
+#define FERRY_NVMECHECK_EXIT_MSIX 15
+#define FERRY_NVMECHECK_EXIT_QUEUES 16
+#define FERRY_NVMECHECK_EXIT_IO 17
+#define FERRY_NVMECHECK_EXIT_MISMATCH 18
+#define FERRY_NVMECHECK_EXIT_NO_INTERRUPT 19
+#define FERRY_NVMECHECK_EXIT_EXCEPTION 20
 
 #endif
