@@ -16,7 +16,7 @@
 #include "ferry/guests/pcitest.h"
 #include "rt/interrupts64.h"
 
-/* ---- Console ---------------------------------------------------------------------------------- */
+/* ---- Console --------------------------------------------------------------------------------- */
 
 static void put_hex_digits(uint64_t v, int digits) {
   for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) {
@@ -58,7 +58,7 @@ static __attribute__((noreturn)) void fail(int status, const char* reason) {
   die(status);
 }
 
-/* ---- Interrupts ------------------------------------------------------------------------------- */
+/* ---- Interrupts ------------------------------------------------------------------------------ */
 
 #define TIMER_VECTOR 0x30
 #define ADMIN_VECTOR 0x40 /* MSI-X entry 0: the admin completion queue (always IV 0) */
@@ -99,6 +99,7 @@ void on_interrupt(uint64_t vector) {
   lapic_eoi();
 }
 
+/* clang-format off */
 INTERRUPT_STUB(0x00) INTERRUPT_STUB(0x01) INTERRUPT_STUB(0x02) INTERRUPT_STUB(0x03)
 INTERRUPT_STUB(0x04) INTERRUPT_STUB(0x05) INTERRUPT_STUB(0x06) INTERRUPT_STUB(0x07)
 INTERRUPT_STUB(0x08) INTERRUPT_STUB(0x09) INTERRUPT_STUB(0x0a) INTERRUPT_STUB(0x0b)
@@ -108,6 +109,8 @@ INTERRUPT_STUB(0x14) INTERRUPT_STUB(0x15) INTERRUPT_STUB(0x16) INTERRUPT_STUB(0x
 INTERRUPT_STUB(0x18) INTERRUPT_STUB(0x19) INTERRUPT_STUB(0x1a) INTERRUPT_STUB(0x1b)
 INTERRUPT_STUB(0x1c) INTERRUPT_STUB(0x1d) INTERRUPT_STUB(0x1e) INTERRUPT_STUB(0x1f)
 INTERRUPT_STUB(0x30) INTERRUPT_STUB(0x40) INTERRUPT_STUB(0x41) INTERRUPT_STUB(0xff)
+void on_interrupt(uint64_t vector); /* ends the stubs for clang-format, which sees no ';' in them */
+/* clang-format on */
 
 static void install_idt(void) {
   static void (*const exceptions[32])(void) = {
@@ -157,7 +160,7 @@ static void idle(void) {
   }
 }
 
-/* ---- PCI -------------------------------------------------------------------------------------- */
+/* ---- PCI ------------------------------------------------------------------------------------- */
 
 #define PCI_COMMAND 0x04
 #define PCI_STATUS 0x06
@@ -193,7 +196,7 @@ static uint64_t memory_bar(uint32_t index, int* is_64) {
   return address;
 }
 
-/* ---- Page tables ------------------------------------------------------------------------------ */
+/* ---- Page tables ----------------------------------------------------------------------------- */
 
 /* ferry's boot tables map [0, 4 GiB) with 2 MiB pages, write-back, and RAM above; a 64-bit BAR
  * usually lies above both. map_uncached() maps the 2 MiB pages of a register range uncached (PCD,
@@ -244,7 +247,7 @@ static void map_uncached(uint64_t address, uint64_t length) {
   __asm__ volatile("mov %0, %%cr3" ::"r"(cr3) : "memory");
 }
 
-/* ---- NVMe registers (NVMe 1.4, section 3.1) --------------------------------------------------- */
+/* ---- NVMe registers (NVMe 1.4, section 3.1) -------------------------------------------------- */
 
 #define NVME_CAP 0x00  /* 64 */
 #define NVME_VS 0x08   /* 32 */
@@ -255,7 +258,7 @@ static void map_uncached(uint64_t address, uint64_t length) {
 #define NVME_ACQ 0x30  /* 64 */
 #define NVME_DOORBELLS 0x1000
 
-#define CAP_MQES(cap) ((uint32_t)((cap) & 0xffff)) /* 0's based */
+#define CAP_MQES(cap) ((uint32_t)((cap)&0xffff))       /* 0's based */
 #define CAP_TO(cap) ((uint32_t)(((cap) >> 24) & 0xff)) /* 500 ms units */
 #define CAP_DSTRD(cap) ((uint32_t)(((cap) >> 32) & 0xf))
 #define CAP_CSS_NVM(cap) (((cap) >> 37) & 1)
@@ -305,7 +308,7 @@ static void put_csts(void) {
 
 /* Waits until CSTS.RDY == ready, at most CAP.TO (500 ms units) measured generously: the TSC rate
  * is not known, so 500 ms is taken as 2^31 cycles (enough at TSC rates up to 4.3 GHz) and the
- * wait is never shorter than TIMEOUT_CYCLES. A fatal status (CFS) ends it at once. */
+ * wait is never shorter than TIMEOUT_CYCLES. A fatal status (CFS) ends a wait for RDY=1 at once. */
 static void wait_ready(uint32_t ready, int status) {
   uint64_t limit = (uint64_t)(CAP_TO(cap_) ? CAP_TO(cap_) : 1) << 31;
   if (limit < TIMEOUT_CYCLES) limit = TIMEOUT_CYCLES;
@@ -316,9 +319,8 @@ static void wait_ready(uint32_t ready, int status) {
       fail(status, "CSTS reads all ones: the controller's BAR does not answer");
     }
     if ((csts & CSTS_RDY) == ready) return;
-    if (csts & CSTS_CFS) {
-      fail_begin(ready ? "controller fatal status while waiting for CSTS.RDY=1"
-                       : "controller fatal status while waiting for CSTS.RDY=0");
+    if (ready && (csts & CSTS_CFS)) { /* a reset (RDY=0) may clear it: wait for that one */
+      fail_begin("controller fatal status (CSTS.CFS) while waiting for CSTS.RDY=1");
       put_csts();
       die(status);
     }
@@ -337,7 +339,7 @@ static void wait_ready(uint32_t ready, int status) {
   }
 }
 
-/* ---- Queues (NVMe 1.4, section 4) ------------------------------------------------------------- */
+/* ---- Queues (NVMe 1.4, section 4) ------------------------------------------------------------ */
 
 #define QUEUE_ENTRIES 16u
 #define SQE_DWORDS 16u
@@ -384,7 +386,9 @@ static void clear_queue(struct queue* q) {
   q->next_cid = 1;
 }
 
-static uint32_t sq_doorbell(const struct queue* q) { return NVME_DOORBELLS + 2u * q->qid * stride_; }
+static uint32_t sq_doorbell(const struct queue* q) {
+  return NVME_DOORBELLS + 2u * q->qid * stride_;
+}
 static uint32_t cq_doorbell(const struct queue* q) {
   return NVME_DOORBELLS + (2u * q->qid + 1) * stride_;
 }
@@ -405,9 +409,7 @@ static uint16_t submit(struct queue* q, uint32_t command[SQE_DWORDS]) {
 
 /* Dword 3 of the completion at the head: CID 15:0, phase 16, status 31:17. */
 static uint32_t head_dw3(const struct queue* q) { return q->cq[q->cq_head * CQE_DWORDS + 3]; }
-static int completion_ready(const struct queue* q) {
-  return ((head_dw3(q) >> 16) & 1) == q->phase;
-}
+static int completion_ready(const struct queue* q) { return ((head_dw3(q) >> 16) & 1) == q->phase; }
 
 /* Takes the completion at the head (which must be ready), moves the head and rings its doorbell. */
 static void consume(struct queue* q, uint32_t entry[CQE_DWORDS]) {
@@ -605,7 +607,7 @@ static void set_prps(uint32_t command[SQE_DWORDS], const void* buffer, uint32_t 
 #define NVM_WRITE 0x01
 #define NVM_READ 0x02
 
-/* ---- The steps -------------------------------------------------------------------------------- */
+/* ---- The steps ------------------------------------------------------------------------------- */
 
 /* Step 1: the first function of class 01:08:02 on bus 0. */
 static void find_controller(void) {
@@ -698,8 +700,7 @@ static void start_controller(void) {
     write_reg32(NVME_CC, cc & ~CC_EN);
   }
   wait_ready(0, status);
-  say(was_enabled ? "reset: CC.EN 1 -> 0, CSTS.RDY 0\n"
-                  : "reset: CC.EN was 0, CSTS.RDY 0\n");
+  say(was_enabled ? "reset: CC.EN 1 -> 0, CSTS.RDY 0\n" : "reset: CC.EN was 0, CSTS.RDY 0\n");
 
   clear_queue(&admin_);
   const uint32_t size = admin_.entries - 1u; /* 0's based */
