@@ -14,6 +14,7 @@ FERRY_GUEST_IMAGE(irq)
 FERRY_GUEST_IMAGE(ioapic)
 FERRY_GUEST_IMAGE(smp)
 FERRY_GUEST_IMAGE(pci)
+FERRY_GUEST_IMAGE(nvme)
 FERRY_GUEST_IMAGE(exitloop)
 #undef FERRY_GUEST_IMAGE
 
@@ -29,7 +30,7 @@ std::span<const uint8_t> image(const uint8_t* begin, const uint8_t* end) {
 }  // namespace
 
 std::span<const BuiltinPayload> builtin_payloads() {
-  static const std::array<BuiltinPayload, 9> kPayloads = {{
+  static const std::array<BuiltinPayload, 10> kPayloads = {{
       {"hello", "greets over the serial port in long mode and exits 0", PayloadFormat::kElf,
        BootMode::kLong, 0, IMAGE(hello)},
       {"hello32", "the same greeting from flat 32-bit protected mode", PayloadFormat::kFlat,
@@ -48,6 +49,10 @@ std::span<const BuiltinPayload> builtin_payloads() {
        "enumerates, sizes and programs the PCI test device and takes its MSI-X interrupts; needs "
        "devices: [{type: pci-test}]",
        PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(pci)},
+      {"nvme-check",
+       "drives an assigned NVMe controller with a driver of its own: identify, MSI-X, writes "
+       "LBA 1-8 from the nonce in LBA 0 and reads them back",
+       PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(nvme)},
       {"exitloop", "benchmark firmware: timed port and MMIO exits", PayloadFormat::kFlat,
        BootMode::kReal, 0xf0000, IMAGE(exitloop)},
   }};
