@@ -6,6 +6,10 @@
 //                                         working directory and FERRY_*/GTEST_* environment
 //   ferry_kvm_or_lab --session CMD...     run CMD (scripts/lab start|stop) only when the tests
 //                                         will use the lab
+//   ferry_kvm_or_lab --vfio-session CMD...
+//                                         run CMD (scripts/lab start|stop for the VFIO tests'
+//                                         session) only when the KVM tests do NOT use the lab
+//                                         (when they do, their session serves the VFIO tests)
 //   ferry_kvm_or_lab --check              exit 0 when the tests use this host's KVM, else 1 and
 //                                         say why they use the lab
 //
@@ -13,6 +17,10 @@
 // FERRY_REQUIRE_LAB=1: a host that cannot run the lab fails the tests instead of skipping them.
 // FERRY_LAB_COMMAND_TIMEOUT: seconds a command may take in the lab (default 900).
 // FERRY_LAB_SESSION: the session directory (default: the one the ctest fixture starts).
+// FERRY_NEEDS_VFIO=1 (ctest sets it for the tests labelled vfio): the test needs VFIO, which only
+// the lab has, so it runs in a lab session even where the KVM tests run on this host: the
+// KVM tests' session when they use the lab, else FERRY_VFIO_LAB_SESSION (default: the one the
+// fixture vfio_lab starts). test/lab/lab_choice.h makes that choice.
 // A test run in the lab sees FERRY_IN_LAB=1.
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,8 +31,8 @@
 #include <string>
 #include <vector>
 
+#include "lab_choice.h"
 #include "lab_session.h"
-#include "support/kvm_required.h"
 
 extern char** environ;
 
@@ -38,28 +46,15 @@ std::string env(const char* name, const char* fallback = "") {
   return value != nullptr ? value : fallback;
 }
 
-// Empty when the tests run on this host's /dev/kvm; otherwise why they run in the lab.
-std::string why_lab() {
-  const std::string mode = env("FERRY_KVM", "auto");
-  if (mode == "host") return {};
-  if (mode == "lab") return "FERRY_KVM=lab";
-  const std::string reason = kvm_unusable_reason();
-  return reason.empty() ? std::string() : "this host has no usable KVM (" + reason + ")";
-}
-
 int exec_here(char** argv) {
   ::execvp(argv[0], argv);
   std::cerr << "ferry_kvm_or_lab: cannot run " << argv[0] << ": " << std::strerror(errno) << "\n";
   return 127;
 }
 
-int run_session_command(char** argv) {
-  const std::string why = why_lab();
-  if (why.empty()) {
-    std::cout << "the KVM tests run on this host's /dev/kvm; no lab session needed\n";
-    return 0;
-  }
-  std::cout << "the KVM tests run in the lab: " << why << "\n" << std::flush;
+// Runs a session command (scripts/lab start|stop) and returns its status; a lab that cannot run
+// here (exit 77) is a skip unless FERRY_REQUIRE_LAB=1.
+int run_lab_command(char** argv, const char* skipped_tests) {
   const pid_t child = ::fork();
   if (child == 0) ::_exit(exec_here(argv));
   int status = 0;
@@ -67,11 +62,34 @@ int run_session_command(char** argv) {
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (code == kCannotRunLab && env("FERRY_REQUIRE_LAB") != "1") {
-    std::cout << "[  SKIPPED ] THE LAB CANNOT RUN ON THIS HOST: every KVM test will be reported "
-                 "as skipped (FERRY_REQUIRE_LAB=1 makes this a failure)\n";
+    std::cout << "[  SKIPPED ] THE LAB CANNOT RUN ON THIS HOST: every " << skipped_tests
+              << " test will be reported as skipped (FERRY_REQUIRE_LAB=1 makes this a failure)\n";
     return 0;
   }
   return code;
+}
+
+int run_session_command(char** argv) {
+  const std::string why = why_kvm_tests_use_lab();
+  if (why.empty()) {
+    std::cout << "the KVM tests run on this host's /dev/kvm; no lab session needed\n";
+    return 0;
+  }
+  std::cout << "the KVM tests run in the lab: " << why << "\n" << std::flush;
+  return run_lab_command(argv, "KVM and VFIO");
+}
+
+int run_vfio_session_command(char** argv) {
+  const std::string why = why_kvm_tests_use_lab();
+  if (!why.empty()) {
+    std::cout << "the KVM tests run in the lab (" << why
+              << "); their session serves the VFIO tests too\n";
+    return 0;
+  }
+  std::cout << "the KVM tests run on this host's /dev/kvm; the VFIO tests get a lab session of "
+               "their own\n"
+            << std::flush;
+  return run_lab_command(argv, "VFIO");
 }
 
 std::string lab_command_line(char** argv) {
@@ -87,25 +105,28 @@ std::string lab_command_line(char** argv) {
          shell_quote(words);
 }
 
-int run_in_lab(char** argv, const std::string& why) {
-  LabSession session(env("FERRY_LAB_SESSION", FERRY_LAB_SESSION_DIR));
+int run_in_lab(char** argv, const std::string& why, const std::string& session_dir) {
+  LabSession session(session_dir);
   const std::string cannot_run = session.cannot_run_reason();
   if (!cannot_run.empty()) {
     if (env("FERRY_REQUIRE_LAB") == "1") {
       std::cout << "FERRY_REQUIRE_LAB=1, but this host cannot run the lab: " << cannot_run;
       return 1;
     }
-    std::cout << "[  SKIPPED ] NO KVM HERE AND NO LAB: " << cannot_run;
+    std::cout << "[  SKIPPED ] "
+              << (env("FERRY_NEEDS_VFIO") == "1" ? "VFIO IS ONLY IN THE LAB, AND NO LAB: "
+                                                 : "NO KVM HERE AND NO LAB: ")
+              << cannot_run;
     return 0;
   }
-  std::cerr << "ferry_kvm_or_lab: " << why << "; running " << argv[0]
-            << " in the lab's nested KVM\n";
+  std::cerr << "ferry_kvm_or_lab: " << why << "; running " << argv[0] << " in the lab session "
+            << session_dir << "\n";
   const std::chrono::seconds timeout(std::stol(env("FERRY_LAB_COMMAND_TIMEOUT", "900")));
   auto result = session.run(lab_command_line(argv), timeout);
   if (!result) {
     std::cerr << "ferry_kvm_or_lab: " << result.error().message() << "\n"
-              << "(ctest starts the session as the test kvm_lab_start: run the tests through "
-                 "ctest, e.g. ctest -L kvm)\n";
+              << "(ctest starts the sessions as the tests kvm_lab_start and vfio_lab_start: run "
+                 "the tests through ctest, e.g. ctest -L kvm or ctest -L vfio)\n";
     return 1;
   }
   std::cout << result->output << std::flush;
@@ -118,12 +139,13 @@ int run_in_lab(char** argv, const std::string& why) {
 
 int main_impl(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: ferry_kvm_or_lab PROGRAM ARGS... | --session CMD... | --check\n";
+    std::cerr << "usage: ferry_kvm_or_lab PROGRAM ARGS... | --session CMD... | --vfio-session "
+                 "CMD... | --check\n";
     return 2;
   }
   const std::string first = argv[1];
   if (first == "--check") {
-    const std::string why = why_lab();
+    const std::string why = why_kvm_tests_use_lab();
     std::cout << (why.empty() ? "this host's /dev/kvm" : why) << "\n";
     return why.empty() ? 0 : 1;
   }
@@ -131,12 +153,21 @@ int main_impl(int argc, char** argv) {
     if (argc < 3) return main_impl(1, argv);
     return run_session_command(argv + 2);
   }
+  if (first == "--vfio-session") {
+    if (argc < 3) return main_impl(1, argv);
+    return run_vfio_session_command(argv + 2);
+  }
   for (int i = 2; i < argc; ++i) {
     // Listing the tests (gtest_discover_tests at build time) needs no KVM.
     if (std::strcmp(argv[i], "--gtest_list_tests") == 0) return exec_here(argv + 1);
   }
-  const std::string why = why_lab();
-  return why.empty() ? exec_here(argv + 1) : run_in_lab(argv + 1, why);
+  const std::string why = why_kvm_tests_use_lab();
+  if (env("FERRY_NEEDS_VFIO") == "1") {
+    // VFIO is only in the lab: the KVM tests' session when they use it, else the VFIO one.
+    return run_in_lab(argv + 1, why.empty() ? "the test needs VFIO (FERRY_NEEDS_VFIO=1)" : why,
+                      vfio_lab_session_dir());
+  }
+  return why.empty() ? exec_here(argv + 1) : run_in_lab(argv + 1, why, kvm_lab_session_dir());
 }
 
 }  // namespace

@@ -1,0 +1,103 @@
+// The NVMe passthrough data test (ctest -L vfio): runs HERE, not in the lab, because it needs the
+// lab session's NVMe backing file (SESSION/nvme.img, the lab's 01:00.0, raw, 4 MiB). It writes a
+// random nonce into LBA 0 of that file, has the lab run examples/nvme-passthrough.yaml (the
+// built-in nvme-check guest drives the NVMe through VFIO: reads the nonce, writes LBA 1-8 with a
+// pattern derived from it, reads them back), and checks the blocks in the file. QEMU reads and
+// writes the file through this host's page cache, so no flush is needed in either direction
+// beyond the fsync here.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "ferry/guests/nvmecheck.h"
+#include "lab_choice.h"
+#include "lab_session.h"
+
+namespace ferry::test {
+namespace {
+
+using testing::HasSubstr;
+
+constexpr size_t kBlock = 512;
+constexpr uint64_t kFirstLba = FERRY_NVMECHECK_FIRST_LBA;
+constexpr uint64_t kLastLba = FERRY_NVMECHECK_FIRST_LBA + FERRY_NVMECHECK_BLOCKS - 1;
+constexpr size_t kWordsPerBlock = kBlock / 8;
+
+bool lab_required() {
+  const char* value = std::getenv("FERRY_REQUIRE_LAB");
+  return value != nullptr && std::string(value) == "1";
+}
+
+void put_le64(uint8_t* out, uint64_t value) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(value >> (8 * i));
+}
+
+uint64_t get_le64(const uint8_t* in) {
+  uint64_t value = 0;
+  for (int i = 7; i >= 0; --i) value = value << 8 | in[i];
+  return value;
+}
+
+TEST(VfioNvme, TheGuestReadsTheNonceAndWritesItsPatternThroughPassthrough) {
+  const std::string session_dir = vfio_lab_session_dir();
+  const LabSession session(session_dir);
+  const std::string cannot_run = session.cannot_run_reason();
+  if (!cannot_run.empty()) {
+    if (lab_required())
+      FAIL() << "FERRY_REQUIRE_LAB=1, but this host cannot run the lab: " << cannot_run;
+    GTEST_SKIP() << "VFIO IS ONLY IN THE LAB, AND NO LAB: " << cannot_run;
+  }
+  const std::string image = session_dir + "/nvme.img";
+  const int fd = ::open(image.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << image << ": " << std::strerror(errno)
+                   << " (ctest starts the session: run this test with ctest -L vfio)";
+
+  // LBA 0: the nonce, little-endian; LBA 1-8 zeroed, so an earlier run's blocks cannot pass.
+  std::random_device random;
+  const uint64_t nonce = static_cast<uint64_t>(random()) << 32 | random();
+  std::array<uint8_t, kBlock*(kLastLba + 1)> blocks{};
+  put_le64(blocks.data(), nonce);
+  ASSERT_EQ(::pwrite(fd, blocks.data(), blocks.size(), 0), static_cast<ssize_t>(blocks.size()))
+      << std::strerror(errno);
+  ASSERT_EQ(::fsync(fd), 0) << std::strerror(errno);
+
+  const std::string spec = FERRY_SOURCE_DIR "/examples/nvme-passthrough.yaml";
+  auto result = session.run(shell_quote({FERRY_BINARY, "run", spec}), std::chrono::seconds(600));
+  ASSERT_TRUE(result) << result.error().message()
+                      << "\n(ctest starts the session: run this test with ctest -L vfio)";
+  EXPECT_EQ(result->status, 0) << result->output;
+  EXPECT_THAT(result->output, HasSubstr("nvme: identify: serial 'ferrylab'"));
+  EXPECT_THAT(result->output, HasSubstr("nvme: ok"));
+
+  std::array<uint8_t, kBlock*(kLastLba + 1)> after{};
+  ASSERT_EQ(::pread(fd, after.data(), after.size(), 0), static_cast<ssize_t>(after.size()))
+      << std::strerror(errno);
+  ::close(fd);
+  EXPECT_EQ(get_le64(after.data()), nonce) << "LBA 0 (the nonce) changed";
+  int mismatches = 0;
+  for (uint64_t lba = kFirstLba; lba <= kLastLba; ++lba) {
+    for (uint64_t word = 0; word < kWordsPerBlock; ++word) {
+      const uint64_t got = get_le64(after.data() + lba * kBlock + word * 8);
+      const uint64_t want = ferry_nvmecheck_pattern(nonce, lba, word);
+      if (got != want && ++mismatches <= 4) {
+        ADD_FAILURE() << "LBA " << lba << " word " << word << ": 0x" << std::hex << got
+                      << ", expected 0x" << want << " (nonce 0x" << nonce << ")";
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "of " << (kLastLba - kFirstLba + 1) * kWordsPerBlock
+                           << " words in LBA 1-8";
+}
+
+}  // namespace
+}  // namespace ferry::test
