@@ -285,8 +285,17 @@ static uint64_t regs_;   /* BAR 0 */
 static uint32_t stride_; /* doorbell stride in bytes: 4 << CAP.DSTRD */
 static uint64_t cap_;
 
-static uint32_t reg32(uint32_t offset) { return mmio_read32(regs_ + offset); }
-static void write_reg32(uint32_t offset, uint32_t v) { mmio_write32(regs_ + offset, v); }
+/* Every register and doorbell access, so the test can compare it with the VMM's MMIO exits: a
+ * BAR given to the guest as memory costs none. */
+static uint64_t register_accesses_;
+static uint32_t reg32(uint32_t offset) {
+  ++register_accesses_;
+  return mmio_read32(regs_ + offset);
+}
+static void write_reg32(uint32_t offset, uint32_t v) {
+  ++register_accesses_;
+  mmio_write32(regs_ + offset, v);
+}
 /* 64-bit registers as two dword accesses, low first (what every driver does: not every path to
  * a device takes qword MMIO). */
 static uint64_t reg64(uint32_t offset) {
@@ -1002,6 +1011,35 @@ static void exercise_io(void) {
   }
 }
 
+/* Step 7b: the guest moves BAR 0 (decoding off, new address, decoding on), as an OS that
+ * reassigns resources does; the I/O that follows goes to the new address, so the VMM must have
+ * moved the device's registers with it. 64-bit BARs move 1 GiB up, 32-bit ones 128 MiB. */
+static void move_bar0(void) {
+  int is_64 = 0;
+  const uint64_t from = memory_bar(0, &is_64);
+  const uint64_t to = from + (is_64 ? (1ull << 30) : (128ull << 20));
+  const uint16_t command = cfg_read16(PCI_COMMAND);
+  cfg_write16(PCI_COMMAND, (uint16_t)(command & ~CMD_MEMORY));
+  mmio_write32(ecam(0x10), (uint32_t)to | (cfg_read32(0x10) & 0xf));
+  if (is_64) mmio_write32(ecam(0x14), (uint32_t)(to >> 32));
+  cfg_write16(PCI_COMMAND, command);
+  int check_64 = 0;
+  if (memory_bar(0, &check_64) != to) fail(FERRY_NVMECHECK_EXIT_COMMAND, "BAR 0 did not take its new address");
+  map_uncached(to, 2 * PAGE);
+  regs_ = to;
+  if (io_pba_dword_) io_pba_dword_ = io_pba_dword_ - from + to;
+  say("moved BAR0 from ");
+  put_hex64(from);
+  puts_serial(" to ");
+  put_hex64(to);
+  puts_serial(": CSTS ");
+  put_hex64(reg32(NVME_CSTS));
+  end_line();
+  if (!(reg32(NVME_CSTS) & CSTS_RDY)) {
+    fail(FERRY_NVMECHECK_EXIT_COMMAND, "the controller is not ready at BAR 0's new address");
+  }
+}
+
 int guest_main(uint32_t index, uint32_t count) {
   (void)count;
   if (index != 0) { /* one driver is enough; the other vCPUs stay halted */
@@ -1014,6 +1052,7 @@ int guest_main(uint32_t index, uint32_t count) {
   identify_all();
   setup_msix();
   create_io_queues();
+  move_bar0();
   exercise_io();
   say("wrote and read back ");
   put_dec(FERRY_NVMECHECK_BLOCKS);
@@ -1022,6 +1061,9 @@ int guest_main(uint32_t index, uint32_t count) {
   puts_serial(" I/O completions, ");
   put_dec(io_completions_by_interrupt);
   puts_serial(" by MSI-X interrupt\n");
+  say("BAR0 register and doorbell accesses: ");
+  put_dec(register_accesses_);
+  end_line();
   say("ok\n");
   return FERRY_NVMECHECK_EXIT_OK;
 }

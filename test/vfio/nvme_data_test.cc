@@ -15,6 +15,7 @@
 #include <cstring>
 #include <iostream>
 #include <random>
+#include <regex>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -33,6 +34,13 @@ constexpr size_t kBlock = 512;
 constexpr uint64_t kFirstLba = FERRY_NVMECHECK_FIRST_LBA;
 constexpr uint64_t kLastLba = FERRY_NVMECHECK_FIRST_LBA + FERRY_NVMECHECK_BLOCKS - 1;
 constexpr size_t kWordsPerBlock = kBlock / 8;
+
+// The first match of `pattern` in `text` (the whole match and its groups), or none.
+std::smatch search(const std::string& text, const char* pattern) {
+  std::smatch match;
+  std::regex_search(text, match, std::regex(pattern));
+  return match;
+}
 
 bool lab_required() {
   const char* value = std::getenv("FERRY_REQUIRE_LAB");
@@ -80,6 +88,20 @@ TEST(VfioNvme, TheGuestReadsTheNonceAndWritesItsPatternThroughPassthrough) {
   EXPECT_EQ(result->status, 0);
   EXPECT_THAT(result->output, HasSubstr("nvme: identify: serial 'ferrylab'"));
   EXPECT_THAT(result->output, HasSubstr("nvme: ok"));
+  EXPECT_THAT(result->output, HasSubstr("nvme: moved BAR0 from"));  // the mapping followed it
+  EXPECT_THAT(result->output, HasSubstr(" by MSI-X interrupt"));
+  // BAR 0 is guest memory: the guest's register and doorbell accesses must not each exit.
+  // ferry --stats counts every MMIO exit (config space, the MSI-X table and PBA included).
+  const std::smatch accesses = search(result->output, R"(register and doorbell accesses: (\d+))");
+  const std::smatch exits = search(result->output, R"("mmio":(\d+))");
+  ASSERT_EQ(accesses.size(), 2u) << "the guest did not report its register accesses";
+  ASSERT_EQ(exits.size(), 2u) << "ferry --stats printed no MMIO exit count";
+  const uint64_t register_accesses = std::stoull(accesses[1]);
+  const uint64_t mmio_exits = std::stoull(exits[1]);
+  std::cout << "BAR0 register accesses " << register_accesses << ", MMIO exits (all) "
+            << mmio_exits << "\n";
+  EXPECT_LT(mmio_exits, register_accesses / 2)
+      << "BAR 0's registers trap instead of being mapped into the guest";
 
   std::array<uint8_t, kBlock*(kLastLba + 1)> after{};
   ASSERT_EQ(::pread(fd, after.data(), after.size(), 0), static_cast<ssize_t>(after.size()))
