@@ -36,6 +36,7 @@ class CountingVm : public ferry::accel::Vm {
     return fail(Errc::kUnsupported, "counting only");
   }
   Expected<void> map_memory(uint64_t, uint64_t, void*, bool) override { return {}; }
+  Expected<void> map_device_memory(uint64_t, uint64_t, void*) override { return {}; }
   Expected<void> unmap_memory(uint64_t, uint64_t) override { return {}; }
   Expected<void> set_msi_routes(std::span<const ferry::accel::MsiRoute> routes) override {
     ++commits;

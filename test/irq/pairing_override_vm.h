@@ -17,6 +17,9 @@ class PairingOverrideVm : public accel::Vm {
   Expected<void> map_memory(uint64_t g, uint64_t s, void* h, bool w) override {
     return inner_.map_memory(g, s, h, w);
   }
+  Expected<void> map_device_memory(uint64_t g, uint64_t s, void* h) override {
+    return inner_.map_device_memory(g, s, h);
+  }
   Expected<void> unmap_memory(uint64_t g, uint64_t s) override { return inner_.unmap_memory(g, s); }
   Expected<void> set_msi_routes(std::span<const accel::MsiRoute> r) override {
     return inner_.set_msi_routes(r);

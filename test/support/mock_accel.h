@@ -35,6 +35,7 @@ class MockVm : public accel::Vm {
  public:
   MOCK_METHOD(Expected<std::unique_ptr<accel::Vcpu>>, create_vcpu, (unsigned), (override));
   MOCK_METHOD(Expected<void>, map_memory, (uint64_t, uint64_t, void*, bool), (override));
+  MOCK_METHOD(Expected<void>, map_device_memory, (uint64_t, uint64_t, void*), (override));
   MOCK_METHOD(Expected<void>, unmap_memory, (uint64_t, uint64_t), (override));
   MOCK_METHOD(Expected<void>, set_msi_routes, (std::span<const accel::MsiRoute>), (override));
   MOCK_METHOD(Expected<void>, register_irqfd, (int, uint32_t, std::optional<int>), (override));

@@ -1,7 +1,8 @@
 // VFIO cases that run inside the lab (ctest -L vfio; the runner, test/lab/kvm_or_lab.cc, sends
 // each to a lab session, which sets FERRY_IN_LAB=1). Each starts ferry as a child process with a
 // spec of its own and checks what it says and leaves behind. The lab's devices
-// (scripts/lab topology): 01:00.0 NVMe on vfio-pci; 03:00.0 e1000e on its host driver;
+// (scripts/lab topology): 01:00.0 NVMe on vfio-pci; 02:00.0 e1000e on vfio-pci; 03:00.0 e1000e
+// on its host driver;
 // 05:01.0 e1000 on vfio-pci in one IOMMU group with 05:02.0 on the host driver e1000.
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@ using testing::Not;
 namespace fs = std::filesystem;
 
 constexpr const char* kNvme = "0000:01:00.0";
+constexpr const char* kE1000e = "0000:02:00.0";
 constexpr auto kFerryTimeout = std::chrono::seconds(120);  // a ferry run under TCG: seconds
 
 // The driver bound to a PCI device ("" when none).
@@ -207,6 +210,21 @@ TEST_F(VfioInLab, TheDeviceStaysAssignableAfterItsHolderIsKilled) {
   const ProcessResult next = ferry_run(spec("next", "{builtin: nvme-check}", devices));
   EXPECT_EQ(next.exit_status, 0) << next.out << next.err;
   EXPECT_THAT(next.out, HasSubstr("nvme: ok")) << next.err;
+}
+
+// The e1000e's interrupt reaches the guest both ways ferry offers it: INTx on the IOAPIC pin
+// ferry wired (Interrupt Line says which), then MSI, which turns INTx off. The guest raises a
+// cause through ICS each time and acknowledges it by reading ICR, 3 times per kind.
+TEST_F(VfioInLab, TheE1000eInterruptArrivesThroughIntxThenMsi) {
+  ASSERT_EQ(driver_of(kE1000e), "vfio-pci");
+  const ProcessResult r = ferry_run(
+      spec("e1000e", "{builtin: e1000e-irq}", std::string("[{vfio: \"") + kE1000e + "\"}]"));
+  std::cout << r.out << r.err;  // the guest's report, for the test log
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_THAT(r.err, HasSubstr("its INTx is IOAPIC pin 16"));
+  EXPECT_THAT(r.out, AllOf(HasSubstr("e1000e: INTx on IOAPIC pin 16: 3 of 3 interrupts"),
+                           HasSubstr("e1000e: MSI: 3 of 3 interrupts"), HasSubstr("e1000e: ok")));
+  EXPECT_THAT(open_vfio_fds(), IsEmpty()) << "a VFIO fd is still open after the run";
 }
 
 }  // namespace

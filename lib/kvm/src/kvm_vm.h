@@ -26,6 +26,10 @@ class KvmVm final : public accel::Vm {
 
   Expected<std::unique_ptr<accel::Vcpu>> create_vcpu(unsigned index) override;
   Expected<void> map_memory(uint64_t gpa, uint64_t size, void* host, bool writable) override;
+  /// KVM needs nothing more: its instruction emulator never touches a memory slot.
+  Expected<void> map_device_memory(uint64_t gpa, uint64_t size, void* host) override {
+    return map_memory(gpa, size, host, true);
+  }
   Expected<void> unmap_memory(uint64_t gpa, uint64_t size) override;
   Expected<void> set_msi_routes(std::span<const accel::MsiRoute> routes) override;
   Expected<void> register_irqfd(int eventfd, uint32_t gsi, std::optional<int> resample_fd) override;

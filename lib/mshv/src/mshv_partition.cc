@@ -22,7 +22,8 @@ Expected<std::shared_ptr<MshvPartition>> MshvPartition::create(MshvDriver& drive
 
 // --- guest memory -------------------------------------------------------------------------------
 
-Expected<void> MshvPartition::map_memory(uint64_t gpa, uint64_t size, void* host, bool writable) {
+Expected<void> MshvPartition::map_memory(uint64_t gpa, uint64_t size, void* host, bool writable,
+                                         Backing backing) {
   const auto host_address = reinterpret_cast<uint64_t>(host);
   if (size == 0 || !is_aligned(gpa | size | host_address, kHvPageSize)) {
     return fail(Errc::kInvalidArgument,
@@ -56,7 +57,7 @@ Expected<void> MshvPartition::map_memory(uint64_t gpa, uint64_t size, void* host
   if (r < 0) {
     return fail(ioctl_error(-r, kMshvSetGuestMemory, fmt::format("{:#x}+{:#x}", gpa, size)));
   }
-  regions_.push_back({gpa, size, host_address, writable});
+  regions_.push_back({gpa, size, host_address, writable, backing});
   return {};
 }
 
@@ -95,7 +96,10 @@ bool MshvPartition::copy_guest(uint64_t gpa, uint8_t* buffer, size_t length,
       for (const Region& r : regions_) {
         if (at >= r.gpa && at - r.gpa < r.size) region = &r;
       }
-      if (region == nullptr || (write && !region->writable)) return false;
+      if (region == nullptr || region->backing == Backing::kDevice ||
+          (write && !region->writable)) {
+        return false;
+      }
       const size_t piece = std::min<uint64_t>(length - done, region->size - (at - region->gpa));
       if (pass == 1) {
         auto* host = reinterpret_cast<uint8_t*>(region->host + (at - region->gpa));

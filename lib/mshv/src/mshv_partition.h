@@ -27,10 +27,13 @@ class MshvPartition {
   int fd() const { return fd_.get(); }
   Hvcall hvcall() const { return Hvcall(driver_, fd_.get()); }
 
-  Expected<void> map_memory(uint64_t gpa, uint64_t size, void* host, bool writable);
+  enum class Backing : uint8_t { kRam, kDevice };  // device memory is never copied as RAM
+  Expected<void> map_memory(uint64_t gpa, uint64_t size, void* host, bool writable,
+                            Backing backing = Backing::kRam);
   Expected<void> unmap_memory(uint64_t gpa, uint64_t size);
   /// Copies guest RAM; false, with nothing copied, when any byte of the range is not RAM (for a
-  /// write: not writable RAM). Never allocates: the MMIO path asks it first for every access.
+  /// write: not writable RAM). Device memory is not RAM: its accesses go through GuestIo. Never
+  /// allocates: the MMIO path asks it first for every access.
   bool read_ram(uint64_t gpa, std::span<uint8_t> data) const noexcept;
   bool write_ram(uint64_t gpa, std::span<const uint8_t> data) const noexcept;
 
@@ -49,6 +52,7 @@ class MshvPartition {
     uint64_t size;
     uint64_t host;
     bool writable;
+    Backing backing;
   };
 
   MshvPartition(MshvDriver& driver, UniqueFd fd);

@@ -79,6 +79,10 @@ Expected<void> MshvVm::map_memory(uint64_t gpa, uint64_t size, void* host, bool 
   return partition_->map_memory(gpa, size, host, writable);
 }
 
+Expected<void> MshvVm::map_device_memory(uint64_t gpa, uint64_t size, void* host) {
+  return partition_->map_memory(gpa, size, host, true, MshvPartition::Backing::kDevice);
+}
+
 Expected<void> MshvVm::unmap_memory(uint64_t gpa, uint64_t size) {
   return partition_->unmap_memory(gpa, size);
 }

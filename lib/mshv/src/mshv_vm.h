@@ -30,6 +30,7 @@ class MshvVm final : public accel::Vm {
 
   Expected<std::unique_ptr<accel::Vcpu>> create_vcpu(unsigned index) override;
   Expected<void> map_memory(uint64_t gpa, uint64_t size, void* host, bool writable) override;
+  Expected<void> map_device_memory(uint64_t gpa, uint64_t size, void* host) override;
   Expected<void> unmap_memory(uint64_t gpa, uint64_t size) override;
   Expected<void> set_msi_routes(std::span<const accel::MsiRoute> routes) override;
   Expected<void> register_irqfd(int eventfd, uint32_t gsi, std::optional<int> resample_fd) override;

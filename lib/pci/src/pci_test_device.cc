@@ -5,9 +5,15 @@
 
 #include "ferry/guests/pcitest.h"
 #include "ferry/pci/capabilities.h"
+#include "ferry/pci/ferry_ids.h"
 
 namespace ferry::pci {
 namespace {
+
+// The test guests carry their own copy of the IDs they look for.
+static_assert(FERRY_PCI_VENDOR_ID == kFerryVendorId);
+static_assert(FERRY_PCI_BRIDGE_DEVICE_ID == kHostBridgeDeviceId);
+static_assert(FERRY_PCI_TEST_DEVICE_ID == kTestDeviceId);
 
 constexpr std::string_view kRomText = "ferry pci-test";
 

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <vector>
 
-#include "ferry/guests/pcitest.h"
 #include "ferry/pci/config_ports.h"
 #include "ferry/pci/ecam.h"
+#include "ferry/pci/ferry_ids.h"
 
 namespace ferry::pci {
 namespace {
@@ -17,12 +17,12 @@ class BridgeFunction final : public Endpoint {
  public:
   explicit BridgeFunction(BarSpaces spaces)
       : Endpoint("host bridge",
-                 {.vendor_id = FERRY_PCI_VENDOR_ID,
-                  .device_id = FERRY_PCI_BRIDGE_DEVICE_ID,
+                 {.vendor_id = kFerryVendorId,
+                  .device_id = kHostBridgeDeviceId,
                   .class_code = kHostBridgeClass,
                   .revision = 1,
-                  .subsystem_vendor_id = FERRY_PCI_VENDOR_ID,
-                  .subsystem_id = FERRY_PCI_BRIDGE_DEVICE_ID},
+                  .subsystem_vendor_id = kFerryVendorId,
+                  .subsystem_id = kHostBridgeDeviceId},
                  spaces) {}
 
  protected:

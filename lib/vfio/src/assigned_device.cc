@@ -379,7 +379,7 @@ void AssignedDevice::bar_moved(unsigned index, std::optional<uint64_t> from,
     }
     if (to) {
       if (auto mapped =
-              vm_.map_memory(*to + piece.offset, piece.host.size(), piece.host.data(), true);
+              vm_.map_device_memory(*to + piece.offset, piece.host.size(), piece.host.data());
           !mapped) {
         // The piece stays trapped: slower, still correct (bar_read/bar_write forward it).
         spdlog::warn("{}: BAR {} at {:#x}: {}", bdf_, index, *to + piece.offset,

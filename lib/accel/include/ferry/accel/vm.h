@@ -51,7 +51,11 @@ class Vm {
 
   /// Makes [gpa, gpa+size) guest RAM backed by host memory at `host` (page aligned).
   virtual Expected<void> map_memory(uint64_t gpa, uint64_t size, void* host, bool writable) = 0;
-  /// Removes a mapping made by map_memory with exactly the same gpa and size.
+  /// Makes [gpa, gpa+size) the device memory mapped at `host` (an assigned device's BAR):
+  /// guest accesses reach it without exits, and the backend never reads or writes it as RAM
+  /// (an emulated instruction's access to it goes through GuestIo, at the guest's width).
+  virtual Expected<void> map_device_memory(uint64_t gpa, uint64_t size, void* host) = 0;
+  /// Removes a mapping made by map_memory or map_device_memory with the same gpa and size.
   virtual Expected<void> unmap_memory(uint64_t gpa, uint64_t size) = 0;
 
   /// Replaces the whole MSI routing table (an empty span clears it).
