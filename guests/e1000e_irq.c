@@ -245,7 +245,12 @@ static int quiesce(void) {
 static int intx(void) {
   const uint32_t pin = cfg_read8(CFG_INTERRUPT_PIN);
   const uint32_t line = cfg_read8(CFG_INTERRUPT_LINE);
-  if (pin < 1 || pin > 4) return fail(STEP_INTX, "Interrupt Pin is not INTA-INTD (1-4)");
+  if (pin < 1 || pin > 4) {
+    puts_serial("e1000e: Interrupt Pin ");
+    put_dec(pin);
+    puts_serial("\n");
+    return fail(STEP_INTX, "Interrupt Pin is not INTA-INTD (1-4): no INTx offered");
+  }
   const uint32_t pins = ((ioapic_read(IOAPIC_VERSION) >> 16) & 0xff) + 1;
   if (line < 16 || line >= pins) {
     puts_serial("e1000e: Interrupt Line ");
