@@ -18,8 +18,9 @@
  * while a cause stays set in ICR & IMS the device holds INTx asserted and sends no further MSI
  * for it, so each handler clears ICR before the next ICS; reading ICR clears it while MSI-X is off
  * (and always when IMS is 0), and writing ICR clears the bits written. With CTRL_EXT.IAME set an
- * ICR read would also clear the IAM bits from IMS, so the quiesce turns that off. ITR throttling (500 x 256 ns after reset)
- * can postpone an interrupt by up to 128 us, never drop it while its cause stays set.
+ * ICR read would also clear the IAM bits from IMS, so the quiesce turns that off. ITR throttling
+ * (500 x 256 ns after reset) can postpone an interrupt by up to 128 us, never drop it while its
+ * cause stays set.
  *
  * Waits spin with interrupts enabled and give up after TIMEOUT_CYCLES: hlt would need a wake-up
  * source that no other guest relies on (the LAPIC timer), and a lost interrupt must fail, not
@@ -60,8 +61,8 @@
 #define MSI_CONTROL 2
 #define MSI_ADDRESS 4
 #define MSI_ENABLE (1u << 0)
-#define MSI_MMC_MASK (7u << 1)  /* Multiple Message Capable */
-#define MSI_MME_MASK (7u << 4)  /* Multiple Message Enable */
+#define MSI_MMC_MASK (7u << 1) /* Multiple Message Capable */
+#define MSI_MME_MASK (7u << 4) /* Multiple Message Enable */
 #define MSI_64BIT (1u << 7)
 #define MSI_PER_VECTOR_MASK (1u << 8)
 
