@@ -27,6 +27,11 @@ struct Failure {
   std::vector<std::string> message;  // what the error must say
 };
 
+// The step, for gtest's names and messages (the default would print the struct's bytes).
+void PrintTo(const Failure& failure, std::ostream* os) {
+  *os << "step " << static_cast<int>(failure.step);
+}
+
 class AssignmentFailureTest : public ::testing::TestWithParam<Failure> {};
 
 TEST_P(AssignmentFailureTest, NamesTheStepAndLeavesNothingBehind) {
