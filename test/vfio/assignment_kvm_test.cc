@@ -39,7 +39,7 @@ class KvmAssignmentTest : public ::testing::Test {
     auto device = assignment_->assign("0000:01:00.0", 12, routes_, {mmio_, pio_, kWindows});
     ASSERT_TRUE(device) << device.error().message();
     device_ = std::move(*device);
-    guest_.emplace(*device_, mmio_);
+    guest_.emplace(*device_, mmio_, &journal_);
   }
   std::vector<std::string> since(int mark) const {
     const auto all = journal_.entries();
@@ -63,13 +63,15 @@ TEST_F(KvmAssignmentTest, EachVectorGoesLiveRouteFirstThenIrqfdThenTrigger) {
   guest_->enable_msix(2);
   int mark = journal_.size();
   guest_->unmask(0);
-  EXPECT_THAT(since(mark), ElementsAre(StartsWith("KVM SET_GSI_ROUTING 1 routes"),
+  EXPECT_THAT(since(mark), ElementsAre(StartsWith("guest: unmask v0"),
+                                       StartsWith("KVM SET_GSI_ROUTING 1 routes"),
                                        StartsWith("KVM IRQFD assign"),
                                        StartsWith("VFIO SET_IRQS MSI-X enable 65 trigger [v0]")))
       << journal_.dump(mark);
   mark = journal_.size();
   guest_->unmask(1);
-  EXPECT_THAT(since(mark), ElementsAre(StartsWith("KVM SET_GSI_ROUTING 2 routes"),
+  EXPECT_THAT(since(mark), ElementsAre(StartsWith("guest: unmask v1"),
+                                       StartsWith("KVM SET_GSI_ROUTING 2 routes"),
                                        StartsWith("KVM IRQFD assign"),
                                        StartsWith("VFIO SET_IRQS MSI-X 1..1 trigger [v1]")))
       << journal_.dump(mark);

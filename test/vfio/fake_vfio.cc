@@ -264,6 +264,7 @@ bool FakeVfio::fire(unsigned vector) {
   {
     std::lock_guard lock(mutex_);
     fd = nvme_.trigger_of(vector);
+    say(fmt::format("device fires v{}{}", vector, fd < 0 ? " (no trigger: lost)" : ""));
   }
   if (fd < 0) return false;
   if (options_.on_fire) {

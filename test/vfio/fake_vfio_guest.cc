@@ -64,12 +64,14 @@ constexpr uint64_t kEntry = 16;
 }  // namespace
 
 void FakeLinuxGuest::enable_memory_and_bus_master() {
+  say(fmt::format("BAR0 at {:#x}, memory decoding and bus mastering on", kBar0));
   device_.config_write(pci::kBar0, 4, static_cast<uint32_t>(kBar0));
   device_.config_write(pci::kBar0 + 4, 4, static_cast<uint32_t>(kBar0 >> 32));
   device_.config_write(pci::kCommand, 2, pci::kCommandMemory | pci::kCommandBusMaster);
 }
 
 void FakeLinuxGuest::enable_msix(unsigned vectors) {
+  say(fmt::format("MSI-X enable with the function masked, {} entries written masked", vectors));
   device_.config_write(kMsixControl, 2, pci::kMsixEnable | pci::kMsixFunctionMask);
   for (unsigned v = 0; v < vectors; ++v) {
     const uint64_t entry = FakeVfioNvme::kTableOffset + v * kEntry;
@@ -82,10 +84,12 @@ void FakeLinuxGuest::enable_msix(unsigned vectors) {
 }
 
 void FakeLinuxGuest::unmask(unsigned vector) {
+  say(fmt::format("unmask v{}", vector));
   write32(FakeVfioNvme::kTableOffset + vector * kEntry + 12, 0);
 }
 
 void FakeLinuxGuest::mask(unsigned vector) {
+  say(fmt::format("mask v{}", vector));
   write32(FakeVfioNvme::kTableOffset + vector * kEntry + 12, 1);
 }
 

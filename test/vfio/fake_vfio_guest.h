@@ -36,7 +36,9 @@ class FakeJournal {
 class FakeLinuxGuest {
  public:
   static constexpr uint64_t kBar0 = 0xc0000000;  // where the guest places BAR0
-  FakeLinuxGuest(pci::Endpoint& device, bus::Bus& mmio) : device_(device), mmio_(mmio) {}
+  /// With `journal`, each step the guest takes is written there too ("guest: ...").
+  FakeLinuxGuest(pci::Endpoint& device, bus::Bus& mmio, FakeJournal* journal = nullptr)
+      : device_(device), mmio_(mmio), journal_(journal) {}
 
   /// pci_enable_device() + pci_set_master() after BAR0 is placed.
   void enable_memory_and_bus_master();
@@ -52,8 +54,13 @@ class FakeLinuxGuest {
   void disable_msix();
 
  private:
+  void say(std::string what) {
+    if (journal_ != nullptr) journal_->add("guest: " + what);
+  }
+
   pci::Endpoint& device_;
   bus::Bus& mmio_;
+  FakeJournal* journal_;
 };
 
 }  // namespace ferry::test
