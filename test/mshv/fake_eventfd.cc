@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 namespace ferry::test {
 namespace {
@@ -18,6 +20,17 @@ namespace {
 constexpr uint64_t kCountedIds = 1 << 16;
 std::array<std::atomic<uint64_t>, kCountedIds> g_writes{};
 std::atomic<uint64_t> g_closes{0};
+std::atomic<bool> g_watched{false};
+
+struct CloseWatchers {
+  std::mutex mutex;
+  int next = 0;
+  std::map<int, std::function<void(int)>> observers;
+};
+CloseWatchers& close_watchers() {
+  static CloseWatchers* watchers = new CloseWatchers;  // never destroyed: closes outlive statics
+  return *watchers;
+}
 
 struct FdInfo {
   bool eventfd = false;
@@ -72,6 +85,27 @@ uint64_t eventfd_writes(uint64_t id) {
   return id < kCountedIds ? g_writes[id].load(std::memory_order_acquire) : 0;
 }
 
+int watch_closes(std::function<void(int)> observer) {
+  CloseWatchers& w = close_watchers();
+  std::lock_guard lock(w.mutex);
+  w.observers.emplace(++w.next, std::move(observer));
+  g_watched.store(true, std::memory_order_release);
+  return w.next;
+}
+
+void unwatch_closes(int id) {
+  CloseWatchers& w = close_watchers();
+  std::lock_guard lock(w.mutex);
+  w.observers.erase(id);
+}
+
+void tell_close_watchers(int fd) {
+  if (!g_watched.load(std::memory_order_acquire)) return;
+  CloseWatchers& w = close_watchers();
+  std::lock_guard lock(w.mutex);
+  for (auto& [id, observer] : w.observers) observer(fd);
+}
+
 uint64_t fd_closes() { return g_closes.load(std::memory_order_acquire); }
 
 std::set<uint64_t> open_eventfd_ids(const std::set<int>& except) {
@@ -110,6 +144,7 @@ extern "C" ssize_t __wrap_write(int fd, const void* buf, size_t size) {
 }
 
 extern "C" int __wrap_close(int fd) {
+  ferry::test::tell_close_watchers(fd);
   const int closed = __real_close(fd);
   ferry::test::g_closes.fetch_add(1, std::memory_order_acq_rel);  // after: the fd is gone
   return closed;

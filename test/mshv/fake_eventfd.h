@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 
@@ -37,6 +38,14 @@ uint64_t eventfd_writes(uint64_t id);
 
 /// How many close()s the process has made so far, of any fd.
 uint64_t fd_closes();
+/// Calls `observer` with every fd the process close()s from now on, just before it closes (the fd
+/// still refers to its file), until unwatch_closes() with the id returned. Observers run under a
+/// lock, on the closing thread: they must not close fds themselves, nor take a lock that is held
+/// across a close() (fakes watch their own fds with a leaf lock of their own).
+int watch_closes(std::function<void(int)> observer);
+void unwatch_closes(int id);
+/// Runs the observers for `fd` (the wrapped close() calls it).
+void tell_close_watchers(int fd);
 /// The ids of the eventfds that some open fd, other than those in `except`, refers to.
 std::set<uint64_t> open_eventfd_ids(const std::set<int>& except);
 

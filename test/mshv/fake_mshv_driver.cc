@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -33,6 +34,7 @@ constexpr unsigned long kRunVp = 0x8100B800;
 constexpr unsigned long kGetVpState = 0xC010B801;
 constexpr unsigned long kSetVpState = 0xC010B802;
 constexpr unsigned long kCreateDevice = 0xC00CB808;
+constexpr unsigned long kSetDeviceAttr = 0x4018B800;  // on the MSHV_CREATE_DEVICE fd
 
 constexpr size_t kVpPages = 3;  // registers, intercept message, GHCB
 
@@ -48,9 +50,11 @@ bool user_memory(uint64_t address, size_t length) {
 
 }  // namespace
 
-FakeMshvDriver::FakeMshvDriver(FakeMshvOptions options) : options_(std::move(options)) {}
+FakeMshvDriver::FakeMshvDriver(FakeMshvOptions options) : options_(std::move(options)) {
+  close_watch_ = watch_closes([this](int fd) { closing(fd); });
+}
 
-FakeMshvDriver::~FakeMshvDriver() = default;
+FakeMshvDriver::~FakeMshvDriver() { unwatch_closes(close_watch_); }
 
 int FakeMshvDriver::new_fd(const char* name, Kind kind, FakePartition* partition, FakeVp* vp,
                            size_t size) {
@@ -95,7 +99,7 @@ int FakeMshvDriver::ioctl(int fd, unsigned long request, void* arg) {
     look();
     result = options_.unknown_requests.count(request)
                  ? -ENOTTY
-                 : dispatch(*object, request, arg, detail, lock);
+                 : dispatch(fd, *object, request, arg, detail, lock);
   }
   std::string name = request == kRootHvcall && arg != nullptr
                          ? hvcall_name(static_cast<MshvRootHvcall*>(arg)->code)
@@ -104,8 +108,8 @@ int FakeMshvDriver::ioctl(int fd, unsigned long request, void* arg) {
   return result;
 }
 
-int FakeMshvDriver::dispatch(Object& object, unsigned long request, void* arg, std::string& detail,
-                             std::unique_lock<std::mutex>& lock) {
+int FakeMshvDriver::dispatch(int fd, Object& object, unsigned long request, void* arg,
+                             std::string& detail, std::unique_lock<std::mutex>& lock) {
   switch (object.kind) {
     case Kind::kDevice:
       return request == kCreatePartition ? create_partition(arg) : -ENOTTY;
@@ -125,7 +129,7 @@ int FakeMshvDriver::dispatch(Object& object, unsigned long request, void* arg, s
           return -ENOTTY;
       }
     case Kind::kVfioDevice:
-      return -ENOTTY;
+      return request == kSetDeviceAttr ? set_device_attr(fd, arg) : -ENOTTY;
   }
   return -ENOTTY;
 }
@@ -191,6 +195,11 @@ int FakeMshvDriver::partition_ioctl(FakePartition& p, unsigned long request, voi
       int fd = new_fd("mshv_vfio", Kind::kVfioDevice, &p, nullptr);
       if (fd < 0) return fd;
       args->fd = static_cast<uint32_t>(fd);
+      for (const auto& [partition_fd, o] : objects_) {
+        if (o.kind != Kind::kPartition || o.partition != &p) continue;
+        std::lock_guard bridges(bridge_mutex_);
+        bridges_.push_back({fd, inode_of(fd), partition_fd, o.inode, {}});
+      }
       return 0;
     }
     default:
@@ -268,6 +277,68 @@ int FakeMshvDriver::run_vp(FakePartition& p, FakeVp& vp, void* arg,
     (void)vp.wake().drain();
     look();
   }
+}
+
+// MSHV_SET_DEVICE_ATTR on the VFIO bridge, as kvm_vfio_set_file() answers (the proposed mshv_vfio
+// follows it): the attribute must be VFIO_FILE add or del, the fd an open file; adding a group
+// twice is EEXIST, deleting one never added ENOENT.
+int FakeMshvDriver::set_device_attr(int device_fd, void* arg) {
+  MshvDeviceAttr args;
+  std::memcpy(&args, arg, sizeof args);
+  if (args.flags != 0 || args.group != kMshvDevVfioFile) return -ENXIO;
+  if (args.attr != kMshvDevVfioFileAdd && args.attr != kMshvDevVfioFileDel) return -ENXIO;
+  if (!user_memory(args.addr, sizeof(int32_t))) return -EFAULT;
+  int32_t group_fd = -1;
+  std::memcpy(&group_fd, reinterpret_cast<const void*>(args.addr), sizeof group_fd);
+  if (group_fd < 0 || ::fcntl(group_fd, F_GETFD) < 0) return -EBADF;
+  const uint64_t inode = inode_of(group_fd);
+  std::lock_guard lock(bridge_mutex_);
+  const uint64_t device_inode = inode_of(device_fd);
+  auto of_device = [&](const Bridge& b) {
+    return b.device_fd == device_fd && b.device_inode == device_inode;
+  };
+  auto at = std::find_if(bridges_.begin(), bridges_.end(), of_device);
+  if (at == bridges_.end()) return -ENOTTY;
+  Bridge& bridge = *at;
+  auto same = [&](const BridgedGroup& g) { return g.inode == inode; };
+  auto found = std::find_if(bridge.groups.begin(), bridge.groups.end(), same);
+  if (args.attr == kMshvDevVfioFileAdd) {
+    if (found != bridge.groups.end()) return -EEXIST;
+    bridge.groups.push_back({group_fd, inode});
+    return 0;
+  }
+  if (found == bridge.groups.end()) return -ENOENT;
+  bridge.groups.erase(found);
+  return 0;
+}
+
+void FakeMshvDriver::closing(int fd) {
+  std::lock_guard lock(bridge_mutex_);
+  for (auto it = bridges_.begin(); it != bridges_.end();) {
+    Bridge& bridge = *it;
+    const bool partition_closes =
+        bridge.partition_fd == fd && inode_of(fd) == bridge.partition_inode;
+    if (partition_closes && !bridge.groups.empty()) {
+      violations_.push_back("the partition fd closed with " + std::to_string(bridge.groups.size()) +
+                            " VFIO group(s) still added to its bridge (MSHV_DEV_VFIO_FILE_DEL "
+                            "them first)");
+    }
+    it = partition_closes ? bridges_.erase(it) : std::next(it);
+  }
+}
+
+std::vector<int> FakeMshvDriver::bridged_groups() const {
+  std::lock_guard lock(bridge_mutex_);
+  std::vector<int> fds;
+  for (const Bridge& bridge : bridges_) {
+    for (const BridgedGroup& g : bridge.groups) fds.push_back(g.fd);
+  }
+  return fds;
+}
+
+std::vector<std::string> FakeMshvDriver::rule_violations() const {
+  std::lock_guard lock(bridge_mutex_);
+  return violations_;
 }
 
 // What the kernel did since the last look: the writes to irqfds' eventfds (their injections),

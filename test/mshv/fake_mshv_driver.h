@@ -74,6 +74,12 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   /// Passthrough device interrupts lost because their irqfd was assigned before the trigger.
   uint64_t lost_device_interrupts();
 
+  // --- the VFIO bridge (MSHV_CREATE_DEVICE's fd, with FakeMshvOptions::vfio_device) -----------
+  /// The VFIO group fds added to the bridges with MSHV_SET_DEVICE_ATTR(FILE_ADD), not deleted.
+  std::vector<int> bridged_groups() const;
+  /// Rules of mshv-abi.md the VMM broke, e.g. closing a partition with groups still added.
+  std::vector<std::string> rule_violations() const;
+
   mshv::HvRegisterValue vp_register(unsigned vp, uint32_t name) const;
   void set_vp_register(unsigned vp, uint32_t name, mshv::HvRegisterValue value);
   mshv::HvLapicState lapic(unsigned vp) const;
@@ -106,7 +112,7 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   int new_fd(const char* name, Kind kind, FakePartition* partition, FakeVp* vp, size_t size = 0);
   // The object behind `fd`, or the errno the kernel would give for it.
   Object* lookup(int fd, int& error);
-  int dispatch(Object& object, unsigned long request, void* arg, std::string& detail,
+  int dispatch(int fd, Object& object, unsigned long request, void* arg, std::string& detail,
                std::unique_lock<std::mutex>& lock);
   int create_partition(void* arg);
   int partition_ioctl(FakePartition& p, unsigned long request, void* arg, std::string& detail);
@@ -114,6 +120,8 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   int vp_state(FakeVp& vp, unsigned long request, void* arg);
   int run_vp(FakePartition& p, FakeVp& vp, void* arg, std::unique_lock<std::mutex>& lock);
   void look();
+  int set_device_attr(int device_fd, void* arg);
+  void closing(int fd);  // a close() watcher (fake_eventfd.h): takes only bridge_mutex_
   FakePartition& newest() const;
   FakeVp& vp_of_newest(unsigned vp) const;
 
@@ -126,6 +134,23 @@ class FakeMshvDriver final : public mshv::MshvDriver {
   std::map<unsigned, unsigned> runs_;
   std::string beyond_model_;
   uint64_t closes_seen_ = 0;  // fd_closes() at the last look
+
+  // The VFIO bridges, under their own leaf lock: close() watching needs them without mutex_.
+  struct BridgedGroup {
+    int fd;
+    uint64_t inode;
+  };
+  struct Bridge {  // lives until its partition closes, as a kernel device lives with its VM
+    int device_fd;
+    uint64_t device_inode;
+    int partition_fd;
+    uint64_t partition_inode;
+    std::vector<BridgedGroup> groups;
+  };
+  mutable std::mutex bridge_mutex_;
+  std::vector<Bridge> bridges_;
+  std::vector<std::string> violations_;
+  int close_watch_ = 0;
 };
 
 }  // namespace ferry::test

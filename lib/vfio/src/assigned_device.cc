@@ -149,10 +149,13 @@ Expected<void> AssignedDevice::map_bar_pieces(unsigned index) {
   for (const Area& area : region.mmap_areas) {
     for (const Area& piece : subtract(area, holes)) {
       if (piece.offset % kPage != 0 || piece.size % kPage != 0 || piece.size == 0) continue;
-      FERRY_ASSIGN(Mapping host,
-                   device_->sys().map(device_->fd(), piece.size,
-                                      static_cast<off_t>(region.offset + piece.offset)));
-      pieces_[index].push_back({piece.offset, std::move(host)});
+      auto host = device_->sys().map(device_->fd(), piece.size,
+                                     static_cast<off_t>(region.offset + piece.offset));
+      if (!host) {
+        return fail(std::move(host).error().context(
+            fmt::format("{}: BAR {} at {:#x}+{:#x}", bdf_, index, piece.offset, piece.size)));
+      }
+      pieces_[index].push_back({piece.offset, std::move(*host)});
     }
   }
   return {};

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -68,8 +69,18 @@ Assignment::~Assignment() {
 Expected<Group*> Assignment::take_group(unsigned number) {
   if (auto found = groups_.find(number); found != groups_.end()) return &found->second;
   FERRY_ASSIGN(Group group, Group::open(sys_, number));
-  FERRY_TRY(container_.add_group(group.fd()));
+  if (auto added = container_.add_group(group.fd()); !added) {
+    return fail(std::move(added).error().context(fmt::format("IOMMU group {}", number)));
+  }
   Group& held = groups_.emplace(number, std::move(group)).first->second;
+  if (auto joined = join(number, held); !joined) {
+    drop_group(number);
+    return fail(std::move(joined).error().context(fmt::format("IOMMU group {}", number)));
+  }
+  return &held;
+}
+
+Expected<void> Assignment::join(unsigned number, const Group& group) {
   if (container_.mapped_bytes() == 0) {
     // With the IOMMU type set by the first group: IOVA = guest physical address, before any
     // device can be told to DMA.
@@ -78,20 +89,50 @@ Expected<Group*> Assignment::take_group(unsigned number) {
   if (!bridge_) {
     FERRY_ASSIGN(bridge_, vm_.create_vfio_bridge());
   }
-  FERRY_TRY(bridge_->add_group(held.fd()));
+  FERRY_TRY(bridge_->add_group(group.fd()));
   bridged_.push_back(number);
-  return &held;
+  return {};
+}
+
+void Assignment::drop_group(unsigned number) {
+  const Group& group = groups_.at(number);
+  if (auto bridged = std::find(bridged_.begin(), bridged_.end(), number);
+      bridged != bridged_.end()) {
+    if (auto removed = bridge_->remove_group(group.fd()); !removed) {
+      spdlog::warn("IOMMU group {}: {}", number, removed.error().message());
+    }
+    bridged_.erase(bridged);
+  }
+  if (groups_.size() == 1) container_.unmap_all();  // the mappings were this group's alone
+  if (auto removed = container_.remove_group(group.fd()); !removed) {
+    spdlog::warn("IOMMU group {}: {}", number, removed.error().message());
+  }
+  groups_.erase(number);
+}
+
+Expected<std::shared_ptr<AssignedDevice>> Assignment::take_device(const Group& group,
+                                                                  const std::string& bdf,
+                                                                  irq::MsiRouteTable& routes,
+                                                                  pci::BarSpaces spaces,
+                                                                  std::optional<IntxWiring> intx) {
+  FERRY_ASSIGN(UniqueFd fd, group.device_fd(bdf));
+  FERRY_ASSIGN(Device device, Device::open(sys_, bdf, std::move(fd)));
+  return AssignedDevice::create(std::move(device), vm_, routes, std::move(spaces), intx);
 }
 
 Expected<std::shared_ptr<AssignedDevice>> Assignment::assign(const std::string& bdf, unsigned group,
                                                              irq::MsiRouteTable& routes,
                                                              pci::BarSpaces spaces,
                                                              std::optional<IntxWiring> intx) {
+  const bool taken_here = !groups_.contains(group);
   FERRY_ASSIGN(Group * held, take_group(group));
-  FERRY_ASSIGN(UniqueFd fd, held->device_fd(bdf));
-  FERRY_ASSIGN(Device device, Device::open(sys_, bdf, std::move(fd)));
-  FERRY_ASSIGN(auto assigned, AssignedDevice::create(std::move(device), vm_, routes, spaces, intx));
-  devices_.push_back(assigned);
+  auto assigned = take_device(*held, bdf, routes, std::move(spaces), intx);
+  if (!assigned) {
+    // The device is closed by now (take_device's locals); its group goes if this call took it.
+    if (taken_here) drop_group(group);
+    return fail(std::move(assigned).error());
+  }
+  devices_.push_back(*assigned);
   return assigned;
 }
 

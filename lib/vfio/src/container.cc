@@ -29,6 +29,7 @@ Container::Container(Container&& other) noexcept
     : sys_(other.sys_),
       fd_(std::move(other.fd_)),
       iommu_set_(other.iommu_set_),
+      groups_(other.groups_),
       maps_(std::move(other.maps_)) {
   other.maps_.clear();
 }
@@ -39,10 +40,25 @@ Expected<void> Container::add_group(int group_fd) {
   int container_fd = fd_.get();
   int r = sys_->ioctl(group_fd, VFIO_GROUP_SET_CONTAINER, &container_fd);
   if (r < 0) return fail_errno(-r, "VFIO_GROUP_SET_CONTAINER");
-  if (iommu_set_) return {};
-  r = sys_->ioctl(fd_.get(), VFIO_SET_IOMMU, reinterpret_cast<void*>(VFIO_TYPE1v2_IOMMU));
-  if (r < 0) return fail_errno(-r, "VFIO_SET_IOMMU(type1v2)");
-  iommu_set_ = true;
+  if (!iommu_set_) {
+    r = sys_->ioctl(fd_.get(), VFIO_SET_IOMMU, reinterpret_cast<void*>(VFIO_TYPE1v2_IOMMU));
+    if (r < 0) {
+      (void)sys_->ioctl(group_fd, VFIO_GROUP_UNSET_CONTAINER, nullptr);
+      return fail_errno(-r, "VFIO_SET_IOMMU(type1v2)");
+    }
+    iommu_set_ = true;
+  }
+  ++groups_;
+  return {};
+}
+
+Expected<void> Container::remove_group(int group_fd) {
+  int r = sys_->ioctl(group_fd, VFIO_GROUP_UNSET_CONTAINER, nullptr);
+  if (r < 0) return fail_errno(-r, "VFIO_GROUP_UNSET_CONTAINER");
+  if (groups_ > 0 && --groups_ == 0) {
+    iommu_set_ = false;
+    maps_.clear();  // gone with the IOMMU
+  }
   return {};
 }
 

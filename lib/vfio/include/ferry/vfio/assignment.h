@@ -40,7 +40,8 @@ class Assignment {
 
   /// Takes the device `bdf` of IOMMU group `group`: the group joins the container and the
   /// hypervisor's bridge (guest RAM is DMA-mapped with the first), then the device is reset
-  /// and put in front of the guest as a function on `spaces`' buses.
+  /// and put in front of the guest as a function on `spaces`' buses. On failure the Assignment
+  /// is as it was: a group this call took leaves the bridge and the container and closes.
   Expected<std::shared_ptr<AssignedDevice>> assign(const std::string& bdf, unsigned group,
                                                    irq::MsiRouteTable& routes,
                                                    pci::BarSpaces spaces,
@@ -50,6 +51,14 @@ class Assignment {
   Assignment(accel::Vm& vm, std::vector<GuestRam> ram, VfioSys& sys, Container container)
       : vm_(vm), ram_(std::move(ram)), sys_(sys), container_(std::move(container)) {}
   Expected<Group*> take_group(unsigned number);
+  // The DMA mappings (with the first group) and the bridge, for a group just in the container.
+  Expected<void> join(unsigned number, const Group& group);
+  Expected<std::shared_ptr<AssignedDevice>> take_device(const Group& group, const std::string& bdf,
+                                                        irq::MsiRouteTable& routes,
+                                                        pci::BarSpaces spaces,
+                                                        std::optional<IntxWiring> intx);
+  // Undoes take_group for a group none of whose devices is held.
+  void drop_group(unsigned number);
 
   accel::Vm& vm_;
   std::vector<GuestRam> ram_;

@@ -22,7 +22,12 @@ class Container {
   Container& operator=(Container&&) = delete;
 
   /// Puts the group open at `group_fd` in this container; the first one sets the IOMMU type.
+  /// All or nothing: a group whose IOMMU type could not be set leaves the container again.
   Expected<void> add_group(int group_fd);
+  /// Takes a group with no device fd open out of the container. The last one out takes the
+  /// IOMMU with it (the kernel drops its mappings; unmap_all() them first), so the next group
+  /// in sets it again.
+  Expected<void> remove_group(int group_fd);
   /// Maps [iova, iova+size) to host memory at `host` for device reads and writes (pins it).
   Expected<void> map_dma(uint64_t iova, uint64_t size, void* host);
   /// Unmaps everything map_dma mapped, newest first.
@@ -40,6 +45,7 @@ class Container {
   VfioSys* sys_;
   UniqueFd fd_;
   bool iommu_set_ = false;
+  unsigned groups_ = 0;
   std::vector<DmaMap> maps_;
 };
 

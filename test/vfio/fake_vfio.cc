@@ -1,0 +1,343 @@
+#include "fake_vfio.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/vfio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "fake_eventfd.h"
+
+namespace ferry::test {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+
+uint64_t inode_of(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+}  // namespace
+
+FakeVfio::FakeVfio(FakeVfioOptions options)
+    : options_(std::move(options)),
+      nvme_([this](std::string what) { say(std::move(what)); },
+            [this](std::string violation) { note(std::move(violation)); }) {
+  close_watch_ = watch_closes([this](int fd) { closing(fd); });
+}
+
+FakeVfio::~FakeVfio() { unwatch_closes(close_watch_); }
+
+void FakeVfio::say(std::string what) const {
+  if (options_.journal) options_.journal(std::move(what));
+}
+
+void FakeVfio::note(std::string violation) { violations_.push_back(std::move(violation)); }
+
+bool FakeVfio::failing(FakeVfioStep step) {
+  if (options_.fail_at != step) return false;
+  options_.fail_at = FakeVfioStep::kNone;  // once
+  return true;
+}
+
+int FakeVfio::new_fd(Kind kind) {
+  const int fd = ::memfd_create("fake_vfio", MFD_CLOEXEC);
+  if (fd < 0) return -errno;
+  files_[fd] = {kind, inode_of(fd)};
+  return fd;
+}
+
+FakeVfio::File* FakeVfio::file_of(int fd) {
+  auto it = files_.find(fd);
+  if (it == files_.end() || ::fcntl(fd, F_GETFD) < 0 || inode_of(fd) != it->second.inode) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
+int FakeVfio::open(const char* path) {
+  std::lock_guard lock(mutex_);
+  const std::string p = path;
+  if (p == "/dev/vfio/vfio") {
+    if (failing(FakeVfioStep::kOpenContainer)) return -options_.fail_errno;
+    const int fd = new_fd(Kind::kContainer);
+    if (fd >= 0) container_fd_ = fd;
+    say("VFIO open container");
+    return fd;
+  }
+  if (p != fmt::format("/dev/vfio/{}", options_.group)) return -ENOENT;
+  // vfio_group_fops_open(): one opener at a time.
+  if (held_elsewhere_ || group_fd_ >= 0) return -EBUSY;
+  const int fd = new_fd(Kind::kGroup);
+  if (fd >= 0) group_fd_ = fd;
+  say(fmt::format("VFIO open group {}", options_.group));
+  return fd;
+}
+
+int FakeVfio::ioctl(int fd, unsigned long request, void* arg) {
+  std::lock_guard lock(mutex_);
+  File* file = file_of(fd);
+  if (file == nullptr) return ::fcntl(fd, F_GETFD) < 0 ? -EBADF : -ENOTTY;
+  switch (file->kind) {
+    case Kind::kContainer:
+      return container_ioctl(request, arg);
+    case Kind::kGroup:
+      return group_ioctl(fd, request, arg);
+    case Kind::kDevice:
+      return device_ioctl(request, arg);
+  }
+  return -ENOTTY;
+}
+
+int FakeVfio::container_ioctl(unsigned long request, void* arg) {
+  switch (request) {
+    case VFIO_GET_API_VERSION:
+      return VFIO_API_VERSION;
+    case VFIO_CHECK_EXTENSION: {
+      const auto extension = reinterpret_cast<uintptr_t>(arg);
+      return extension == VFIO_TYPE1_IOMMU || extension == VFIO_TYPE1v2_IOMMU ? 1 : 0;
+    }
+    case VFIO_SET_IOMMU: {
+      // vfio_ioctl_set_iommu(): a group first, the type once.
+      if (!group_in_container_ || iommu_set_) return -EINVAL;
+      const auto type = reinterpret_cast<uintptr_t>(arg);
+      if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU) return -ENODEV;
+      if (failing(FakeVfioStep::kSetIommu)) return -options_.fail_errno;
+      iommu_set_ = true;
+      say("VFIO SET_IOMMU type1v2");
+      return 0;
+    }
+    case VFIO_IOMMU_MAP_DMA:
+      return map_dma(arg);
+    case VFIO_IOMMU_UNMAP_DMA:
+      return unmap_dma(arg);
+    default:
+      return iommu_set_ ? -ENOTTY : -EINVAL;  // no driver yet: vfio_fops_unl_ioctl()
+  }
+}
+
+// vfio_dma_do_map() of type1.
+int FakeVfio::map_dma(void* arg) {
+  if (!iommu_set_) return -EINVAL;
+  auto* map = static_cast<vfio_iommu_type1_dma_map*>(arg);
+  if (map->argsz < sizeof *map) return -EINVAL;
+  const uint32_t rw = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+  if ((map->flags & ~rw) != 0 || map->size == 0 || map->iova % kPage != 0 ||
+      map->size % kPage != 0 || map->vaddr % kPage != 0 || map->iova + map->size < map->iova) {
+    return -EINVAL;
+  }
+  for (const auto& [iova, m] : dma_) {
+    if (map->iova < iova + m.size && iova < map->iova + map->size) return -EEXIST;
+  }
+  if (failing(FakeVfioStep::kMapDma)) return -options_.fail_errno;
+  dma_[map->iova] = {map->iova, map->size, map->vaddr};
+  say(fmt::format("VFIO MAP_DMA {:#x}+{:#x}", map->iova, map->size));
+  return 0;
+}
+
+// vfio_dma_do_unmap() of type1 v2: whole mappings only; a range that meets none unmaps nothing.
+int FakeVfio::unmap_dma(void* arg) {
+  if (!iommu_set_) return -EINVAL;
+  auto* unmap = static_cast<vfio_iommu_type1_dma_unmap*>(arg);
+  if (unmap->argsz < sizeof *unmap || unmap->flags != 0 || unmap->iova % kPage != 0 ||
+      unmap->size % kPage != 0) {
+    return -EINVAL;
+  }
+  const uint64_t begin = unmap->iova, end = unmap->iova + unmap->size;
+  uint64_t unmapped = 0;
+  for (const auto& [iova, m] : dma_) {
+    const bool meets = iova < end && begin < iova + m.size;
+    if (meets && (iova < begin || iova + m.size > end)) return -EINVAL;  // would split it
+  }
+  for (auto it = dma_.begin(); it != dma_.end();) {
+    const bool inside = it->first >= begin && it->first + it->second.size <= end;
+    if (inside) unmapped += it->second.size;
+    it = inside ? dma_.erase(it) : std::next(it);
+  }
+  unmap->size = unmapped;
+  say(fmt::format("VFIO UNMAP_DMA {:#x}+{:#x}", begin, unmapped));
+  return 0;
+}
+
+int FakeVfio::group_ioctl(int fd, unsigned long request, void* arg) {
+  switch (request) {
+    case VFIO_GROUP_GET_STATUS: {
+      auto* status = static_cast<vfio_group_status*>(arg);
+      if (status->argsz < sizeof *status) return -EINVAL;
+      status->flags = (options_.viable ? VFIO_GROUP_FLAGS_VIABLE : 0) |
+                      (group_in_container_ ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
+      return 0;
+    }
+    case VFIO_GROUP_SET_CONTAINER: {
+      const int container = *static_cast<int*>(arg);
+      if (group_in_container_) return -EINVAL;
+      File* target = file_of(container);
+      if (target == nullptr || target->kind != Kind::kContainer) return -EINVAL;
+      if (!options_.viable) return -EPERM;
+      if (failing(FakeVfioStep::kSetContainer)) return -options_.fail_errno;
+      group_in_container_ = true;
+      say(fmt::format("VFIO SET_CONTAINER group {}", options_.group));
+      return 0;
+    }
+    case VFIO_GROUP_UNSET_CONTAINER:
+      // vfio_group_ioctl_unset_container(): not while a device fd is open. The last group out
+      // takes the IOMMU and every DMA mapping with it.
+      if (!group_in_container_) return -EINVAL;
+      if (!device_fds_.empty()) return -EBUSY;
+      group_in_container_ = false;
+      iommu_set_ = false;
+      dma_.clear();
+      say(fmt::format("VFIO UNSET_CONTAINER group {}", options_.group));
+      return 0;
+    case VFIO_GROUP_GET_DEVICE_FD: {
+      // vfio_group_ioctl_get_device_fd(): the container must have its IOMMU.
+      if (!group_in_container_ || !iommu_set_) return -EINVAL;
+      const std::string bdf = static_cast<const char*>(arg);
+      if (bdf != options_.bdf) return -ENODEV;
+      if (failing(FakeVfioStep::kGetDeviceFd)) return -options_.fail_errno;
+      const int device = new_fd(Kind::kDevice);
+      if (device < 0) return device;
+      device_fds_.push_back(device);
+      say(fmt::format("VFIO GET_DEVICE_FD {}", bdf));
+      (void)fd;
+      return device;
+    }
+    default:
+      return -ENOTTY;
+  }
+}
+
+int FakeVfio::device_ioctl(unsigned long request, void* arg) {
+  switch (request) {
+    case VFIO_DEVICE_GET_INFO:
+      return nvme_.get_info(*static_cast<vfio_device_info*>(arg));
+    case VFIO_DEVICE_GET_REGION_INFO:
+      return nvme_.region_info(*static_cast<vfio_region_info*>(arg),
+                               failing(FakeVfioStep::kRegionInfo));
+    case VFIO_DEVICE_GET_IRQ_INFO:
+      return nvme_.irq_info(*static_cast<vfio_irq_info*>(arg));
+    case VFIO_DEVICE_SET_IRQS: {
+      const auto* set = static_cast<const vfio_irq_set*>(arg);
+      return nvme_.set_irqs(*set, reinterpret_cast<const uint8_t*>(set) + sizeof *set,
+                            options_.on_trigger);
+    }
+    case VFIO_DEVICE_RESET:
+      return nvme_.reset();
+    default:
+      return -ENOTTY;
+  }
+}
+
+ssize_t FakeVfio::pread(int fd, void* data, size_t size, off_t offset) {
+  std::lock_guard lock(mutex_);
+  File* file = file_of(fd);
+  if (file == nullptr || file->kind != Kind::kDevice) return -EBADF;
+  return nvme_.read(static_cast<uint64_t>(offset), data, size);
+}
+
+ssize_t FakeVfio::pwrite(int fd, const void* data, size_t size, off_t offset) {
+  std::lock_guard lock(mutex_);
+  File* file = file_of(fd);
+  if (file == nullptr || file->kind != Kind::kDevice) return -EBADF;
+  return nvme_.write(static_cast<uint64_t>(offset), data, size);
+}
+
+Expected<Mapping> FakeVfio::map(int fd, size_t size, off_t offset) {
+  std::lock_guard lock(mutex_);
+  File* file = file_of(fd);
+  if (file == nullptr || file->kind != Kind::kDevice) return fail_errno(EBADF, "mmap");
+  if (failing(FakeVfioStep::kMmap)) return fail_errno(options_.fail_errno, "mmap");
+  auto mapping = nvme_.map(size, static_cast<uint64_t>(offset));
+  if (mapping) bar_maps_.emplace_back(mapping->data(), mapping->size());
+  return mapping;
+}
+
+bool FakeVfio::fire(unsigned vector) {
+  int fd = -1;
+  {
+    std::lock_guard lock(mutex_);
+    fd = nvme_.trigger_of(vector);
+    say(fmt::format("device fires v{}{}", vector, fd < 0 ? " (no trigger: lost)" : ""));
+  }
+  if (fd < 0) return false;
+  if (options_.on_fire) {
+    options_.on_fire(fd);
+  } else {
+    const uint64_t one = 1;
+    (void)!::write(fd, &one, sizeof one);
+  }
+  return true;
+}
+
+void FakeVfio::hold_group_elsewhere(bool held) {
+  std::lock_guard lock(mutex_);
+  held_elsewhere_ = held;
+}
+
+// The kernel's release of each file, seen just before the close.
+void FakeVfio::closing(int fd) {
+  std::lock_guard lock(mutex_);
+  auto it = files_.find(fd);
+  if (it == files_.end() || inode_of(fd) != it->second.inode) return;
+  const Kind kind = it->second.kind;
+  files_.erase(it);
+  switch (kind) {
+    case Kind::kDevice:
+      std::erase(device_fds_, fd);
+      say("close VFIO device");
+      return;
+    case Kind::kGroup:
+      if (!device_fds_.empty()) {
+        note(fmt::format("group {} closed while {} fd(s) of its device are open", options_.group,
+                         device_fds_.size()));
+      }
+      // vfio_group_fops_release(): the group leaves its container; the last group out takes
+      // the IOMMU and every DMA mapping with it.
+      group_fd_ = -1;
+      group_in_container_ = false;
+      iommu_set_ = false;
+      dma_.clear();
+      say(fmt::format("close VFIO group {}", options_.group));
+      return;
+    case Kind::kContainer:
+      container_fd_ = -1;
+      say("close VFIO container");
+      return;
+  }
+}
+
+size_t FakeVfio::open_fds() const {
+  std::lock_guard lock(mutex_);
+  return files_.size();
+}
+
+std::vector<FakeVfio::DmaMap> FakeVfio::dma_maps() const {
+  std::lock_guard lock(mutex_);
+  std::vector<DmaMap> maps;
+  for (const auto& [iova, m] : dma_) maps.push_back(m);
+  return maps;
+}
+
+std::vector<std::pair<const void*, size_t>> FakeVfio::bar_maps() const {
+  std::lock_guard lock(mutex_);
+  return bar_maps_;
+}
+
+bool FakeVfio::device_open() const {
+  std::lock_guard lock(mutex_);
+  return !device_fds_.empty();
+}
+
+std::vector<std::string> FakeVfio::rule_violations() const {
+  std::lock_guard lock(mutex_);
+  return violations_;
+}
+
+}  // namespace ferry::test
