@@ -81,7 +81,8 @@ TEST(VfioNvme, TheGuestReadsTheNonceAndWritesItsPatternThroughPassthrough) {
   ASSERT_EQ(::fsync(fd), 0) << std::strerror(errno);
 
   const std::string spec = FERRY_SOURCE_DIR "/examples/nvme-passthrough.yaml";
-  auto result = session.run(shell_quote({FERRY_BINARY, "run", spec, "--stats"}), std::chrono::seconds(600));
+  auto result =
+      session.run(shell_quote({FERRY_BINARY, "run", spec, "--stats"}), std::chrono::seconds(600));
   ASSERT_TRUE(result) << result.error().message()
                       << "\n(ctest starts the session: run this test with ctest -L vfio)";
   std::cout << result->output;  // the guest's report, for the test log
@@ -98,8 +99,8 @@ TEST(VfioNvme, TheGuestReadsTheNonceAndWritesItsPatternThroughPassthrough) {
   ASSERT_EQ(exits.size(), 2u) << "ferry --stats printed no MMIO exit count";
   const uint64_t register_accesses = std::stoull(accesses[1]);
   const uint64_t mmio_exits = std::stoull(exits[1]);
-  std::cout << "BAR0 register accesses " << register_accesses << ", MMIO exits (all) "
-            << mmio_exits << "\n";
+  std::cout << "BAR0 register accesses " << register_accesses << ", MMIO exits (all) " << mmio_exits
+            << "\n";
   EXPECT_LT(mmio_exits, register_accesses / 2)
       << "BAR 0's registers trap instead of being mapped into the guest";
 
