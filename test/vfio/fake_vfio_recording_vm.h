@@ -27,6 +27,11 @@ class RecordingVm final : public accel::Vm {
     mapped_.insert(host);
     return {};
   }
+  Expected<void> map_device_memory(uint64_t gpa, uint64_t size, void* host) override {
+    journal_.add(fmt::format("KVM map device memory gpa {:#x}+{:#x}", gpa, size));
+    mapped_.insert(host);
+    return {};
+  }
   Expected<void> unmap_memory(uint64_t gpa, uint64_t size) override {
     journal_.add(fmt::format("KVM unmap gpa {:#x}+{:#x}", gpa, size));
     return {};
