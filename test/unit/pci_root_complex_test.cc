@@ -23,7 +23,8 @@ class RootComplexTest : public ::testing::Test {
                                                  .mmio32 = {0xc0000000, 512 * kMiB},
                                                  .mmio64 = {4 * kGiB, 60 * kGiB}},
                                      .ecam_base = kEcamBase,
-                                     .ecam_size = 256 * kMiB});
+                                     .ecam_size = 256 * kMiB,
+                                     .excluded = {}});
     ASSERT_TRUE(root) << root.error().message();
     root_ = std::move(*root);
   }
@@ -159,7 +160,8 @@ TEST_F(RootComplexTest, ADeviceThatDoesNotFitSaysWhereAndWhy) {
       mmio, pio,
       {.windows = {.io = {0xc000, 0x20}, .mmio32 = {0xc0000000, 64 * kKiB}, .mmio64 = {}},
        .ecam_base = kEcamBase,
-       .ecam_size = 1 * kMiB});
+       .ecam_size = 1 * kMiB,
+       .excluded = {}});
   ASSERT_TRUE(small);
   auto first = PciTestDevice::create((*small)->bar_spaces(), routes_);
   ASSERT_TRUE((*small)->add(*first, 4));  // the 64-bit BAR falls back below 4 GiB
@@ -171,15 +173,37 @@ TEST_F(RootComplexTest, ADeviceThatDoesNotFitSaysWhereAndWhy) {
             "0xc000-0xc01f; use fewer devices with I/O BARs");
 }
 
+// An IOMMU's reserved regions (of the assigned devices' groups) get no BAR, in either window.
+TEST_F(RootComplexTest, ExcludedRangesGetNoBar) {
+  bus::Bus mmio("mmio"), pio("port");
+  auto root = RootComplex::create(mmio, pio,
+                                  {.windows = {.io = {0xc000, 0x4000},
+                                               .mmio32 = {0xc0000000, 512 * kMiB},
+                                               .mmio64 = {4 * kGiB, 60 * kGiB}},
+                                   .ecam_base = kEcamBase,
+                                   .ecam_size = kMiB,
+                                   .excluded = {{0xbfff0000, 0x20000}, {4 * kGiB, 2 * kGiB}}});
+  ASSERT_TRUE(root) << root.error().message();
+  auto device = PciTestDevice::create((*root)->bar_spaces(), routes_);
+  ASSERT_TRUE((*root)->add(*device, 1));
+  const uint64_t bar0 = (*device)->config_read(kBar0, 4) & ~0xfull;
+  const uint64_t bar2 = uint64_t{(*device)->config_read(kBar0 + 12, 4)} << 32 |
+                        ((*device)->config_read(kBar0 + 8, 4) & ~0xfull);
+  const uint64_t rom = (*device)->config_read(kRomBar, 4) & kRomAddressMask;
+  EXPECT_GE(bar0, 0xc0010000u) << "BAR 0 in the excluded start of the 32-bit window";
+  EXPECT_GE(rom, 0xc0010000u) << "the ROM in the excluded start of the 32-bit window";
+  EXPECT_EQ(bar2, 6 * kGiB) << "the 64-bit BAR goes past the excluded 4-6 GiB";
+}
+
 TEST_F(RootComplexTest, TheConfigPortsAndEcamAreClaimed) {
   bus::Bus mmio("mmio"), pio("port");
   ASSERT_TRUE(pio.insert(0xcfc, 1, std::make_shared<ConfigPorts>(nullptr)));
-  auto clash =
-      RootComplex::create(mmio, pio, {.windows = {}, .ecam_base = kEcamBase, .ecam_size = kMiB});
+  auto clash = RootComplex::create(
+      mmio, pio, {.windows = {}, .ecam_base = kEcamBase, .ecam_size = kMiB, .excluded = {}});
   ASSERT_FALSE(clash);
   EXPECT_EQ(clash.error().code(), Errc::kExists);
-  auto odd =
-      RootComplex::create(mmio_, pio_, {.windows = {}, .ecam_base = kEcamBase, .ecam_size = 1000});
+  auto odd = RootComplex::create(
+      mmio_, pio_, {.windows = {}, .ecam_base = kEcamBase, .ecam_size = 1000, .excluded = {}});
   ASSERT_FALSE(odd);
   EXPECT_NE(odd.error().message().find("1 MiB per bus"), std::string::npos);
 }

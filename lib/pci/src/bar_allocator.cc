@@ -4,6 +4,28 @@
 
 namespace ferry::pci {
 
+namespace {
+
+// Takes the part of `range` that lies in `allocator`'s window, so nothing is placed there.
+void exclude(AddressAllocator& allocator, const AddressWindow& range) {
+  const AddressWindow& w = allocator.window();
+  if (w.size == 0 || range.size == 0) return;
+  const uint64_t begin = std::max(w.base, range.base);
+  const uint64_t end = std::min(w.base + (w.size - 1), range.base + (range.size - 1));  // inclusive
+  if (begin > end) return;
+  (void)allocator.reserve(begin, end - begin + 1);  // excluded ranges may overlap each other
+}
+
+}  // namespace
+
+BarAllocator::BarAllocator(const BridgeWindows& windows, const std::vector<AddressWindow>& excluded)
+    : io_(windows.io), mmio32_(windows.mmio32), mmio64_(windows.mmio64) {
+  for (const AddressWindow& range : excluded) {
+    exclude(mmio32_, range);
+    exclude(mmio64_, range);
+  }
+}
+
 Expected<uint64_t> BarAllocator::allocate(const BarSpec& spec) {
   FERRY_TRY(check_bar_spec(spec));
   if (spec.kind == BarKind::kIo) {

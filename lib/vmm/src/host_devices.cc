@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "ferry/pci/host/bdf.h"
 #include "ferry/pci/host/inventory.h"
 #include "ferry/pci/host/verdict.h"
@@ -23,15 +25,45 @@ std::string failures(const pci::host::Verdict& verdict) {
   return text;
 }
 
+// Adds the limits of the IOMMU in front of `device` to `iommu`; fails when one of its group's
+// reserved regions overlaps guest RAM, which could then not be mapped for DMA.
+Expected<void> add_iommu_limits(const std::string& what, const pci::host::HostDevice& device,
+                                const pci::host::Inventory& inventory, uint64_t memory_size,
+                                IommuConstraints& iommu) {
+  if (device.iommu_unit) {
+    const pci::host::IommuUnit* unit = inventory.iommu_unit(*device.iommu_unit);
+    if (unit != nullptr && unit->address_bits) {
+      iommu.address_bits = std::min(iommu.address_bits.value_or(64), *unit->address_bits);
+    }
+  }
+  const pci::host::IommuGroup* group = inventory.group(*device.iommu_group);
+  if (group == nullptr) return {};
+  for (const pci::host::ReservedRegion& r : group->reserved) {
+    iommu.reserved.push_back({r.start, r.end - r.start + 1});
+    // VFIO maps over a relaxable direct region (a legacy device's RMRR); the rest it refuses.
+    if (r.type == "direct-relaxable") continue;
+    for (const RamRange& ram : ram_ranges(memory_size)) {
+      if (r.start <= ram.gpa + ram.size - 1 && ram.gpa <= r.end) {
+        return fail(Errc::kInvalidArgument,
+                    "{}: guest RAM {:#x}-{:#x} overlaps IOMMU group {}'s reserved region "
+                    "{:#x}-{:#x} ({}), which the IOMMU will not map for DMA; give the guest "
+                    "less memory",
+                    what, ram.gpa, ram.gpa + ram.size - 1, group->number, r.start, r.end, r.type);
+      }
+    }
+    iommu.reserved.push_back({r.start, r.end - r.start + 1});
+  }
+  return {};
+}
+
 }  // namespace
 
-Expected<std::vector<HostDeviceChoice>> check_host_devices(const VmConfig& config,
-                                                           unsigned physical_address_bits,
-                                                           const std::string& sysfs_root) {
-  std::vector<HostDeviceChoice> choices;
+Expected<HostDevicePlan> check_host_devices(const VmConfig& config, unsigned physical_address_bits,
+                                            const std::string& sysfs_root) {
+  HostDevicePlan plan;
   bool any = false;
   for (const DeviceConfig& d : config.devices) any |= d.type == DeviceType::kVfio;
-  if (!any) return choices;
+  if (!any) return plan;
   FERRY_ASSIGN(auto inventory,
                pci::host::Inventory::scan({.sysfs_root = sysfs_root, .pci_ids = {}}));
   FERRY_ASSIGN(auto windows, pci::host::GuestWindows::for_guest(ram_top(config.memory_size),
@@ -54,9 +86,10 @@ Expected<std::vector<HostDeviceChoice>> check_host_devices(const VmConfig& confi
                   "  (ferry check {} prints the whole report)",
                   what, failures(verdict), d.host_bdf);
     }
-    choices.push_back({i, d.host_bdf, *device->iommu_group});
+    plan.devices.push_back({i, d.host_bdf, *device->iommu_group});
+    FERRY_TRY(add_iommu_limits(what, *device, inventory, config.memory_size, plan.iommu));
   }
-  return choices;
+  return plan;
 }
 
 }  // namespace ferry::vmm

@@ -62,7 +62,7 @@ Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor
                GuestMemory::allocate(config.memory_size, config.huge_page_size));
   machine->memory_.emplace(std::move(memory));
   FERRY_ASSIGN(machine->vm_, hypervisor.create_vm({.vcpus = config.vcpus}));
-  if (!host_devices.empty()) {
+  if (!host_devices.devices.empty()) {
     FERRY_ASSIGN(machine->event_loop_, irq::EventLoop::start());
   }
   machine->routes_ =
@@ -75,8 +75,9 @@ Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor
   return machine;
 }
 
-Expected<void> Machine::assign_host_devices(const std::vector<HostDeviceChoice>& choices,
+Expected<void> Machine::assign_host_devices(const HostDevicePlan& plan,
                                             unsigned physical_address_bits) {
+  const std::vector<HostDeviceChoice>& choices = plan.devices;
   HostDeviceMaker make;
   if (!choices.empty()) {
     std::vector<vfio::GuestRam> ram;
@@ -98,8 +99,8 @@ Expected<void> Machine::assign_host_devices(const std::vector<HostDeviceChoice>&
       return fail(Errc::kInternal, "devices[{}] was not checked", entry);
     };
   }
-  FERRY_ASSIGN(pci_,
-               create_pci(config_, physical_address_bits, *routes_, mmio_bus_, pio_bus_, make));
+  FERRY_ASSIGN(pci_, create_pci(config_, physical_address_bits, *routes_, mmio_bus_, pio_bus_, make,
+                                plan.iommu));
   return {};
 }
 

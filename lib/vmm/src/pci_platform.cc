@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "ferry/guests/pcitest.h"
 #include "ferry/guests/testdev.h"
 #include "ferry/pci/pci_test_device.h"
@@ -28,15 +30,18 @@ Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
                                                        unsigned physical_address_bits,
                                                        irq::MsiRouteTable& routes, bus::Bus& mmio,
                                                        bus::Bus& pio,
-                                                       const HostDeviceMaker& host_device) {
-  const pci::RootComplexLayout layout{
-      .windows = pci_windows(config.memory_size, physical_address_bits),
-      .ecam_base = kPciEcamBase,
-      .ecam_size = kPciEcamSize};
+                                                       const HostDeviceMaker& host_device,
+                                                       const IommuConstraints& iommu) {
+  // BARs stay where the IOMMU can map them too (peer-to-peer DMA): below its address width.
+  const unsigned bits = std::min(physical_address_bits, iommu.address_bits.value_or(64));
+  const pci::RootComplexLayout layout{.windows = pci_windows(config.memory_size, bits),
+                                      .ecam_base = kPciEcamBase,
+                                      .ecam_size = kPciEcamSize,
+                                      .excluded = iommu.reserved};
   FERRY_ASSIGN(auto root, pci::RootComplex::create(mmio, pio, layout));
   spdlog::debug("PCI: I/O {}, 32-bit MMIO {}, 64-bit MMIO {} ({} physical address bits)",
                 pci::describe(layout.windows.io), pci::describe(layout.windows.mmio32),
-                pci::describe(layout.windows.mmio64), physical_address_bits);
+                pci::describe(layout.windows.mmio64), bits);
   for (size_t i = 0; i < config.devices.size(); ++i) {
     const DeviceConfig& d = config.devices[i];
     const bool vfio = d.type == DeviceType::kVfio;

@@ -1,7 +1,11 @@
 // The firmware's part of BAR placement: picks guest addresses for BARs inside the host bridge's
 // windows. Memory BARs are aligned to their size and to at least a page, so no two BARs share a
-// page (a page is what a VFIO BAR mapping or an MSI-X hole is carved in).
+// page (a page is what a VFIO BAR mapping or an MSI-X hole is carved in). The same placement
+// rules (windows, alignment, excluded ranges) are what `ferry check` plans a device with
+// (pci::host::plan_bars).
 #pragma once
+
+#include <vector>
 
 #include <cstdint>
 
@@ -15,8 +19,10 @@ constexpr uint64_t kBarPageSize = 4096;
 
 class BarAllocator {
  public:
-  explicit BarAllocator(const BridgeWindows& windows)
-      : io_(windows.io), mmio32_(windows.mmio32), mmio64_(windows.mmio64) {}
+  /// No BAR is placed over `excluded` (the IOMMU's reserved regions of the VM's assigned
+  /// devices: DMA to a BAR there, peer to peer, could not be mapped).
+  explicit BarAllocator(const BridgeWindows& windows,
+                        const std::vector<AddressWindow>& excluded = {});
 
   /// An address for a BAR: I/O in the I/O window, 32-bit memory in the 32-bit window, 64-bit
   /// memory in the 64-bit window, or in the 32-bit window when the 64-bit one has no room.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "ferry/base/error.h"
 #include "ferry/bus/bus.h"
@@ -19,6 +20,7 @@ struct RootComplexLayout {
   BridgeWindows windows;
   uint64_t ecam_base = 0;
   uint64_t ecam_size = 0;  // 1 MiB per bus, 1 to 256 buses; functions sit on bus 0 only
+  std::vector<AddressWindow> excluded;  // where no BAR may go (IOMMU reserved regions)
 };
 
 class RootComplex {
@@ -38,7 +40,7 @@ class RootComplex {
 
  private:
   RootComplex(bus::Bus& mmio, bus::Bus& pio, const RootComplexLayout& layout)
-      : mmio_(mmio), pio_(pio), layout_(layout), allocator_(layout.windows) {}
+      : mmio_(mmio), pio_(pio), layout_(layout), allocator_(layout.windows, layout.excluded) {}
   Expected<void> assign_bars(Endpoint& endpoint, unsigned slot);
 
   bus::Bus& mmio_;

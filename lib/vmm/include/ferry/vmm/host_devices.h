@@ -3,10 +3,12 @@
 // stops the VM with the failed checks and the commands that fix them.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ferry/base/error.h"
+#include "ferry/pci/address_window.h"
 #include "ferry/vmm/vm_config.h"
 
 namespace ferry::vmm {
@@ -17,10 +19,22 @@ struct HostDeviceChoice {
   unsigned group = 0;
 };
 
+// What the IOMMUs in front of the assigned devices allow the guest's BARs: the same limits
+// `ferry check` plans with (pci::host::plan_bars), so the two cannot disagree.
+struct IommuConstraints {
+  std::optional<unsigned> address_bits;      // the narrowest IOMMU's; none when unknown
+  std::vector<pci::AddressWindow> reserved;  // every group's reserved regions
+};
+
+struct HostDevicePlan {
+  std::vector<HostDeviceChoice> devices;
+  IommuConstraints iommu;
+};
+
 /// Reads the host's PCI devices from `sysfs_root` and judges every vfio entry of `config` for a
-/// guest with `physical_address_bits`.
-Expected<std::vector<HostDeviceChoice>> check_host_devices(const VmConfig& config,
-                                                           unsigned physical_address_bits,
-                                                           const std::string& sysfs_root = "/sys");
+/// guest with `physical_address_bits`. Guest RAM must stay out of the IOMMUs' reserved regions
+/// (it is mapped for DMA at its guest addresses).
+Expected<HostDevicePlan> check_host_devices(const VmConfig& config, unsigned physical_address_bits,
+                                            const std::string& sysfs_root = "/sys");
 
 }  // namespace ferry::vmm

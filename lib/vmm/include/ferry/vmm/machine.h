@@ -75,8 +75,7 @@ class Machine final : private VcpuRunner::Observer {
   Expected<void> load_payload(bool gib_pages);
   Expected<void> add_devices();
   // The spec's PCI devices, the host ones through VFIO (after the guest's RAM exists).
-  Expected<void> assign_host_devices(const std::vector<HostDeviceChoice>& choices,
-                                     unsigned physical_address_bits);
+  Expected<void> assign_host_devices(const HostDevicePlan& plan, unsigned physical_address_bits);
   Expected<void> create_vcpus(const std::vector<accel::CpuidEntry>& cpuid);
   void end(Outcome outcome);
   void on_vcpu_stopped(unsigned index, const Expected<accel::Exit>& why) override;

@@ -4,6 +4,8 @@
 
 #include <functional>
 
+#include "ferry/vmm/host_devices.h"
+
 #include <cstdint>
 #include <memory>
 
@@ -23,11 +25,13 @@ using HostDeviceMaker =
     std::function<Expected<std::shared_ptr<pci::Endpoint>>(size_t entry, pci::BarSpaces spaces)>;
 
 /// The root complex on `mmio` and `pio`, with every device of `config.devices` on it and its
-/// BARs assigned; `host_device` makes the vfio ones. Errors name the spec entry (devices[N]).
+/// BARs assigned; `host_device` makes the vfio ones, and `iommu` keeps every BAR inside the
+/// assigned devices' IOMMU limits. Errors name the spec entry (devices[N]).
 Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
                                                        unsigned physical_address_bits,
                                                        irq::MsiRouteTable& routes, bus::Bus& mmio,
                                                        bus::Bus& pio,
-                                                       const HostDeviceMaker& host_device = {});
+                                                       const HostDeviceMaker& host_device = {},
+                                                       const IommuConstraints& iommu = {});
 
 }  // namespace ferry::vmm
