@@ -67,11 +67,7 @@
 #define MSI_PER_VECTOR_MASK (1u << 8)
 
 /* ferry's IOAPIC (guests/ioapic.c). */
-#define IOAPIC_BASE 0xfec00000u
-#define IOAPIC_SELECT 0x00
-#define IOAPIC_WINDOW 0x10
 #define IOAPIC_VERSION 0x01
-#define IOAPIC_REDIRECTION 0x10
 #define RTE_REMOTE_IRR (1u << 14)
 #define RTE_LEVEL (1u << 15)
 #define RTE_MASKED (1u << 16)
@@ -105,14 +101,6 @@ static uint32_t cfg_read32(uint32_t offset) { return mmio_read32(cfg(slot_, offs
 static void cfg_write16(uint32_t offset, uint16_t v) { mmio_write16(cfg(slot_, offset), v); }
 static void cfg_write32(uint32_t offset, uint32_t v) { mmio_write32(cfg(slot_, offset), v); }
 
-static uint32_t ioapic_read(uint32_t index) {
-  mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, index);
-  return mmio_read32(IOAPIC_BASE + IOAPIC_WINDOW);
-}
-static void ioapic_write(uint32_t index, uint32_t value) {
-  mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, index);
-  mmio_write32(IOAPIC_BASE + IOAPIC_WINDOW, value);
-}
 static uint32_t rte_low(void) { return ioapic_read(IOAPIC_REDIRECTION + 2 * ioapic_pin_); }
 static void route_pin(uint32_t low) {
   ioapic_write(IOAPIC_REDIRECTION + 2 * ioapic_pin_ + 1, lapic_id() << 24);

@@ -12,9 +12,6 @@
  * tests.) Exits 0, or 20+ on failure, with the level handler's history. */
 #include "rt/interrupts64.h"
 
-#define IOAPIC_BASE 0xfec00000u
-#define IOAPIC_SELECT 0x00
-#define IOAPIC_WINDOW 0x10
 #define PIN_COM1 4
 #define VECTOR_EDGE 0x30
 #define VECTOR_LEVEL 0x31
@@ -37,16 +34,6 @@ struct level_run {
   uint64_t tsc;
 };
 static volatile struct level_run level_runs[8];
-
-static uint32_t ioapic_read(uint32_t index) {
-  mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, index);
-  return mmio_read32(IOAPIC_BASE + IOAPIC_WINDOW);
-}
-
-static void ioapic_write(uint32_t index, uint32_t value) {
-  mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, index);
-  mmio_write32(IOAPIC_BASE + IOAPIC_WINDOW, value);
-}
 
 static void route_com1(uint32_t low) {
   ioapic_write(0x10 + 2 * PIN_COM1 + 1, lapic_id() << 24);

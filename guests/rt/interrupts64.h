@@ -65,4 +65,19 @@ static UNUSED void enable_lapic_and_interrupts(void) {
 static UNUSED uint32_t lapic_id(void) { return mmio_read32(LAPIC_BASE + LAPIC_ID) >> 24; }
 static UNUSED void lapic_eoi(void) { mmio_write32(LAPIC_BASE + LAPIC_EOI, 0); }
 
+/* ferry's IOAPIC: registers through the select/window pair. */
+#define IOAPIC_BASE 0xfec00000u
+#define IOAPIC_SELECT 0x00
+#define IOAPIC_WINDOW 0x10
+#define IOAPIC_REDIRECTION 0x10 /* entry n: 0x10 + 2n (low dword), + 1 (high) */
+
+static UNUSED uint32_t ioapic_read(uint32_t index) {
+  mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, index);
+  return mmio_read32(IOAPIC_BASE + IOAPIC_WINDOW);
+}
+static UNUSED void ioapic_write(uint32_t index, uint32_t value) {
+  mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, index);
+  mmio_write32(IOAPIC_BASE + IOAPIC_WINDOW, value);
+}
+
 #endif
