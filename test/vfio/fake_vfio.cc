@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <linux/vfio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "fake_eventfd.h"
 
@@ -216,8 +218,12 @@ int FakeVfio::group_ioctl(int fd, unsigned long request, void* arg) {
 
 int FakeVfio::device_ioctl(unsigned long request, void* arg) {
   switch (request) {
-    case VFIO_DEVICE_GET_INFO:
-      return nvme_.get_info(*static_cast<vfio_device_info*>(arg));
+    case VFIO_DEVICE_GET_INFO: {
+      auto* info = static_cast<vfio_device_info*>(arg);
+      const int r = nvme_.get_info(*info);
+      if (r == 0 && !options_.flr) info->flags &= ~VFIO_DEVICE_FLAGS_RESET;
+      return r;
+    }
     case VFIO_DEVICE_GET_REGION_INFO:
       return nvme_.region_info(*static_cast<vfio_region_info*>(arg),
                                failing(FakeVfioStep::kRegionInfo));
@@ -229,10 +235,66 @@ int FakeVfio::device_ioctl(unsigned long request, void* arg) {
                             options_.on_trigger);
     }
     case VFIO_DEVICE_RESET:
+      if (!options_.flr) {  // vfio_pci_ioctl_reset(): !reset_works
+        say("VFIO DEVICE_RESET -> EINVAL");
+        return -EINVAL;
+      }
       return nvme_.reset();
+    case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
+      return hot_reset_info(arg);
+    case VFIO_DEVICE_PCI_HOT_RESET: {
+      const int r = hot_reset(arg);
+      if (r < 0) say(fmt::format("VFIO PCI_HOT_RESET -> {}", r == -EBADF ? "EBADF" : "EINVAL"));
+      return r;
+    }
     default:
       return -ENOTTY;
   }
+}
+
+// vfio_pci_ioctl_get_pci_hot_reset_info(): the device itself at 01:00.0, the other at 01:00.1.
+int FakeVfio::hot_reset_info(void* arg) const {
+  auto* info = static_cast<vfio_pci_hot_reset_info*>(arg);
+  if (info->argsz < sizeof *info) return -EINVAL;
+  std::vector<vfio_pci_dependent_device> devices{
+      {.group_id = options_.group, .segment = 0, .bus = 1, .devfn = 0}};
+  if (options_.bus_shared_with_group) {
+    devices.push_back(
+        {.group_id = *options_.bus_shared_with_group, .segment = 0, .bus = 1, .devfn = 1});
+  }
+  info->flags = 0;
+  info->count = static_cast<uint32_t>(devices.size());
+  if (info->argsz < sizeof *info + devices.size() * sizeof devices[0]) return -ENOSPC;
+  std::memcpy(reinterpret_cast<uint8_t*>(info) + sizeof *info, devices.data(),
+              devices.size() * sizeof devices[0]);
+  return 0;
+}
+
+// vfio_pci_ioctl_pci_hot_reset() and vfio_pci_dev_set_hot_reset(): 1 to as many group fds as
+// there are devices, each a VFIO group's, and every affected device in one of them.
+int FakeVfio::hot_reset(void* arg) {
+  const auto* reset = static_cast<const vfio_pci_hot_reset*>(arg);
+  const uint32_t devices = options_.bus_shared_with_group ? 2 : 1;
+  if (reset->argsz < sizeof *reset || reset->flags != 0) return -EINVAL;
+  if (reset->count == 0 || reset->count > devices) return -EINVAL;
+  std::vector<int32_t> fds(reset->count);
+  std::memcpy(fds.data(), reinterpret_cast<const uint8_t*>(reset) + sizeof *reset,
+              fds.size() * sizeof(int32_t));
+  std::set<unsigned> covered;
+  for (int32_t fd : fds) {
+    if (::fcntl(fd, F_GETFD) < 0) return -EBADF;
+    File* file = file_of(fd);
+    if (file == nullptr || file->kind != Kind::kGroup) return -EINVAL;
+    covered.insert(options_.group);  // the one group this fake opens
+  }
+  std::vector<unsigned> affected{options_.group};
+  if (options_.bus_shared_with_group) affected.push_back(*options_.bus_shared_with_group);
+  for (unsigned group : affected) {
+    if (!covered.contains(group)) return -EINVAL;  // a device outside the groups given
+  }
+  nvme_.bus_reset();
+  say(fmt::format("VFIO PCI_HOT_RESET groups [{}]", fmt::join(covered, ", ")));
+  return 0;
 }
 
 ssize_t FakeVfio::pread(int fd, void* data, size_t size, off_t offset) {

@@ -8,6 +8,10 @@
 //              mappings only (EINVAL when it would split one).
 //   group:     one opener at a time (EBUSY); GET_STATUS viable or not; SET_CONTAINER once, and
 //              only when viable; GET_DEVICE_FD only with the IOMMU set, by BDF (ENODEV else).
+//   device:    GET_PCI_HOT_RESET_INFO lists the device and optionally another device of another
+//              group on its bus (ENOSPC with the count when the buffer is short); PCI_HOT_RESET
+//              only with an fd of every group listed (EINVAL else, as
+//              vfio_pci_dev_set_hot_reset()).
 //
 // fds are real memfds, so lib/vfio closes them with close(); the fake watches closes (the
 // test binary's wrapped close(), fake_eventfd.h) and records what the kernel would refuse or
@@ -46,6 +50,12 @@ struct FakeVfioOptions {
   unsigned group = 12;
   std::string bdf = "0000:01:00.0";
   bool viable = true;
+  // false: a device without a function-level reset. GET_INFO lacks VFIO_DEVICE_FLAGS_RESET,
+  // VFIO_DEVICE_RESET is EINVAL (vfio_pci_ioctl_reset() without reset_works), and the bus hot
+  // reset is the only one.
+  bool flr = true;
+  // The IOMMU group of another device on the bus, which a bus hot reset would hit too.
+  std::optional<unsigned> bus_shared_with_group;
   FakeVfioStep fail_at = FakeVfioStep::kNone;
   int fail_errno = EIO;
   // Where the fake tells what happened, in order ("VFIO MAP_DMA ...", "close VFIO group 12").
@@ -106,6 +116,8 @@ class FakeVfio final : public vfio::VfioSys {
   int container_ioctl(unsigned long request, void* arg);
   int group_ioctl(int fd, unsigned long request, void* arg);
   int device_ioctl(unsigned long request, void* arg);
+  int hot_reset_info(void* arg) const;
+  int hot_reset(void* arg);
   int map_dma(void* arg);
   int unmap_dma(void* arg);
   void closing(int fd);  // a close() watcher: takes only mutex_, closes nothing

@@ -252,6 +252,15 @@ int FakeVfioNvme::reset() {
   return 0;
 }
 
+void FakeVfioNvme::bus_reset() {
+  if (type_ != Type::kNone) {
+    note_(
+        "VFIO_DEVICE_PCI_HOT_RESET with MSI-X still enabled: the function forgets the vectors "
+        "VFIO still holds");
+  }
+  put(config_, 0x04, 0, 2);  // decoding and bus mastering off
+}
+
 bool FakeVfioNvme::bar_access_allowed(uint64_t offset, size_t size, bool write) {
   if (overlaps(offset, size, kTableOffset, kVectors * 16) ||
       overlaps(offset, size, kPbaOffset, (kVectors + 63) / 64 * 8)) {

@@ -46,6 +46,8 @@ class FakeVfioNvme {
   int set_irqs(const vfio_irq_set& set, const uint8_t* data,
                const std::function<void(int)>& on_trigger);
   int reset();
+  /// The bus's reset (VFIO_DEVICE_PCI_HOT_RESET): what reset() does to the function, unjournaled.
+  void bus_reset();
 
   ssize_t read(uint64_t offset, void* data, size_t size) const;
   ssize_t write(uint64_t offset, const void* data, size_t size);

@@ -186,5 +186,59 @@ TEST_F(FakeVfioTest, ANonViableGroupIsRefused) {
   EXPECT_EQ(fake.open_fds(), 0u);
 }
 
+// The bus hot reset's rules: the info call says how many devices (ENOSPC when short), the reset
+// needs an fd of every group listed, and a device without FLR refuses VFIO_DEVICE_RESET.
+TEST(FakeVfioHotResetTest, TheResetNeedsAGroupFdForEveryGroupTheInfoLists) {
+  for (const bool shared : {false, true}) {
+    SCOPED_TRACE(shared ? "a bus shared with group 13" : "a bus of its own");
+    FakeVfioOptions options;
+    options.flr = false;
+    if (shared) options.bus_shared_with_group = 13;
+    FakeVfio fake(options);
+    const int c = fake.open("/dev/vfio/vfio");
+    const int g = fake.open("/dev/vfio/12");
+    ASSERT_EQ(fake.ioctl(g, VFIO_GROUP_SET_CONTAINER, const_cast<int*>(&c)), 0);
+    ASSERT_EQ(fake.ioctl(c, VFIO_SET_IOMMU, reinterpret_cast<void*>(VFIO_TYPE1v2_IOMMU)), 0);
+    char bdf[] = "0000:01:00.0";
+    const int d = fake.ioctl(g, VFIO_GROUP_GET_DEVICE_FD, bdf);
+    ASSERT_GE(d, 0);
+    vfio_device_info info{};
+    info.argsz = sizeof info;
+    ASSERT_EQ(fake.ioctl(d, VFIO_DEVICE_GET_INFO, &info), 0);
+    EXPECT_EQ(info.flags & VFIO_DEVICE_FLAGS_RESET, 0u);
+    EXPECT_EQ(fake.ioctl(d, VFIO_DEVICE_RESET, nullptr), -EINVAL);
+
+    const uint32_t devices = shared ? 2 : 1;
+    std::vector<uint8_t> buffer(sizeof(vfio_pci_hot_reset_info) +
+                                2 * sizeof(vfio_pci_dependent_device));
+    auto* hot = reinterpret_cast<vfio_pci_hot_reset_info*>(buffer.data());
+    hot->argsz = sizeof *hot;
+    EXPECT_EQ(fake.ioctl(d, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, hot), -ENOSPC);
+    EXPECT_EQ(hot->count, devices);
+    hot->argsz = static_cast<uint32_t>(buffer.size());
+    ASSERT_EQ(fake.ioctl(d, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, hot), 0);
+    ASSERT_EQ(hot->count, devices);
+    EXPECT_EQ(hot->devices[0].group_id, 12u);
+    if (shared) {
+      EXPECT_EQ(hot->devices[1].group_id, 13u);
+    }
+
+    auto reset = [&](std::vector<int32_t> fds) {
+      std::vector<uint8_t> b(sizeof(vfio_pci_hot_reset) + fds.size() * sizeof(int32_t));
+      auto* r = reinterpret_cast<vfio_pci_hot_reset*>(b.data());
+      r->argsz = static_cast<uint32_t>(b.size());
+      r->count = static_cast<uint32_t>(fds.size());
+      std::memcpy(r->group_fds, fds.data(), fds.size() * sizeof(int32_t));
+      return fake.ioctl(d, VFIO_DEVICE_PCI_HOT_RESET, r);
+    };
+    EXPECT_EQ(reset({}), -EINVAL);                // no group at all
+    EXPECT_EQ(reset({c}), -EINVAL);               // not a group fd
+    EXPECT_EQ(reset({g, g, g}), -EINVAL);         // more fds than devices
+    EXPECT_EQ(reset({g}), shared ? -EINVAL : 0);  // group 13 is not covered
+    for (int fd : {d, g, c}) ::close(fd);
+    EXPECT_THAT(fake.rule_violations(), ::testing::IsEmpty());
+  }
+}
+
 }  // namespace
 }  // namespace ferry::test

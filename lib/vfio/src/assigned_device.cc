@@ -61,10 +61,16 @@ pci::FunctionIdentity identity_of(const std::array<uint8_t, 256>& raw) {
 Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, accel::Vm& vm,
                                                                  irq::MsiRouteTable& routes,
                                                                  pci::BarSpaces spaces,
+                                                                 Resetter& resetter,
                                                                  std::optional<IntxWiring> intx) {
-  if (device.can_reset()) {
-    // A device a killed VM left busy starts clean.
-    if (auto reset = device.reset(); !reset) spdlog::warn("{}", reset.error().message());
+  // A device a killed VM left busy starts clean.
+  std::optional<std::string> not_reset;
+  if (auto reset = resetter.reset(device); !reset) {
+    if (reset.error().code() == Errc::kUnsupported) {
+      not_reset = reset.error().message();
+    } else {
+      spdlog::warn("{}", reset.error().message());
+    }
   }
   std::array<uint8_t, 256> raw{};
   FERRY_TRY(device.read(kConfigRegion, 0, raw));
@@ -74,8 +80,9 @@ Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, 
                 "{}: header type {:#x}: only endpoints (type 0) can be assigned", device.bdf(),
                 raw[pci::kHeaderType]);
   }
-  std::shared_ptr<AssignedDevice> assigned(
-      new AssignedDevice(std::move(device), vm, routes, identity, std::move(spaces), raw));
+  std::shared_ptr<AssignedDevice> assigned(new AssignedDevice(
+      std::move(device), vm, routes, identity, std::move(spaces), raw, resetter, !not_reset));
+  if (not_reset) assigned->notes_.push_back(std::move(*not_reset));
   FERRY_TRY(assigned->set_up_bars());
   assigned->set_up_header_and_capabilities();
   FERRY_TRY(assigned->set_up_interrupts());
@@ -94,14 +101,17 @@ Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, 
 
 AssignedDevice::AssignedDevice(Device device, accel::Vm& vm, irq::MsiRouteTable& routes,
                                const pci::FunctionIdentity& identity, pci::BarSpaces spaces,
-                               const std::array<uint8_t, 256>& raw)
+                               const std::array<uint8_t, 256>& raw, Resetter& resetter,
+                               bool resettable)
     : Endpoint("vfio " + device.bdf(), identity, std::move(spaces)),
       device_(std::move(device)),
       bdf_(device_->bdf()),
       vm_(vm),
       routes_(routes),
       raw_(raw),
-      plan_(plan_config(raw_)) {}
+      plan_(plan_config(raw_)),
+      resetter_(resetter),
+      resettable_(resettable) {}
 
 AssignedDevice::~AssignedDevice() { release(); }
 
@@ -411,9 +421,12 @@ void AssignedDevice::release() {
     }
     pieces_[index].clear();
   }
-  // 3. The device is reset for whoever takes it next, then closed.
-  if (device_->can_reset()) {
-    if (auto reset = device_->reset(); !reset) spdlog::warn("{}", reset.error().message());
+  // 3. The device is reset for whoever takes it next (FLR, or the bus hot reset the Assignment
+  // can do), then closed.
+  if (resettable_) {
+    if (auto reset = resetter_.reset(*device_); !reset) {
+      spdlog::warn("{}", reset.error().message());
+    }
   }
   device_.reset();
 }

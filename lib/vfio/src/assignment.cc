@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -117,7 +118,34 @@ Expected<std::shared_ptr<AssignedDevice>> Assignment::take_device(const Group& g
                                                                   std::optional<IntxWiring> intx) {
   FERRY_ASSIGN(UniqueFd fd, group.device_fd(bdf));
   FERRY_ASSIGN(Device device, Device::open(sys_, bdf, std::move(fd)));
-  return AssignedDevice::create(std::move(device), vm_, routes, std::move(spaces), intx);
+  return AssignedDevice::create(std::move(device), vm_, routes, std::move(spaces), *this, intx);
+}
+
+Expected<void> Assignment::reset(Device& device) {
+  if (device.can_reset()) return device.reset();
+  auto groups = device.hot_reset_groups();
+  if (!groups) {
+    if (groups.error().code() != Errc::kUnsupported) return fail(std::move(groups).error());
+    return fail(Errc::kUnsupported,
+                "it has no function-level reset and the kernel offers no bus reset for it: it "
+                "is not reset at start or exit");
+  }
+  std::vector<int32_t> fds;
+  std::vector<unsigned> missing;
+  for (unsigned number : *groups) {
+    if (auto held = groups_.find(number); held != groups_.end()) {
+      fds.push_back(held->second.fd());
+    } else {
+      missing.push_back(number);
+    }
+  }
+  if (!missing.empty()) {
+    return fail(Errc::kUnsupported,
+                "it has no function-level reset and a bus reset would also hit IOMMU group{} {} "
+                "(not assigned to this VM): it is not reset at start or exit",
+                missing.size() == 1 ? "" : "s", fmt::join(missing, ", "));
+  }
+  return device.hot_reset(fds);
 }
 
 Expected<std::shared_ptr<AssignedDevice>> Assignment::assign(const std::string& bdf, unsigned group,

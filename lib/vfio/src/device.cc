@@ -2,6 +2,7 @@
 
 #include <linux/vfio.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace ferry::vfio {
@@ -176,6 +177,56 @@ Expected<void> Device::disable_irqs(IrqIndex index) {
 Expected<void> Device::reset() {
   if (int r = sys_->ioctl(fd(), VFIO_DEVICE_RESET, nullptr); r < 0) {
     return fail_errno(-r, bdf_ + ": VFIO_DEVICE_RESET");
+  }
+  return {};
+}
+
+Expected<std::vector<unsigned>> Device::hot_reset_groups() const {
+  // Asked once bare for the count (the kernel answers ENOSPC and fills it), then with room for
+  // every device. A device that came between the two calls makes the second ENOSPC too.
+  uint32_t count = 0;
+  std::vector<uint8_t> buffer(sizeof(vfio_pci_hot_reset_info));
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    buffer.assign(sizeof(vfio_pci_hot_reset_info) + count * sizeof(vfio_pci_dependent_device), 0);
+    auto* info = reinterpret_cast<vfio_pci_hot_reset_info*>(buffer.data());
+    info->argsz = static_cast<uint32_t>(buffer.size());
+    const int r = sys_->ioctl(fd(), VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info);
+    if (r == -ENOSPC && info->count > count) {
+      count = info->count;
+      continue;
+    }
+    if (r == -ENODEV) {
+      return fail(Errc::kUnsupported, "{}: the kernel can reset neither its slot nor its bus",
+                  bdf_);
+    }
+    if (r < 0) return fail_errno(-r, bdf_ + ": VFIO_DEVICE_GET_PCI_HOT_RESET_INFO");
+    std::vector<unsigned> groups;
+    for (uint32_t i = 0; i < std::min(info->count, count); ++i) {
+      vfio_pci_dependent_device dependent;
+      std::memcpy(&dependent, buffer.data() + sizeof *info + i * sizeof dependent,
+                  sizeof dependent);
+      if (std::find(groups.begin(), groups.end(), dependent.group_id) == groups.end()) {
+        groups.push_back(dependent.group_id);
+      }
+    }
+    return groups;
+  }
+  return fail(Errc::kBusy,
+              "{}: VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: the devices on its bus kept "
+              "changing",
+              bdf_);
+}
+
+Expected<void> Device::hot_reset(std::span<const int32_t> group_fds) {
+  std::vector<uint8_t> buffer(sizeof(vfio_pci_hot_reset) + group_fds.size_bytes());
+  auto* reset = reinterpret_cast<vfio_pci_hot_reset*>(buffer.data());
+  reset->argsz = static_cast<uint32_t>(buffer.size());
+  reset->flags = 0;
+  reset->count = static_cast<uint32_t>(group_fds.size());
+  std::memcpy(buffer.data() + sizeof *reset, group_fds.data(), group_fds.size_bytes());
+  if (int r = sys_->ioctl(fd(), VFIO_DEVICE_PCI_HOT_RESET, reset); r < 0) {
+    return fail_errno(
+        -r, fmt::format("{}: VFIO_DEVICE_PCI_HOT_RESET ({} group fds)", bdf_, group_fds.size()));
   }
   return {};
 }

@@ -39,14 +39,26 @@ struct IntxWiring {
   unsigned pin;
 };
 
+// How a device is reset, at start and at exit: the Assignment's, which knows the groups the VM
+// holds (a bus hot reset needs an fd of every group it hits). It must outlive the device's
+// release().
+class Resetter {
+ public:
+  virtual ~Resetter() = default;
+  /// Resets `device`: kUnsupported, saying why for the user, when there is no reset this VM may
+  /// do; any other error is a reset that failed.
+  virtual Expected<void> reset(Device& device) = 0;
+};
+
 class AssignedDevice final : public pci::Endpoint {
  public:
-  /// Resets the device (when VFIO can), reads its configuration and regions, and maps its
-  /// mmap-able BAR parts into this process (into the guest once the guest enables decoding).
-  /// Without `intx` (or when the device has no pin) the guest finds no interrupt pin.
+  /// Resets the device through `resetter` (which must outlive it), reads its configuration and
+  /// regions, and maps its mmap-able BAR parts into this process (into the guest once the guest
+  /// enables decoding). Without `intx` (or when the device has no pin) the guest finds no
+  /// interrupt pin.
   static Expected<std::shared_ptr<AssignedDevice>> create(Device device, accel::Vm& vm,
                                                           irq::MsiRouteTable& routes,
-                                                          pci::BarSpaces spaces,
+                                                          pci::BarSpaces spaces, Resetter& resetter,
                                                           std::optional<IntxWiring> intx = {});
   ~AssignedDevice() override;
 
@@ -73,7 +85,7 @@ class AssignedDevice final : public pci::Endpoint {
 
   AssignedDevice(Device device, accel::Vm& vm, irq::MsiRouteTable& routes,
                  const pci::FunctionIdentity& identity, pci::BarSpaces spaces,
-                 const std::array<uint8_t, 256>& raw);
+                 const std::array<uint8_t, 256>& raw, Resetter& resetter, bool resettable);
   Expected<void> set_up_bars();
   void set_up_header_and_capabilities();
   Expected<void> set_up_interrupts();
@@ -93,6 +105,8 @@ class AssignedDevice final : public pci::Endpoint {
   irq::MsiRouteTable& routes_;
   const std::array<uint8_t, 256> raw_;  // the device's configuration space at start
   const ConfigPlan plan_;
+  Resetter& resetter_;
+  const bool resettable_;  // false: the note at start said why it is never reset
   std::vector<std::string> notes_;
   std::array<std::vector<MappedPiece>, pci::kBarCount> pieces_;
   std::array<std::optional<uint64_t>, pci::kBarCount> guest_at_;  // under the config lock

@@ -29,12 +29,14 @@ struct GuestRam {
   void* host = nullptr;
 };
 
-class Assignment {
+// It is its devices' Resetter: FLR where a device has it, else a bus hot reset when every IOMMU
+// group that reset would hit is one this Assignment holds.
+class Assignment final : private Resetter {
  public:
   /// Checks that `ram` can be pinned (RLIMIT_MEMLOCK) and opens the container.
   static Expected<std::unique_ptr<Assignment>> create(accel::Vm& vm, std::vector<GuestRam> ram,
                                                       VfioSys& sys = VfioSys::real());
-  ~Assignment();
+  ~Assignment() override;
   Assignment(const Assignment&) = delete;
   Assignment& operator=(const Assignment&) = delete;
 
@@ -59,6 +61,7 @@ class Assignment {
                                                         std::optional<IntxWiring> intx);
   // Undoes take_group for a group none of whose devices is held.
   void drop_group(unsigned number);
+  Expected<void> reset(Device& device) override;
 
   accel::Vm& vm_;
   std::vector<GuestRam> ram_;

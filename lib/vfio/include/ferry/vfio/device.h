@@ -58,6 +58,13 @@ class Device {
   Expected<void> disable_irqs(IrqIndex index);
   /// VFIO_DEVICE_RESET (function-level or whatever the kernel offers).
   Expected<void> reset();
+  /// VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: the IOMMU groups of every device a bus (or slot) reset
+  /// of this one would hit, its own among them, each once and in the kernel's order. kUnsupported
+  /// when the kernel can reset neither its slot nor its bus (ENODEV).
+  Expected<std::vector<unsigned>> hot_reset_groups() const;
+  /// VFIO_DEVICE_PCI_HOT_RESET: the kernel resets the bus (or slot) only when `group_fds` holds
+  /// an open fd of every group hot_reset_groups() names, and every device it hits is this user's.
+  Expected<void> hot_reset(std::span<const int32_t> group_fds);
 
  private:
   Device(VfioSys& sys, std::string bdf, UniqueFd fd)
