@@ -10,19 +10,20 @@ namespace {
 constexpr uint8_t kCapPowerManagement = 0x01;
 constexpr uint8_t kCapVendorSpecific = 0x09;
 
-uint32_t le(std::span<const uint8_t, 256> raw, unsigned offset, unsigned size) {
-  uint32_t value = 0;
-  for (unsigned i = 0; i < size && offset + i < 256; ++i)
-    value |= uint32_t{raw[offset + i]} << (8 * i);
-  return value;
-}
-
 // Capabilities whose registers the device can keep to itself: ferry passes them through.
 bool passed_through(uint8_t id) {
   return id == kCapPowerManagement || id == pci::kCapPcie || id == kCapVendorSpecific;
 }
 
 }  // namespace
+
+uint32_t config_value(std::span<const uint8_t, 256> raw, unsigned offset, unsigned size) {
+  uint32_t value = 0;
+  for (unsigned i = 0; i < size && offset + i < 256; ++i) {
+    value |= uint32_t{raw[offset + i]} << (8 * i);
+  }
+  return value;
+}
 
 std::string capability_name(uint8_t id) {
   switch (id) {
@@ -45,7 +46,7 @@ ConfigPlan plan_config(std::span<const uint8_t, 256> raw) {
   ConfigPlan plan;
   for (unsigned i = pci::kHeaderEnd; i < 256; ++i) plan.forwarded.set(i);
   std::bitset<256> visited;
-  const bool has_list = le(raw, pci::kStatus, 2) & pci::kStatusCapabilityList;
+  const bool has_list = config_value(raw, pci::kStatus, 2) & pci::kStatusCapabilityList;
   uint8_t at = has_list ? raw[pci::kCapabilityPointer] & 0xfc : 0;
   std::vector<KeptCapability> kept;
   while (at >= pci::kHeaderEnd && !visited.test(at)) {
@@ -56,9 +57,9 @@ ConfigPlan plan_config(std::span<const uint8_t, 256> raw) {
     plan.forwarded.reset(at);
     plan.forwarded.reset(at + 1);
     if (id == pci::kCapMsix && !plan.msix) {
-      const uint32_t control = le(raw, at + pci::kMsixControl, 2);
-      const uint32_t table = le(raw, at + pci::kMsixTable, 4);
-      const uint32_t pba = le(raw, at + pci::kMsixPba, 4);
+      const uint32_t control = config_value(raw, at + pci::kMsixControl, 2);
+      const uint32_t table = config_value(raw, at + pci::kMsixTable, 4);
+      const uint32_t pba = config_value(raw, at + pci::kMsixPba, 4);
       plan.msix = MsixLayout{.cap = at,
                              .vectors = (control & pci::kMsixTableSizeMask) + 1,
                              .table_bar = table & 7,
@@ -70,7 +71,7 @@ ConfigPlan plan_config(std::span<const uint8_t, 256> raw) {
       }
       kept.push_back({id, at, 0});
     } else if (id == pci::kCapMsi && !plan.msi) {
-      const uint32_t control = le(raw, at + pci::kMsiControl, 2);
+      const uint32_t control = config_value(raw, at + pci::kMsiControl, 2);
       plan.msi = MsiLayout{.cap = at,
                            .is_64bit = (control & pci::kMsi64Bit) != 0,
                            .per_vector_mask = (control & pci::kMsiPerVectorMask) != 0};

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ferry/base/checked.h"
 #include "ferry/irq/msi_batch.h"
 #include "ferry/pci/config_regs.h"
 
@@ -15,16 +16,6 @@ constexpr uint64_t kPage = 4096;
 constexpr uint16_t kCommandForwarded = pci::kCommandIo | pci::kCommandMemory |
                                        pci::kCommandBusMaster | pci::kCommandParity |
                                        pci::kCommandSerr | pci::kCommandIntxDisable;
-
-uint32_t le(const std::array<uint8_t, 256>& raw, unsigned offset, unsigned size) {
-  uint32_t value = 0;
-  for (unsigned i = 0; i < size; ++i) value |= uint32_t{raw[offset + i]} << (8 * i);
-  return value;
-}
-
-bool overlaps(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
-  return a < b + b_size && b < a + a_size;
-}
 
 // [begin, end) minus the page-aligned hull of each of `holes`.
 std::vector<Area> subtract(const Area& area, std::vector<Area> holes) {
@@ -48,12 +39,13 @@ std::vector<Area> subtract(const Area& area, std::vector<Area> holes) {
 }
 
 pci::FunctionIdentity identity_of(const std::array<uint8_t, 256>& raw) {
-  return {.vendor_id = static_cast<uint16_t>(le(raw, pci::kVendorId, 2)),
-          .device_id = static_cast<uint16_t>(le(raw, pci::kDeviceId, 2)),
-          .class_code = le(raw, pci::kClassCode, 3),
-          .revision = raw[pci::kRevision],
-          .subsystem_vendor_id = static_cast<uint16_t>(le(raw, pci::kSubsystemVendorId, 2)),
-          .subsystem_id = static_cast<uint16_t>(le(raw, pci::kSubsystemId, 2))};
+  return {
+      .vendor_id = static_cast<uint16_t>(config_value(raw, pci::kVendorId, 2)),
+      .device_id = static_cast<uint16_t>(config_value(raw, pci::kDeviceId, 2)),
+      .class_code = config_value(raw, pci::kClassCode, 3),
+      .revision = raw[pci::kRevision],
+      .subsystem_vendor_id = static_cast<uint16_t>(config_value(raw, pci::kSubsystemVendorId, 2)),
+      .subsystem_id = static_cast<uint16_t>(config_value(raw, pci::kSubsystemId, 2))};
 }
 
 }  // namespace
@@ -119,7 +111,7 @@ Expected<void> AssignedDevice::set_up_bars() {
   for (unsigned index = 0; index < pci::kBarCount; ++index) {
     const RegionInfo& region = device_->region(index);
     if (region.size == 0) continue;
-    const uint32_t reg = le(raw_, pci::kBar0 + 4 * index, 4);
+    const uint32_t reg = config_value(raw_, pci::kBar0 + 4 * index, 4);
     pci::BarSpec spec{.kind = pci::BarKind::kMemory32, .size = region.size, .prefetchable = false};
     if (reg & pci::kBarIo) {
       spec.kind = pci::BarKind::kIo;
@@ -148,13 +140,11 @@ Expected<void> AssignedDevice::map_bar_pieces(unsigned index) {
   const RegionInfo& region = device_->region(index);
   if (!region.mappable || region.size < kPage) return {};  // every access trapped
   std::vector<Area> holes;
-  if (plan_.msix) {
-    const uint64_t table = uint64_t{plan_.msix->vectors} * pci::kMsixEntrySize;
-    const uint64_t pba = (uint64_t{plan_.msix->vectors} + 63) / 64 * 8;
+  if (const auto& m = plan_.msix) {
     // The table stays trapped even where the kernel would let it be mmapped: its writes are
     // what programs the interrupt routes.
-    if (plan_.msix->table_bar == index) holes.push_back({plan_.msix->table_offset, table});
-    if (plan_.msix->pba_bar == index) holes.push_back({plan_.msix->pba_offset, pba});
+    if (m->table_bar == index) holes.push_back({m->table_offset, m->table_bytes()});
+    if (m->pba_bar == index) holes.push_back({m->pba_offset, m->pba_bytes()});
   }
   for (const Area& area : region.mmap_areas) {
     for (const Area& piece : subtract(area, holes)) {
@@ -174,7 +164,7 @@ Expected<void> AssignedDevice::map_bar_pieces(unsigned index) {
 void AssignedDevice::set_up_header_and_capabilities() {
   pci::ConfigSpace& c = config();
   const uint16_t status =
-      le(raw_, pci::kStatus, 2) & ~pci::kStatusErrorBits & ~pci::kStatusCapabilityList;
+      config_value(raw_, pci::kStatus, 2) & ~pci::kStatusErrorBits & ~pci::kStatusCapabilityList;
   c.set(pci::kStatus, 2, status | (plan_.kept.empty() ? 0 : pci::kStatusCapabilityList));
   c.set(pci::kHeaderType, 1, 0);  // one function per guest slot
   c.set(pci::kCapabilityPointer, 1, plan_.kept.empty() ? 0 : plan_.kept.front().offset);
@@ -186,21 +176,22 @@ void AssignedDevice::set_up_header_and_capabilities() {
   if (plan_.msix) {
     const uint16_t at = plan_.msix->cap;
     for (unsigned i = 2; i < pci::kMsixCapabilitySize; ++i) c.set(at + i, 1, raw_[at + i]);
-    c.set(at + pci::kMsixControl, 2, le(raw_, at + pci::kMsixControl, 2) & pci::kMsixTableSizeMask);
+    c.set(at + pci::kMsixControl, 2,
+          config_value(raw_, at + pci::kMsixControl, 2) & pci::kMsixTableSizeMask);
     c.set_writable(at + pci::kMsixControl, 2, pci::kMsixEnable | pci::kMsixFunctionMask);
   }
   if (plan_.msi) {
     const MsiLayout& msi = *plan_.msi;
     // One vector: Multiple Message Capable reads 0, so the guest never enables more.
-    const uint16_t control =
-        le(raw_, msi.cap + pci::kMsiControl, 2) & (pci::kMsi64Bit | pci::kMsiPerVectorMask);
+    const uint16_t control = config_value(raw_, msi.cap + pci::kMsiControl, 2) &
+                             (pci::kMsi64Bit | pci::kMsiPerVectorMask);
     c.set(msi.cap + pci::kMsiControl, 2, control);
     c.set_writable(msi.cap + pci::kMsiControl, 2, pci::kMsiEnable);
     c.set_writable(msi.cap + pci::kMsiAddress, 4, 0xfffffffc);
     if (msi.is_64bit) c.set_writable(msi.cap + pci::kMsiAddress + 4, 4, 0xffffffff);
     c.set_writable(msi.cap + msi.data_offset(), 2, 0xffff);
     if (msi.per_vector_mask) c.set_writable(msi.cap + msi.mask_offset(), 4, 1);
-    if ((le(raw_, msi.cap + pci::kMsiControl, 2) >> 1 & 7) != 0) {
+    if ((config_value(raw_, msi.cap + pci::kMsiControl, 2) >> 1 & 7) != 0) {
       notes_.push_back("its MSI capability offers one vector (the device can take more)");
     }
   }
@@ -212,12 +203,11 @@ void AssignedDevice::set_up_header_and_capabilities() {
 Expected<void> AssignedDevice::set_up_interrupts() {
   if (plan_.msix) {
     const MsixLayout& m = *plan_.msix;
-    const uint64_t table = uint64_t{m.vectors} * pci::kMsixEntrySize;
-    const uint64_t pba = (uint64_t{m.vectors} + 63) / 64 * 8;
     const RegionInfo& table_bar = device_->region(m.table_bar);
     const RegionInfo& pba_bar = device_->region(m.pba_bar);
     if (m.table_bar >= pci::kBarCount || m.pba_bar >= pci::kBarCount ||
-        m.table_offset + table > table_bar.size || m.pba_offset + pba > pba_bar.size ||
+        m.table_offset + m.table_bytes() > table_bar.size ||
+        m.pba_offset + m.pba_bytes() > pba_bar.size ||
         device_->irq(IrqIndex::kMsix).count < m.vectors) {
       return fail(Errc::kUnsupported,
                   "{}: its MSI-X capability ({} vectors, table in BAR {} at {:#x}, PBA in BAR {} "
@@ -270,12 +260,12 @@ void AssignedDevice::stop_intx() {
 
 bool AssignedDevice::in_msix_table(unsigned index, uint64_t offset, size_t size) const {
   return msix_ && index == plan_.msix->table_bar &&
-         overlaps(offset, size, plan_.msix->table_offset, msix_->table_bytes());
+         ranges_overlap(offset, size, plan_.msix->table_offset, msix_->table_bytes());
 }
 
 bool AssignedDevice::in_msix_pba(unsigned index, uint64_t offset, size_t size) const {
   return msix_ && index == plan_.msix->pba_bar &&
-         overlaps(offset, size, plan_.msix->pba_offset, msix_->pba_bytes());
+         ranges_overlap(offset, size, plan_.msix->pba_offset, msix_->pba_bytes());
 }
 
 void AssignedDevice::bar_read(unsigned index, uint64_t offset, std::span<uint8_t> data) noexcept {
@@ -384,6 +374,11 @@ void AssignedDevice::update_msi() {
 void AssignedDevice::bar_moved(unsigned index, std::optional<uint64_t> from,
                                std::optional<uint64_t> to) {
   if (released_.load(std::memory_order_acquire)) return;
+  move_pieces(index, from, to);
+}
+
+void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
+                                 std::optional<uint64_t> to) {
   for (const MappedPiece& piece : pieces_[index]) {
     if (from) {
       if (auto unmapped = vm_.unmap_memory(*from + piece.offset, piece.host.size()); !unmapped) {
@@ -413,12 +408,7 @@ void AssignedDevice::release() {
   stop_intx();
   // 2. The BARs leave the guest, then this process.
   for (unsigned index = 0; index < pci::kBarCount; ++index) {
-    if (guest_at_[index]) {
-      for (const MappedPiece& piece : pieces_[index]) {
-        (void)vm_.unmap_memory(*guest_at_[index] + piece.offset, piece.host.size());
-      }
-      guest_at_[index].reset();
-    }
+    move_pieces(index, guest_at_[index], std::nullopt);
     pieces_[index].clear();
   }
   // 3. The device is reset for whoever takes it next (FLR, or the bus hot reset the Assignment

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "ferry/base/checked.h"
 #include "ferry/pci/host/bdf.h"
 #include "ferry/pci/host/inventory.h"
 #include "ferry/pci/host/verdict.h"
@@ -43,7 +44,7 @@ Expected<void> add_iommu_limits(const std::string& what, const pci::host::HostDe
     // VFIO maps over a relaxable direct region (a legacy device's RMRR); the rest it refuses.
     if (r.type == "direct-relaxable") continue;
     for (const RamRange& ram : ram_ranges(memory_size)) {
-      if (r.start <= ram.gpa + ram.size - 1 && ram.gpa <= r.end) {
+      if (ranges_overlap(r.start, r.end - r.start + 1, ram.gpa, ram.size)) {
         return fail(Errc::kInvalidArgument,
                     "{}: guest RAM {:#x}-{:#x} overlaps IOMMU group {}'s reserved region "
                     "{:#x}-{:#x} ({}), which the IOMMU will not map for DMA; give the guest "

@@ -22,6 +22,9 @@ struct MsixLayout {
   uint32_t table_offset = 0;
   unsigned pba_bar = 0;
   uint32_t pba_offset = 0;
+
+  uint64_t table_bytes() const { return uint64_t{vectors} * 16; }
+  uint64_t pba_bytes() const { return (uint64_t{vectors} + 63) / 64 * 8; }  // a bit per vector
 };
 
 struct MsiLayout {
@@ -47,6 +50,9 @@ struct ConfigPlan {
   std::optional<MsixLayout> msix;
   std::optional<MsiLayout> msi;
 };
+
+/// The little-endian value of `size` (1-4) bytes of `raw` at `offset`; bytes past 256 read 0.
+uint32_t config_value(std::span<const uint8_t, 256> raw, unsigned offset, unsigned size);
 
 /// Plans the split from the device's first 256 bytes of configuration space. A malformed chain
 /// (a loop, a pointer into the header) ends the walk where it goes wrong.

@@ -96,6 +96,8 @@ class AssignedDevice final : public pci::Endpoint {
   // The trapped byte ranges of BAR `index` that ferry emulates (MSI-X table, PBA).
   bool in_msix_table(unsigned index, uint64_t offset, size_t size) const;
   bool in_msix_pba(unsigned index, uint64_t offset, size_t size) const;
+  // BAR `index`'s mapped pieces leave guest address `from` and/or enter at `to`.
+  void move_pieces(unsigned index, std::optional<uint64_t> from, std::optional<uint64_t> to);
   void update_msi();
   void update_msix_control();
 
