@@ -21,6 +21,9 @@
 // the lab has, so it runs in a lab session even where the KVM tests run on this host: the
 // KVM tests' session when they use the lab, else FERRY_VFIO_LAB_SESSION (default: the one the
 // fixture vfio_lab starts). test/lab/lab_choice.h makes that choice.
+// FERRY_NEEDS_LEGACY_PAGING=1 (ctest sets it for the x86 differential test's 32-bit paging
+// modes): where the KVM tests run on this host but its KVM cannot run 32-bit paging (kvm-pvm,
+// kvm_required.h), the test runs in the VFIO tests' session instead, whose kvm-amd can.
 // A test run in the lab sees FERRY_IN_LAB=1.
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +36,7 @@
 
 #include "lab_choice.h"
 #include "lab_session.h"
+#include "support/kvm_required.h"
 
 extern char** environ;
 
@@ -113,10 +117,7 @@ int run_in_lab(char** argv, const std::string& why, const std::string& session_d
       std::cout << "FERRY_REQUIRE_LAB=1, but this host cannot run the lab: " << cannot_run;
       return 1;
     }
-    std::cout << "[  SKIPPED ] "
-              << (env("FERRY_NEEDS_VFIO") == "1" ? "VFIO IS ONLY IN THE LAB, AND NO LAB: "
-                                                 : "NO KVM HERE AND NO LAB: ")
-              << cannot_run;
+    std::cout << "[  SKIPPED ] THIS TEST NEEDS THE LAB (" << why << "), AND NO LAB: " << cannot_run;
     return 0;
   }
   std::cerr << "ferry_kvm_or_lab: " << why << "; running " << argv[0] << " in the lab session "
@@ -167,7 +168,15 @@ int main_impl(int argc, char** argv) {
     return run_in_lab(argv + 1, why.empty() ? "the test needs VFIO (FERRY_NEEDS_VFIO=1)" : why,
                       vfio_lab_session_dir());
   }
-  return why.empty() ? exec_here(argv + 1) : run_in_lab(argv + 1, why, kvm_lab_session_dir());
+  if (!why.empty()) return run_in_lab(argv + 1, why, kvm_lab_session_dir());
+  if (env("FERRY_NEEDS_LEGACY_PAGING") == "1") {
+    const std::string missing = kvm_legacy_paging_missing_reason();
+    if (!missing.empty()) {
+      return run_in_lab(argv + 1, missing + " (FERRY_NEEDS_LEGACY_PAGING=1)",
+                        vfio_lab_session_dir());
+    }
+  }
+  return exec_here(argv + 1);
 }
 
 }  // namespace

@@ -29,6 +29,17 @@ std::string kvm_unusable_reason() {
   return {};
 }
 
+std::string kvm_legacy_paging_missing_reason() {
+  if (!kvm_unusable_reason().empty()) return {};  // no KVM here: nothing to say about its paging
+  if (::access("/sys/module/kvm_pvm", F_OK) != 0) return {};
+  // A hardware KVM module beside it serves /dev/kvm instead.
+  if (::access("/sys/module/kvm_intel", F_OK) == 0 || ::access("/sys/module/kvm_amd", F_OK) == 0) {
+    return {};
+  }
+  return "this host's KVM is kvm-pvm (/sys/module/kvm_pvm), which runs guests only with "
+         "long-mode paging";
+}
+
 bool no_kvm_allowed() {
   const char* value = std::getenv("FERRY_ALLOW_NO_KVM");
   return value != nullptr && std::strcmp(value, "1") == 0;

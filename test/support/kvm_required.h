@@ -13,6 +13,9 @@ namespace ferry::test {
 // Empty when /dev/kvm opens read-write and speaks KVM API version 12; otherwise why not.
 std::string kvm_unusable_reason();
 bool no_kvm_allowed();
+// Empty when this host's KVM can run guests with 32-bit (legacy or PAE) paging; otherwise why
+// not, detected positively: kvm-pvm (/sys/module/kvm_pvm) runs guests only with long-mode paging.
+std::string kvm_legacy_paging_missing_reason();
 
 }  // namespace ferry::test
 
