@@ -26,7 +26,6 @@ struct Comparison {
   Verdict verdict = Verdict::kDiffered;
   std::string differences = {};  // kDiffered: what differs, "; "-separated
   bool reached_mmio = false;     // kAgreedOnCompletion: KVM saw MMIO
-  bool fault_checked = false;    // kAgreedOnFault: KVM's handler reported the vector it compared
 };
 
 const char* verdict_name(Comparison::Verdict verdict);

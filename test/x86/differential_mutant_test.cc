@@ -66,6 +66,22 @@ class HalvesMmioWidth : public ForwardingPlatform {
   }
 };
 
+// Hands out the instruction's bytes with its opcode's direction bit flipped (mov [m], r becomes
+// mov r, [m]): what a broken fetch from guest memory would decode.
+class CorruptsFetchedOpcode : public ForwardingPlatform {
+ public:
+  CorruptsFetchedOpcode(Platform& inner, uint64_t opcode_gpa)
+      : ForwardingPlatform(inner), opcode_gpa_(opcode_gpa) {}
+  bool read_ram(uint64_t gpa, std::span<uint8_t> data) noexcept override {
+    if (!inner_.read_ram(gpa, data)) return false;
+    if (opcode_gpa_ >= gpa && opcode_gpa_ < gpa + data.size()) data[opcode_gpa_ - gpa] ^= 0x02;
+    return true;
+  }
+
+ private:
+  uint64_t opcode_gpa_;
+};
+
 class DifferentialMutantTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -145,13 +161,50 @@ TEST_F(DifferentialMutantTest, WrongMmioWidthIsReported) {
   expect_caught(v, Comparison::Verdict::kAgreedOnCompletion, halve, "MMIO");
 }
 
+TEST_F(DifferentialMutantTest, WrongFetchOfUndeliveredBytesIsReported) {
+  // lib/x86 is handed no bytes, as from KVM, and fetches the instruction from guest memory.
+  const auto v = [] {
+    Variant made = hand_made(TestMode::kProt32, kMovEaxEbx, kHole + 0x100);
+    made.bytes_given = 0;
+    return made;
+  };
+  const uint64_t opcode = v().code_gpa;
+  const Mutation corrupt{.platform = [opcode](Platform& p) {
+    return std::make_unique<CorruptsFetchedOpcode>(p, opcode);
+  }};
+  expect_caught(v, Comparison::Verdict::kAgreedOnCompletion, corrupt, "MMIO");
+}
+
 TEST_F(DifferentialMutantTest, WrongFaultVectorIsReported) {
   // 64-bit mode: a store to the first non-canonical address is #GP(0), which the oracle's
   // long-mode handlers report with its vector and error code.
   const auto v = [] { return hand_made(TestMode::kLong, kMovEaxEbx, kFirstNoncanonical); };
   const Comparison as_is = compare_with_kvm(*oracle_, v());
-  ASSERT_EQ(as_is.verdict, Comparison::Verdict::kAgreedOnFault) << as_is.differences;
-  ASSERT_TRUE(as_is.fault_checked) << "KVM's handler did not report the vector";
+  const Mutation stack_fault{.result = [](Outcome& o, CpuState&) { o.fault.vector = Vector::kSs; }};
+  expect_caught(v, Comparison::Verdict::kAgreedOnFault, stack_fault, "vector");
+}
+
+TEST_F(DifferentialMutantTest, WrongErrorCodeInProtectedModeIsReported) {
+  // 32-bit protected mode, no IST: a store through a read-only DS is #GP(0), which reaches the
+  // oracle's handler through a task gate. To MMIO, so KVM's emulator checks the segment (the
+  // lab's TCG lets such a store to RAM pass).
+  const auto v = [] {
+    Variant made = hand_made(TestMode::kProt32, kMovEaxEbx, kHole + 0x100);
+    made.sregs.ds.type = 0x1;  // read-only data, accessed
+    return made;
+  };
+  const Mutation wrong_code{.result = [](Outcome& o, CpuState&) { o.fault.error_code = 0x18; }};
+  expect_caught(v, Comparison::Verdict::kAgreedOnFault, wrong_code, "error code");
+}
+
+TEST_F(DifferentialMutantTest, WrongFaultVectorInSixteenBitProtectedModeIsReported) {
+  const auto v = [] {
+    Variant made = hand_made(TestMode::kProt16, kMovEaxEbx, 0);
+    made.bytes = {0x67, 0x89, 0x18};  // mov [eax], ebx with 32-bit addressing
+    made.regs.rax = kHole + 0x100;
+    made.sregs.ds.type = 0x1;
+    return made;
+  };
   const Mutation stack_fault{.result = [](Outcome& o, CpuState&) { o.fault.vector = Vector::kSs; }};
   expect_caught(v, Comparison::Verdict::kAgreedOnFault, stack_fault, "vector");
 }

@@ -19,13 +19,20 @@ constexpr uint8_t kDonePort = 0x80;
 // Exception handlers report on two ports: the error code (if the vector has one), then the
 // vector. Real mode: the IVT points each vector at its own 8-byte stub from 0x500. Long and
 // compatibility mode: a GDT, a TSS whose IST1 is a stack of its own (the variant's RSP is random)
-// and an IDT of 32 interrupt gates to 16-byte stubs; the generator identity-maps these pages.
+// and an IDT of 32 interrupt gates to 16-byte stubs. The other protected modes have no IST, so
+// their IDT holds task gates: each vector switches to a task of its own (a 32-bit TSS with the
+// stub, a flat stack and the variant's CR3). The generator identity-maps these pages.
 constexpr uint8_t kVectorPort = 0x81;
 constexpr uint8_t kErrorCodePort = 0x82;
 constexpr uint64_t kRealModeStubs = 0x500;
-constexpr uint64_t kGdt = 0x1000, kTss = 0x2000, kIdt = 0x3000, kLongModeStubs = 0x4000;
+constexpr uint64_t kGdt = 0x1000, kTss = 0x2000, kIdt = 0x3000, kStubs = 0x4000;
+constexpr uint64_t kLegacyGdt = 0x5000, kLegacyIdt = 0x5800, kVariantTss = 0x6000;
+constexpr uint64_t kHandlerTsses = 0x6100, kTss32Bytes = 0x68;
 constexpr uint64_t kExceptionStackTop = 0x8000;
 constexpr uint16_t kCode64Selector = 0x08, kTssSelector = 0x20;
+// The legacy GDT: flat 32-bit code and data, the variant's TSS, then one TSS per vector.
+constexpr uint16_t kCode32Selector = 0x08, kData32Selector = 0x10, kVariantTssSelector = 0x18;
+constexpr uint16_t kHandlerTssSelectors = 0x20;
 constexpr unsigned kVectors = 32;
 constexpr auto kRunDeadline = std::chrono::milliseconds(500);
 
@@ -74,6 +81,49 @@ bool has_error_code(unsigned vector) {
 
 void put64(uint8_t* host, uint64_t gpa, uint64_t value) { std::memcpy(host + gpa, &value, 8); }
 
+// A 32-bit TSS descriptor: base, limit 0x67, type 9 (available) or 0xb (busy), present.
+uint64_t tss32_descriptor(uint64_t base, bool busy) {
+  return (kTss32Bytes - 1) | (base & 0xffffff) << 16 | (busy ? 0x8bull : 0x89ull) << 40 |
+         (base >> 24) << 56;
+}
+
+uint64_t handler_tss(unsigned vector) { return kHandlerTsses + vector * kTss32Bytes; }
+
+void put32(uint8_t* host, uint64_t gpa, uint32_t value) { std::memcpy(host + gpa, &value, 4); }
+
+// The legacy protected modes' IDT of task gates and the handler tasks (their CR3 is set per run).
+void install_task_gates(uint8_t* host) {
+  put64(host, kLegacyGdt, 0);
+  put64(host, kLegacyGdt + kCode32Selector, 0x00cf9b000000ffff);
+  put64(host, kLegacyGdt + kData32Selector, 0x00cf93000000ffff);
+  for (unsigned vector = 0; vector < kVectors; ++vector) {
+    const uint64_t tss = handler_tss(vector);
+    std::memset(host + tss, 0, kTss32Bytes);
+    put32(host, tss + 0x20, static_cast<uint32_t>(kStubs + vector * 16));  // EIP
+    put32(host, tss + 0x24, 0x2);                                          // EFLAGS
+    put32(host, tss + 0x38, static_cast<uint32_t>(kExceptionStackTop));    // ESP
+    for (uint64_t field : {0x48, 0x50, 0x54, 0x58, 0x5c}) put32(host, tss + field, kData32Selector);
+    put32(host, tss + 0x4c, kCode32Selector);
+    put32(host, tss + 0x64, static_cast<uint32_t>(kTss32Bytes) << 16);  // no I/O bitmap
+    // A task gate: the TSS selector, type 5, present.
+    const uint16_t selector = static_cast<uint16_t>(kHandlerTssSelectors + vector * 8);
+    put64(host, kLegacyIdt + vector * 8, uint64_t{selector} << 16 | 0x85ull << 40);
+  }
+}
+
+// Before each run: every handler task available again (a task switch marks its TSS busy) and
+// on the variant's page tables; the variant's own TSS busy, as the running task's is.
+void arm_task_gates(uint8_t* host, uint64_t cr3) {
+  put64(host, kLegacyGdt + kVariantTssSelector, tss32_descriptor(kVariantTss, true));
+  std::memset(host + kVariantTss, 0, kTss32Bytes);
+  for (unsigned vector = 0; vector < kVectors; ++vector) {
+    put64(host, kLegacyGdt + kHandlerTssSelectors + vector * 8,
+          tss32_descriptor(handler_tss(vector), false));
+    put32(host, handler_tss(vector) + 0x1c, static_cast<uint32_t>(cr3));
+    put32(host, handler_tss(vector) + 0x38, static_cast<uint32_t>(kExceptionStackTop));
+  }
+}
+
 void install_exception_handlers(uint8_t* host) {
   for (unsigned vector = 0; vector < 256; ++vector) {
     // Real mode: mov al, vector; out 0x81, al; jmp $.
@@ -85,7 +135,7 @@ void install_exception_handlers(uint8_t* host) {
     const uint8_t real[] = {0xb0, static_cast<uint8_t>(vector), 0xe6, kVectorPort, 0xeb, 0xfe};
     std::memcpy(host + kRealModeStubs + vector * 8, real, sizeof real);
     // Long mode: [pop rax; mov dx, 0x82; out dx, eax;] mov al, vector; out 0x81, al; jmp $.
-    uint8_t* stub = host + kLongModeStubs + vector * 16;
+    uint8_t* stub = host + kStubs + vector * 16;
     size_t at = 0;
     if (has_error_code(vector)) {
       const uint8_t report[] = {0x58, 0x66, 0xba, kErrorCodePort, 0x00, 0xef};
@@ -95,7 +145,7 @@ void install_exception_handlers(uint8_t* host) {
     const uint8_t tail[] = {0xb0, static_cast<uint8_t>(vector), 0xe6, kVectorPort, 0xeb, 0xfe};
     std::memcpy(stub + at, tail, sizeof tail);
     // A 64-bit interrupt gate: offset, selector, IST 1, type 0xe, present.
-    const uint64_t handler = kLongModeStubs + vector * 16;
+    const uint64_t handler = kStubs + vector * 16;
     put64(host, kIdt + vector * 16,
           (handler & 0xffff) | uint64_t{kCode64Selector} << 16 | 1ull << 32 | 0x8eull << 40 |
               ((handler >> 16) & 0xffff) << 48);
@@ -111,6 +161,7 @@ void install_exception_handlers(uint8_t* host) {
   put64(host, kGdt + kTssSelector + 8, kTss >> 32);
   std::memset(host + kTss, 0, 0x68);
   put64(host, kTss + 0x24, kExceptionStackTop);
+  install_task_gates(host);
 }
 
 // CPUID leaf 0 names the vendor in EBX, EDX, ECX.
@@ -147,24 +198,38 @@ Expected<std::unique_ptr<KvmOracle>> KvmOracle::create() {
   return oracle;
 }
 
-Expected<OracleResult> KvmOracle::run(std::span<const uint8_t> code, uint64_t code_gpa,
-                                      const accel::Regs& regs, const accel::SpecialRegs& sregs,
-                                      const std::optional<accel::FpuState>& fpu,
-                                      unsigned max_exits) {
+Expected<void> KvmOracle::place_code(std::span<const uint8_t> code, uint64_t code_gpa) {
   if (!range_fits(code_gpa, code.size() + 2, memory_.size())) {
     return fail(Errc::kInvalidArgument, "code at {:#x} does not fit the oracle's RAM", code_gpa);
   }
   std::memcpy(memory_.data() + code_gpa, code.data(), code.size());
   memory_.data()[code_gpa + code.size()] = 0xe6;  // out imm8, al
   memory_.data()[code_gpa + code.size() + 1] = kDonePort;
+  return {};
+}
 
+Expected<OracleResult> KvmOracle::run(std::span<const uint8_t> code, uint64_t code_gpa,
+                                      const accel::Regs& regs, const accel::SpecialRegs& sregs,
+                                      const std::optional<accel::FpuState>& fpu,
+                                      unsigned max_exits) {
+  FERRY_TRY(place_code(code, code_gpa));
+
+  // The emulator never looks at these: they only route KVM's exceptions to the handlers.
   accel::SpecialRegs loaded = sregs;
   if ((sregs.efer & accel::kEferLma) != 0) {
-    // The emulator never looks at these: they only route KVM's exceptions to the handlers.
     loaded.gdt = {kGdt, kTssSelector + 15};
     loaded.idt = {kIdt, kVectors * 16 - 1};
     loaded.tr = {
         .base = kTss, .limit = 0x67, .selector = kTssSelector, .type = 0xb, .present = true};
+  } else if ((sregs.cr0 & accel::kCr0Pe) != 0) {
+    arm_task_gates(memory_.data(), sregs.cr3);
+    loaded.gdt = {kLegacyGdt, static_cast<uint16_t>(kHandlerTssSelectors + kVectors * 8 - 1)};
+    loaded.idt = {kLegacyIdt, kVectors * 8 - 1};
+    loaded.tr = {.base = kVariantTss,
+                 .limit = kTss32Bytes - 1,
+                 .selector = kVariantTssSelector,
+                 .type = 0xb,
+                 .present = true};
   }
   FERRY_TRY(vcpu_->set_special_regs(loaded));
   FERRY_TRY(vcpu_->set_regs(regs));

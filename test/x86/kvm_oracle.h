@@ -18,12 +18,12 @@ namespace ferry::x86::test {
 
 // Guest-physical layout of the oracle VM: RAM is [0, kOracleRamSize) less the legacy hole
 // [0xa0000, 0xc0000); everything else (the hole, and 0xe0000000 up) is MMIO. The exception
-// handlers live in [0, 0x8000), which variants identity-map in long mode.
+// handlers and their descriptor tables live in [0, 0x8000), which variants identity-map.
 constexpr uint64_t kOracleRamSize = 16ull << 20;
 
 struct OracleResult {
-  // kFault: an exception. In real, long and compatibility mode the handlers report the vector
-  // (and the error code); in protected mode the IDT is empty and KVM shuts down.
+  // kFault: an exception. The handlers of every mode report the vector (and the error code); a
+  // fault without a vector is a shutdown, which means the exception could not be delivered.
   enum class End : uint8_t { kCompleted, kFault, kTimeout };
   End end = End::kCompleted;
   accel::Regs regs;
@@ -45,9 +45,10 @@ class KvmOracle {
   /// The CPU vendor the guest's CPUID names: KVM's emulator follows it where vendors differ.
   CpuVendor vendor() const { return vendor_; }
 
-  /// Writes `code` followed by "out 0x80, al" at guest-physical `code_gpa`, loads the state and
-  /// runs until that OUT (or a shutdown, or `max_exits`). The returned RIP is the one after the
-  /// instruction under test, i.e. before the OUT.
+  /// Writes `code` followed by "out 0x80, al" at guest-physical `code_gpa` (which run does too).
+  Expected<void> place_code(std::span<const uint8_t> code, uint64_t code_gpa);
+  /// Places the code, loads the state and runs until that OUT (or a shutdown, or `max_exits`).
+  /// The returned RIP is the one after the instruction under test, i.e. before the OUT.
   Expected<OracleResult> run(std::span<const uint8_t> code, uint64_t code_gpa,
                              const accel::Regs& regs, const accel::SpecialRegs& sregs,
                              const std::optional<accel::FpuState>& fpu, unsigned max_exits = 64);

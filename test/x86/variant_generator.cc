@@ -12,6 +12,7 @@ namespace ferry::x86::test {
 namespace {
 
 constexpr uint64_t kPage = 4096;
+constexpr uint64_t kRflagsIf = 1ull << 9;  // no interrupt is pending in the oracle: only kept
 constexpr uint64_t kCodePage = 0x10000;
 // The data window: RAM | MMIO | MMIO (| RAM with paging), as guest-physical pages.
 constexpr uint64_t kFlatWindow = 0x9f000;  // no paging: linear = physical, the hole follows
@@ -96,7 +97,7 @@ std::string describe(const CpuDeviations& cpu) {
 
 VariantGenerator::VariantGenerator(uint64_t seed, std::span<uint8_t> ram,
                                    const accel::SpecialRegs& initial, CpuDeviations cpu)
-    : rng_(seed), cpu_(cpu), ram_(ram), initial_(initial) {
+    : rng_(seed), extra_rng_(~seed), cpu_(cpu), ram_(ram), initial_(initial) {
   PageTables legacy(ram, PagingFormat::k32Bit, kLegacyTablePool.first, kLegacyTablePool.second);
   PageTables pae(ram, PagingFormat::kPae, kPaeTablePool.first, kPaeTablePool.second);
   PageTables long_mode(ram, PagingFormat::kLevel4, kLongTablePool.first, kLongTablePool.second);
@@ -105,8 +106,10 @@ VariantGenerator::VariantGenerator(uint64_t seed, std::span<uint8_t> ram,
     for (unsigned i = 0; i < 4; ++i) t->map(kLowWindow + i * kPage, kPagedWindowGpas[i]);
   }
   for (unsigned i = 0; i < 4; ++i) long_mode.map(kHighWindow + i * kPage, kPagedWindowGpas[i]);
-  // The oracle's exception handlers, descriptor tables and exception stack.
-  for (uint64_t page = 0; page < 0x8000; page += kPage) long_mode.map(page, page);
+  // The oracle's exception handlers, descriptor tables, TSSes and exception stack.
+  for (PageTables* t : {&legacy, &pae, &long_mode}) {
+    for (uint64_t page = 0; page < 0x8000; page += kPage) t->map(page, page);
+  }
   cr3_32bit_ = legacy.root();
   cr3_pae_ = pae.root();
   cr3_long_ = long_mode.root();
@@ -127,13 +130,13 @@ uint64_t VariantGenerator::pick_target(unsigned size, unsigned alignment, unsign
   return linear;
 }
 
-bool VariantGenerator::in_ram(uint64_t linear, unsigned size) const {
+bool VariantGenerator::in_mmio(uint64_t linear, unsigned size) const {
   const bool flat = window_ == kFlatWindow;
   for (uint64_t at = linear; at < linear + size; at = (at | (kPage - 1)) + 1) {
     const uint64_t page = (at - window_) / kPage;
     if (at < window_ || page >= window_pages_) return false;
     const uint64_t gpa = (flat ? kFlatWindowGpas : kPagedWindowGpas)[page];
-    if (std::find(std::begin(kRamPages), std::end(kRamPages), gpa) == std::end(kRamPages)) {
+    if (std::find(std::begin(kRamPages), std::end(kRamPages), gpa) != std::end(kRamPages)) {
       return false;
     }
   }
@@ -256,7 +259,7 @@ void VariantGenerator::set_up_state(Variant& v, const Template& form) {
   // General registers, flags, XMM.
   accel::Regs& r = v.regs;
   for (unsigned i = 0; i < 16; ++i) gpr(v, i) = random_register(v);
-  r.rflags = 0x2 | (random64() & kRflagsArith);
+  r.rflags = 0x2 | (random64() & kRflagsArith) | (extra_rng_() & (kRflagsIf | kRflagsAc));
   if (form.form == Form::kString && chance(2)) r.rflags |= kRflagsDf;
   const uint64_t code_offset = random(0xf00);
   v.code_gpa = kCodePage + code_offset;
@@ -543,9 +546,10 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
     if (!departs && e.address_bits == 64) e.target = 0x0000800000000000 - back;
   }
   // A bit offset register moves the access up to two operands either way, into RAM or out of it.
-  const bool may_reach_ram = in_ram(e.target, e.size) || form.bit_offset;
-  if (cpu_.code_segment_writes && !long_mode && e.override_seg == kCs && may_reach_ram) {
-    // The CPU alone would carry out this access through CS, and it lets writes pass: use DS.
+  const bool may_miss_mmio = !in_mmio(e.target, e.size) || form.bit_offset;
+  if (cpu_.code_segment_writes && !long_mode && e.override_seg == kCs && may_miss_mmio) {
+    // The CPU alone would carry out this access through CS (to RAM, or to an unmapped page,
+    // where it raises #PF), and it lets writes pass: use DS.
     std::replace(e.prefixes.begin(), e.prefixes.end(), kSegmentPrefix[kCs], kSegmentPrefix[kDs]);
     e.override_seg = kDs;
     kept_off = true;
@@ -581,6 +585,8 @@ Variant VariantGenerator::generate(TestMode mode, const Template& form) {
     }
   }
   if (mode == TestMode::kReal) place_real_mode_stack(v);
+  // One in three: lib/x86 gets only the first bytes (maybe none) and fetches the rest itself.
+  if (extra_rng_() % 3 == 0) v.bytes_given = extra_rng_() % v.bytes.size();
   return v;
 }
 

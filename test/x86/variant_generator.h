@@ -34,6 +34,9 @@ struct Variant {
   const Template* form = nullptr;
   TestMode mode = TestMode::kLong;
   std::vector<uint8_t> bytes;
+  // How many of `bytes` lib/x86 is handed, as an intercept would (an MSHV intercept carries up
+  // to 16, KVM's none); it fetches the rest from the code in guest memory. All by default.
+  size_t bytes_given = SIZE_MAX;
   uint64_t code_gpa = 0;
   accel::Regs regs;
   accel::SpecialRegs sregs;
@@ -72,7 +75,10 @@ class VariantGenerator {
 
   /// Restarts the random sequence from `seed` (the differential test gives each form its own, so
   /// a form's variants do not depend on which forms ran before it).
-  void reseed(uint64_t seed) { rng_.seed(seed); }
+  void reseed(uint64_t seed) {
+    rng_.seed(seed);
+    extra_rng_.seed(~seed);
+  }
   /// A random variant of `form` in `mode`; it also refills the window's RAM pages with random
   /// bytes.
   Variant generate(TestMode mode, const Template& form);
@@ -118,9 +124,13 @@ class VariantGenerator {
   uint64_t pick_target(unsigned size, unsigned alignment, unsigned margin);
   void set_segment_base(Variant& v, int seg, uint64_t target, unsigned address_bits);
   void place_real_mode_stack(Variant& v);
-  bool in_ram(uint64_t linear, unsigned size) const;
+  bool in_mmio(uint64_t linear, unsigned size) const;  // every byte on a window page that is MMIO
 
   std::mt19937_64 rng_;
+  // The draws added after the lab's seed was checked (kLabSeed, differential_test.cc: QEMU's
+  // TCG aborts on some variants) come from a stream of their own, so rng_'s variants stay the
+  // ones that were checked: RFLAGS.IF and AC, and how many bytes lib/x86 is handed.
+  std::mt19937_64 extra_rng_;
   CpuDeviations cpu_;
   unsigned steered_ = 0;
   std::span<uint8_t> ram_;
