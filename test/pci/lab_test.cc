@@ -1,8 +1,9 @@
 // ferry inside the L1 lab (scripts/lab, docs/lab.md): a real kernel with a real (emulated)
 // IOMMU and the real vfio-pci driver. One boot runs every command; the cases below read its
 // transcript. What ferry reports is compared with what the lab's kernel shows through other
-// means (sysfs links read by the shell, lspci), and the fix commands ferry prints are run there
-// to prove they fix what they claim to.
+// means (sysfs links read by the shell, lspci, and vfio_kernel_probe, which asks /dev/vfio for
+// each group's viability and attaches it to a container), and the fix commands ferry prints are
+// run there to prove they fix what they claim to, judged by the kernel, not by ferry.
 //
 // Skipped (never passed) only when scripts/lab says this host cannot run the lab at all (exit
 // 77: no QEMU and no way to install it, no Debian mirror for the kernel); FERRY_REQUIRE_LAB=1
@@ -35,6 +36,10 @@ const std::string kGroundTruth =
     "r=$(readlink $d/driver); echo ${d##*/} ${g##*/} ${r##*/}; done";
 const std::string kLspci = "lspci -D -vv";
 const std::string kDevicesJson = "ferry devices --json";
+// Prints "group <N> viable attached" and the like for each /dev/vfio/N (vfio_kernel_probe.cc).
+const std::string kProbe = FERRY_VFIO_KERNEL_PROBE;
+// The kernel's view again after the fix commands (the comment keeps the lines apart).
+const std::string kAfterFixes = " # after the fixes";
 
 std::string fix_then_check(const std::string& bdf) {
   return "ferry check " + bdf + kFixLines + " | sh -ex && ferry check " + bdf;
@@ -44,6 +49,7 @@ std::vector<std::string> lab_commands() {
   return {
       kGroundTruth,
       kLspci,
+      kProbe,
       kDevicesJson,
       "ferry devices",
       "ferry check 0000:01:00.0",
@@ -55,7 +61,8 @@ std::vector<std::string> lab_commands() {
       fix_then_check("0000:03:00.0"),
       fix_then_check("0000:05:01.0"),
       fix_then_check("0000:00:06.0"),
-      "ferry devices --json > /tmp/after.json; cat /tmp/after.json",
+      kGroundTruth + kAfterFixes,
+      kProbe + kAfterFixes,
   };
 }
 
@@ -74,7 +81,7 @@ LabRun run_lab() {
                                 // Debian's kernel with its modules: the host drivers load after
                                 // the vfio bindings, and the legacy VFIO path stays tested.
                                 "--kernel", "debian", "--ferry", FERRY_BINARY, "--transcript",
-                                transcript_path, "--"};
+                                transcript_path, "--include", kProbe, "--"};
   for (const std::string& c : lab_commands()) argv.push_back(c);
   const auto start = std::chrono::steady_clock::now();
   const CommandResult result = run_command(argv);
@@ -97,6 +104,17 @@ LabRun run_lab() {
   run.state = LabRun::State::kRan;
   return run;
 }
+
+struct SysfsDevice {
+  std::string group;
+  std::string driver;  // empty: none
+};
+
+// A line of vfio_kernel_probe: "group <N> <state> [<attach>]".
+struct KernelGroup {
+  std::string state;   // viable, not-viable, or "open-failed <ERRNO>" and the like
+  std::string attach;  // for a viable group: attached, or "attach-failed <step> <ERRNO>"
+};
 
 class Lab : public testing::Test {
  protected:
@@ -146,29 +164,130 @@ class Lab : public testing::Test {
     return out;
   }
 
+  // "<bdf> <group> <driver>" lines of kGroundTruth (the sysfs links, read by the lab's shell).
+  static std::map<std::string, SysfsDevice> sysfs_devices(const std::string& line) {
+    std::map<std::string, SysfsDevice> out;
+    const LabCommand& c = command(line);
+    EXPECT_EQ(c.status, 0) << c.err;
+    std::istringstream lines(c.out);
+    for (std::string text; std::getline(lines, text);) {
+      std::istringstream words(text);
+      std::string bdf;
+      SysfsDevice d;
+      words >> bdf >> d.group >> d.driver;
+      out[bdf] = d;
+    }
+    return out;
+  }
+
+  // The groups vfio_kernel_probe reports, by number; `container` gets its container line.
+  static std::map<int, KernelGroup> kernel_groups(const std::string& line,
+                                                  std::string* container = nullptr) {
+    std::map<int, KernelGroup> out;
+    const LabCommand& c = command(line);
+    EXPECT_EQ(c.status, 0) << c.out << c.err;
+    std::istringstream lines(c.out);
+    for (std::string text; std::getline(lines, text);) {
+      std::istringstream words(text);
+      std::string kind;
+      words >> kind;
+      if (kind == "container") {
+        if (container != nullptr) *container = text;
+        continue;
+      }
+      EXPECT_EQ(kind, "group") << text;
+      int number = -1;
+      KernelGroup g;
+      words >> number >> g.state;
+      std::getline(words, g.attach);
+      if (!g.attach.empty()) g.attach.erase(0, 1);
+      if (g.state != "viable" && g.state != "not-viable") g.state += " " + g.attach;
+      EXPECT_EQ(out.count(number), 0u) << "group " << number << " listed twice";
+      out[number] = g;
+    }
+    return out;
+  }
+
   static LabRun* run_;
 };
 
 LabRun* Lab::run_ = nullptr;
 
 TEST_F(Lab, GroupsAndDriversAreTheKernels) {
-  // "<bdf> <group> <driver>" from the sysfs links, read by the lab's shell.
-  std::istringstream truth(command(kGroundTruth).out);
+  const auto truth = sysfs_devices(kGroundTruth);
   const auto found = devices(kDevicesJson);
-  size_t seen = 0;
-  for (std::string line; std::getline(truth, line);) {
-    std::istringstream words(line);
-    std::string bdf, group, driver;
-    words >> bdf >> group >> driver;
-    SCOPED_TRACE(line);
+  for (const auto& [bdf, t] : truth) {
+    SCOPED_TRACE(bdf);
     ASSERT_EQ(found.count(bdf), 1u);
     const json& d = found.at(bdf);
-    EXPECT_EQ(d["iommu_group"].get<int>(), std::stoi(group));
-    EXPECT_EQ(d["driver"].is_null() ? "" : d["driver"].get<std::string>(), driver);
-    ++seen;
+    EXPECT_EQ(d["iommu_group"].get<int>(), std::stoi(t.group));
+    EXPECT_EQ(d["driver"].is_null() ? "" : d["driver"].get<std::string>(), t.driver);
   }
-  EXPECT_EQ(seen, found.size());
-  EXPECT_GE(seen, 20u);
+  EXPECT_EQ(truth.size(), found.size());
+  EXPECT_GE(truth.size(), 20u);
+}
+
+// The status of a device's "group" check in ferry's verdict, or "" without one.
+std::string group_check(const json& device) {
+  for (const json& check : device["verdict"]["checks"]) {
+    if (check["id"] == "group") return check["status"].get<std::string>();
+  }
+  return "";
+}
+
+TEST_F(Lab, KernelGroupViabilityIsFerrysVerdict) {
+  const auto kernel = kernel_groups(kProbe);
+  std::cout << "vfio_kernel_probe inside the lab:\n" << command(kProbe).out;
+  ASSERT_FALSE(kernel.empty()) << "the kernel lists no group in /dev/vfio";
+  const auto found = devices(kDevicesJson);
+  // /dev/vfio/N exists for each group with a member on vfio-pci; ferry judges each such member.
+  std::map<int, std::vector<std::string>> vfio_members;
+  for (const auto& [bdf, d] : found) {
+    if (d["driver"] == "vfio-pci") vfio_members[d["iommu_group"].get<int>()].push_back(bdf);
+  }
+  for (const auto& [number, g] : kernel) {
+    SCOPED_TRACE("group " + std::to_string(number) + " " + g.state);
+    ASSERT_THAT(g.state, testing::AnyOf("viable", "not-viable"));
+    ASSERT_EQ(vfio_members.count(number), 1u) << "ferry shows no vfio-pci device in it";
+    for (const std::string& bdf : vfio_members.at(number)) {
+      EXPECT_EQ(group_check(found.at(bdf)), g.state == "viable" ? "pass" : "fail") << bdf;
+    }
+  }
+  for (const auto& [number, members] : vfio_members) {
+    EXPECT_EQ(kernel.count(number), 1u) << "no /dev/vfio/" << number << " for " << members[0];
+  }
+  // Both answers are covered: the e1000 beside one on its host driver is not viable.
+  const int shared = found.at("0000:05:01.0")["iommu_group"].get<int>();
+  ASSERT_EQ(kernel.count(shared), 1u);
+  EXPECT_EQ(kernel.at(shared).state, "not-viable");
+}
+
+TEST_F(Lab, VfioGroupsAttachToAType1v2Container) {
+  std::string container;
+  const auto kernel = kernel_groups(kProbe, &container);
+  EXPECT_EQ(container, "container api 0 type1v2 yes");
+  // Groups whose every member is on vfio-pci, by the sysfs links.
+  std::map<std::string, bool> all_vfio;
+  for (const auto& [bdf, d] : sysfs_devices(kGroundTruth)) {
+    const auto [it, added] = all_vfio.emplace(d.group, d.driver == "vfio-pci");
+    if (!added) it->second = it->second && d.driver == "vfio-pci";
+  }
+  size_t attached = 0;
+  for (const auto& [group, vfio] : all_vfio) {
+    if (!vfio) continue;
+    SCOPED_TRACE("group " + group);
+    const int number = std::stoi(group);
+    ASSERT_EQ(kernel.count(number), 1u) << "no /dev/vfio/" << group;
+    EXPECT_EQ(kernel.at(number).state, "viable");
+    EXPECT_EQ(kernel.at(number).attach, "attached");
+    ++attached;
+  }
+  // NVMe, e1000e, ivshmem and virtio-rng.
+  EXPECT_GE(attached, 4u);
+  for (const auto& [number, g] : kernel) {
+    if (g.state != "viable") continue;
+    EXPECT_EQ(g.attach, "attached") << "group " << number;
+  }
 }
 
 TEST_F(Lab, VfioDevicesAreAssignable) {
@@ -267,11 +386,19 @@ TEST_F(Lab, FixCommandsFixWhatTheyClaim) {
     EXPECT_THAT(c.out, HasSubstr("Driver:       vfio-pci")) << bdf;
     EXPECT_THAT(c.err, HasSubstr("+ echo vfio-pci")) << "no fix command ran for " << bdf;
   }
-  // The kernel agrees: all four are on vfio-pci now.
-  const auto after = devices("ferry devices --json > /tmp/after.json; cat /tmp/after.json");
+  // The kernel agrees: its sysfs links put all four on vfio-pci now, and it calls their groups
+  // viable and attaches them to a container.
+  const auto after = sysfs_devices(kGroundTruth + kAfterFixes);
+  const auto kernel = kernel_groups(kProbe + kAfterFixes);
+  std::cout << "vfio_kernel_probe after the fix commands:\n" << command(kProbe + kAfterFixes).out;
   for (const char* bdf : {"0000:03:00.0", "0000:05:01.0", "0000:05:02.0", "0000:00:06.0"}) {
-    ASSERT_EQ(after.count(bdf), 1u) << bdf;
-    EXPECT_EQ(after.at(bdf)["driver"], "vfio-pci") << bdf;
+    SCOPED_TRACE(bdf);
+    ASSERT_EQ(after.count(bdf), 1u);
+    EXPECT_EQ(after.at(bdf).driver, "vfio-pci");
+    const int group = std::stoi(after.at(bdf).group);
+    ASSERT_EQ(kernel.count(group), 1u) << "no /dev/vfio/" << group;
+    EXPECT_EQ(kernel.at(group).state, "viable");
+    EXPECT_EQ(kernel.at(group).attach, "attached");
   }
 }
 
