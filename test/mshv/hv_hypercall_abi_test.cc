@@ -78,6 +78,7 @@ TEST(HvHypercallAbi, RegisterNamesAreTheHypervisorsOnes) {
   EXPECT_EQ(kHvRegCr8, 0x00040004u);
   EXPECT_EQ(kHvRegXfem, 0x00040005u);
   EXPECT_EQ(kHvRegDr0, 0x00050000u);
+  EXPECT_EQ(kHvRegDr6, 0x00050004u);
   EXPECT_EQ(kHvRegDr7, 0x00050005u);
   EXPECT_EQ(kHvRegEs, 0x00060000u);
   EXPECT_EQ(kHvRegCs, 0x00060001u);

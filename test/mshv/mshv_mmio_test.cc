@@ -342,6 +342,33 @@ TEST_F(MshvMmioTest, GeneralProtectionAndInvalidOpcodeAreInjected) {
   EXPECT_TRUE(io_.accesses().empty());
 }
 
+TEST_F(MshvMmioTest, SingleStepTrapsAfterTheEmulatedInstruction) {
+  // mov eax, [kMmio] with RFLAGS.TF: the hypervisor did not run it, so ferry raises the trap.
+  ASSERT_NO_FATAL_FAILURE(
+      start(vmm::BootMode::kLong, kLoadEax + kHlt, [](accel::Regs& r) { r.rflags |= 1ull << 8; }));
+  fake_.annotate_mmio(kEntry, {.gva = kMmio});
+  ASSERT_NO_FATAL_FAILURE(run_to_injection());
+  EXPECT_THAT(io_.accesses(), ElementsAre(mmio_read(kMmio, {0x41, 0x42, 0x43, 0x44})));
+  EXPECT_THAT(fake_.exceptions(0), ElementsAre(FakeException{1, std::nullopt, 0, kEntry + 7}))
+      << "a trap: RIP is past the instruction";
+  EXPECT_EQ(fake_.vp_register(0, kHvRegDr6).low & (1u << 14), 1u << 14) << "DR6.BS";
+}
+
+TEST_F(MshvMmioTest, SingleStepRunsOneRepIterationPerTrap) {
+  ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, {0xf3, 0xaa, 0xf4}, [](accel::Regs& r) {
+    r.rflags |= 1ull << 8;
+    r.rax = 0x77;
+    r.rcx = 3;
+    r.rdi = kMmio;
+  }));
+  fake_.annotate_mmio(kEntry, {.gva = kMmio, .write = true});
+  ASSERT_NO_FATAL_FAILURE(run_to_injection());
+  EXPECT_THAT(io_.accesses(), ElementsAre(mmio_write(kMmio, {0x77})));
+  EXPECT_THAT(fake_.exceptions(0), ElementsAre(FakeException{1, std::nullopt, 0, kEntry}))
+      << "the REP is not done: RIP stays on it";
+  EXPECT_EQ(regs().rcx, 2u);
+}
+
 TEST_F(MshvMmioTest, AnExceptionWhileAnotherEventIsPendingEndsTheVm) {
   ASSERT_NO_FATAL_FAILURE(start(vmm::BootMode::kLong, {0xf3, 0xaa, 0xf4}, [](accel::Regs& r) {
     r.rcx = 4;

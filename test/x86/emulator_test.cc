@@ -338,6 +338,48 @@ TEST_F(LongModeTest, RepStosdStopsAtTheIterationLimitWithRipUnchanged) {
   EXPECT_EQ(platform.mmio().size(), 5u);
 }
 
+TEST_F(LongModeTest, TrapFlagAsksForTheSingleStepTrapAfterTheInstruction) {
+  state.regs.rax = kMmioLinear + 0x10;
+  auto outcome = run({0x89, 0x18});  // mov [rax], ebx, TF clear
+  ASSERT_TRUE(outcome);
+  EXPECT_FALSE(outcome->single_step);
+  state.regs.rip = kCodeLinear;
+  state.regs.rflags |= kRflagsTf;
+  outcome = run({0x89, 0x18});
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->kind, Outcome::Kind::kDone);
+  EXPECT_TRUE(outcome->single_step);
+  EXPECT_EQ(state.regs.rip, kCodeLinear + 2);
+  EXPECT_NE(state.regs.rflags & kRflagsTf, 0u);
+}
+
+TEST_F(LongModeTest, TrapFlagRunsOneRepIterationPerCall) {
+  // The CPU traps after each iteration of a REP string instruction.
+  state.regs.rflags |= kRflagsTf;
+  state.regs.rdi = kMmioLinear;
+  state.regs.rcx = 2;
+  auto outcome = run({0xf3, 0xaa});  // rep stosb
+  ASSERT_TRUE(outcome);
+  EXPECT_TRUE(outcome->single_step);
+  EXPECT_EQ(state.regs.rcx, 1u);
+  EXPECT_EQ(state.regs.rip, kCodeLinear) << "not done: the REP runs again after the trap";
+  outcome = run({0xf3, 0xaa});
+  ASSERT_TRUE(outcome);
+  EXPECT_TRUE(outcome->single_step);
+  EXPECT_EQ(state.regs.rcx, 0u);
+  EXPECT_EQ(state.regs.rip, kCodeLinear + 2);
+  EXPECT_EQ(platform.mmio().size(), 2u);
+}
+
+TEST_F(LongModeTest, AFaultRaisesNoSingleStepTrap) {
+  state.regs.rflags |= kRflagsTf;
+  state.regs.rax = kUnmappedLinear;
+  auto outcome = run({0x89, 0x18});
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->kind, Outcome::Kind::kFault);
+  EXPECT_FALSE(outcome->single_step);
+}
+
 TEST_F(LongModeTest, RepWithZeroCountDoesNothing) {
   state.regs.rcx = 0;
   EXPECT_TRUE(run_done({0xf3, 0x48, 0xab}).empty());

@@ -78,6 +78,21 @@ Expected<void> inject(VpContext& vp, const x86::Fault& fault) {
   return vp.write_values(pending_name, values);
 }
 
+// The single-step trap after an emulated instruction (the hypervisor, which did not run it, does
+// not raise it): #DB with DR6.BS, which the guest's handler reads to tell it from a breakpoint.
+Expected<void> inject_single_step(VpContext& vp) {
+  constexpr uint64_t kDr6SingleStep = 1ull << 14;
+  const uint32_t dr6_name[] = {kHvRegDr6};
+  HvRegisterValue dr6{};
+  FERRY_TRY(vp.read_values(dr6_name, {&dr6, 1}));
+  dr6.low |= kDr6SingleStep;
+  FERRY_TRY(vp.write_values(dr6_name, {&dr6, 1}));
+  return inject(vp, {.vector = x86::Vector::kDb,
+                     .error_code = std::nullopt,
+                     .cr2 = 0,
+                     .reason = "single step (RFLAGS.TF)"});
+}
+
 x86::CpuVendor host_vendor(MshvDriver& driver) {
   // "AuthenticAMD" and "HygonGenuine" follow AMD's architecture; everything else Intel's.
   const uint32_t ebx = driver.host_cpuid(0, 0).ebx;
@@ -124,7 +139,8 @@ Expected<void> X86MmioEmulator::carry_out(const MemoryIntercept& intercept, VpCo
   // After a fault the registers are as before the instruction, except what a REP completed.
   FERRY_TRY(vp.write_values(kGeneralRegisterNames, regs_to_values(state.regs)));
   if (outcome.kind == x86::Outcome::Kind::kFault) return inject(vp, outcome.fault);
-  if (outcome.xmm_written != 0) return write_xmm(vp, *state.fpu, outcome.xmm_written);
+  if (outcome.xmm_written != 0) FERRY_TRY(write_xmm(vp, *state.fpu, outcome.xmm_written));
+  if (outcome.single_step) return inject_single_step(vp);
   return {};
 }
 

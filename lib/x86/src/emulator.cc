@@ -239,7 +239,9 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
       result = execute_bit(x);
       break;
     case Family::kString: {
-      auto done = execute_string(x, options_);
+      EmulatorOptions string_options = options_;
+      if ((state.regs.rflags & kRflagsTf) != 0) string_options.max_rep_iterations = 1;
+      auto done = execute_string(x, string_options);
       if (done) {
         finished = *done;
       } else {
@@ -265,10 +267,12 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
   }
   regs.rflags &= ~(1ull << 16);  // RF: cleared once an instruction completes
   if (finished) regs.rip = next_rip(state.regs.rip, decoded.insn.length, mode);
+  const bool single_step = (state.regs.rflags & kRflagsTf) != 0;  // TF as the instruction began
   state.regs = regs;
   if (x.xmm_written != 0) state.fpu = fpu;
   Outcome outcome = make_outcome(Outcome::Kind::kDone, decoded.insn.length);
   outcome.xmm_written = x.xmm_written;
+  outcome.single_step = single_step;
   return outcome;
 }
 

@@ -9,6 +9,8 @@ const char* vector_name(Vector vector) {
   switch (vector) {
     case Vector::kDe:
       return "#DE";
+    case Vector::kDb:
+      return "#DB";
     case Vector::kUd:
       return "#UD";
     case Vector::kNm:

@@ -359,6 +359,7 @@ enum HvRegisterName : uint32_t {
   kHvRegCr8 = 0x00040004,
   kHvRegXfem = 0x00040005,
   kHvRegDr0 = 0x00050000,
+  kHvRegDr6 = 0x00050004,
   kHvRegDr7 = 0x00050005,
   kHvRegEs = 0x00060000,
   kHvRegCs = 0x00060001,

@@ -40,6 +40,7 @@ constexpr uint64_t kRflagsPf = 1ull << 2;
 constexpr uint64_t kRflagsAf = 1ull << 4;
 constexpr uint64_t kRflagsZf = 1ull << 6;
 constexpr uint64_t kRflagsSf = 1ull << 7;
+constexpr uint64_t kRflagsTf = 1ull << 8;
 constexpr uint64_t kRflagsDf = 1ull << 10;
 constexpr uint64_t kRflagsOf = 1ull << 11;
 constexpr uint64_t kRflagsVm = 1ull << 17;

@@ -28,6 +28,9 @@ struct Outcome {
   Kind kind = Kind::kDone;
   Fault fault;               // kFault only
   uint16_t xmm_written = 0;  // bit i set: CpuState::fpu->xmm[i] was written
+  // kDone with RFLAGS.TF set: the backend raises the single-step trap (#DB, DR6.BS) before the
+  // guest's next instruction. A REP then does one iteration per call, as the CPU traps after each.
+  bool single_step = false;
   uint8_t length = 0;        // the instruction's length in bytes (0 when it could not decode)
 };
 

@@ -9,6 +9,7 @@ namespace ferry::x86 {
 
 enum class Vector : uint8_t {
   kDe = 0,   // divide error (not raised by the supported instructions, listed for completeness)
+  kDb = 1,   // debug: Outcome::single_step's trap
   kUd = 6,   // invalid opcode
   kNm = 7,   // device not available (SSE with CR0.TS)
   kSs = 12,  // stack-segment fault
