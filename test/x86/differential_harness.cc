@@ -150,12 +150,27 @@ Comparison compare_with_kvm(KvmOracle& oracle, const Variant& v, const Mutation&
     return compare_faults(outcome->fault, kvm);
   if (we_faulted)
     return differed("lib/x86 faulted (" + describe(outcome->fault) + "), KVM completed");
-  if (kvm.end == OracleResult::End::kFault) {
-    return differed(fmt::format("KVM faulted (rip {:#x}, cr2 {:#x}), lib/x86 completed",
-                                kvm.regs.rip, kvm.cr2));
+  // With RFLAGS.TF the CPU traps (#DB) after the instruction: lib/x86 must ask for it, and the
+  // registers compared are those the trap found.
+  const bool trapped = kvm.vector == 1 && kvm.trapped_regs.has_value();
+  // KVM's emulator raises the trap only for an instruction it finishes in the kernel: one whose
+  // last access is an MMIO write ends in the exit to user space, and the trap is left out
+  // (x86_emulate_instruction steps only when it returns to the guest). The oracle departs there.
+  const bool kvm_omits_trap = outcome->single_step && kvm.end == OracleResult::End::kCompleted &&
+                              !kvm.mmio.empty() && kvm.mmio.back().write;
+  if (outcome->single_step && !trapped && !kvm_omits_trap) {
+    return differed(
+        kvm.end == OracleResult::End::kFault
+            ? fmt::format("lib/x86 asked for the single-step trap, KVM raised vector {}",
+                          kvm.vector ? int{*kvm.vector} : -1)
+            : "lib/x86 asked for the single-step trap, KVM completed without one");
+  }
+  if (kvm.end == OracleResult::End::kFault && !(trapped && outcome->single_step)) {
+    return differed(fmt::format("KVM faulted (vector {}, rip {:#x}, cr2 {:#x}), lib/x86 completed",
+                                kvm.vector ? int{*kvm.vector} : -1, kvm.regs.rip, kvm.cr2));
   }
 
-  std::string diff = compare_registers(v, state.regs, kvm.regs);
+  std::string diff = compare_registers(v, state.regs, trapped ? *kvm.trapped_regs : kvm.regs);
   const std::vector<MmioAccess> our_mmio = in_kvm_pieces(snapshot.mmio());
   if (our_mmio != kvm.mmio) {
     diff += "MMIO: lib/x86 " + describe(our_mmio) + " KVM " + describe(kvm.mmio) + "; ";
@@ -163,7 +178,10 @@ Comparison compare_with_kvm(KvmOracle& oracle, const Variant& v, const Mutation&
   diff += compare_ram(v, start, snapshot, oracle.ram());
   if (v.fpu) diff += compare_xmm(*state.fpu, kvm.fpu);
   if (!diff.empty()) return differed(diff);
-  return {.verdict = Comparison::Verdict::kAgreedOnCompletion, .reached_mmio = !kvm.mmio.empty()};
+  return {.verdict = Comparison::Verdict::kAgreedOnCompletion,
+          .reached_mmio = !kvm.mmio.empty(),
+          .single_stepped = trapped,
+          .kvm_omitted_single_step = kvm_omits_trap};
 }
 
 }  // namespace ferry::x86::test

@@ -19,6 +19,7 @@ namespace {
 
 constexpr uint8_t kMovEaxEbx[] = {0x89, 0x18};  // mov [eax], ebx (32-bit) / [rax] (64-bit)
 constexpr uint8_t kAddEaxEbx[] = {0x01, 0x18};  // add [eax], ebx
+constexpr uint8_t kMovEbxEax[] = {0x8b, 0x18};  // mov ebx, [eax]
 constexpr uint64_t kRamPageBeforeHole = 0x9f000;
 constexpr uint64_t kHole = 0xa0000;  // the oracle's legacy hole: MMIO
 constexpr uint64_t kFirstNoncanonical = 0x0000800000000000;
@@ -107,6 +108,7 @@ class DifferentialMutantTest : public ::testing::Test {
     v.bytes.assign(bytes.begin(), bytes.end());
     v.regs.rax = rax;
     v.sregs.ds.base = 0;
+    v.regs.rflags &= ~kRflagsTf;       // the tests that want the single-step trap set it
     v.flags_compared = ~(1ull << 16);  // all but RF, as the generator does
     return v;
   }
@@ -173,6 +175,31 @@ TEST_F(DifferentialMutantTest, WrongFetchOfUndeliveredBytesIsReported) {
     return std::make_unique<CorruptsFetchedOpcode>(p, opcode);
   }};
   expect_caught(v, Comparison::Verdict::kAgreedOnCompletion, corrupt, "MMIO");
+}
+
+TEST_F(DifferentialMutantTest, MissingSingleStepTrapIsReported) {
+  // RFLAGS.TF: KVM traps (#DB) after the load, and lib/x86 must say the trap is due.
+  const auto v = [] {
+    Variant made = hand_made(TestMode::kProt32, kMovEbxEax, kHole + 0x100);
+    made.regs.rflags |= kRflagsTf;
+    return made;
+  };
+  const Mutation no_trap{.result = [](Outcome& o, CpuState&) { o.single_step = false; }};
+  expect_caught(v, Comparison::Verdict::kAgreedOnCompletion, no_trap, "vector 1");
+}
+
+TEST_F(DifferentialMutantTest, WrongRegisterAfterSingleStepIsReported) {
+  // Real mode: the trapped registers come from the frame the trap pushed, and are compared.
+  const auto v = [] {
+    Variant made = hand_made(TestMode::kReal, {}, 0);
+    made.bytes = {0x8b, 0x1e, 0x00, 0x01};  // mov bx, [0x100]
+    made.sregs.ds.base = kHole;
+    made.sregs.ds.selector = static_cast<uint16_t>(kHole >> 4);
+    made.regs.rflags |= kRflagsTf;
+    return made;
+  };
+  const Mutation wrong_bx{.result = [](Outcome&, CpuState& s) { s.regs.rbx ^= 1; }};
+  expect_caught(v, Comparison::Verdict::kAgreedOnCompletion, wrong_bx, "rbx");
 }
 
 TEST_F(DifferentialMutantTest, WrongFaultVectorIsReported) {

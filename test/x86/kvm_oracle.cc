@@ -17,12 +17,14 @@ namespace {
 
 constexpr uint8_t kDonePort = 0x80;
 // Exception handlers report on two ports: the error code (if the vector has one), then the
-// vector. Real mode: the IVT points each vector at its own 8-byte stub from 0x500. Long and
-// compatibility mode: a GDT, a TSS whose IST1 is a stack of its own (the variant's RSP is random)
-// and an IDT of 32 interrupt gates to 16-byte stubs. The other protected modes have no IST, so
-// their IDT holds task gates: each vector switches to a task of its own (a 32-bit TSS with the
-// stub, a flat stack and the variant's CR3). The generator identity-maps these pages.
-constexpr uint8_t kVectorPort = 0x81;
+// vector, as the port it writes (kVectorPorts + vector), so a vector without an error code
+// changes no general register and the single-step trap's registers can be read back. Real mode: the
+// IVT points each vector at its own 8-byte stub from 0x500. Long and compatibility mode: a GDT, a
+// TSS whose IST1 is a stack of its own (the variant's RSP is random) and an IDT of 32 interrupt
+// gates to 16-byte stubs. The other protected modes have no IST, so their IDT holds task gates:
+// each vector switches to a task of its own (a 32-bit TSS with the stub, a flat stack and the
+// variant's CR3). The generator identity-maps these pages.
+constexpr uint8_t kVectorPorts = 0xe0;
 constexpr uint8_t kErrorCodePort = 0x82;
 constexpr uint64_t kRealModeStubs = 0x500;
 constexpr uint64_t kGdt = 0x1000, kTss = 0x2000, kIdt = 0x3000, kStubs = 0x4000;
@@ -34,6 +36,7 @@ constexpr uint16_t kCode64Selector = 0x08, kTssSelector = 0x20;
 constexpr uint16_t kCode32Selector = 0x08, kData32Selector = 0x10, kVariantTssSelector = 0x18;
 constexpr uint16_t kHandlerTssSelectors = 0x20;
 constexpr unsigned kVectors = 32;
+constexpr uint8_t kSingleStepVector = 1;
 constexpr auto kRunDeadline = std::chrono::milliseconds(500);
 
 // Records MMIO like FakePlatform and stops at the OUT that ends the snippet.
@@ -51,7 +54,7 @@ class RecordingIo : public accel::GuestIo {
   }
   void pio_write(uint16_t port, std::span<const uint8_t> data) noexcept override {
     if (port == kDonePort) done = true;
-    if (port == kVectorPort && !data.empty()) vector = data[0];
+    if (port >= kVectorPorts && port < kVectorPorts + kVectors) vector = port - kVectorPorts;
     if (port == kErrorCodePort) {
       uint32_t code = 0;
       std::memcpy(&code, data.data(), std::min<size_t>(data.size(), sizeof code));
@@ -126,15 +129,16 @@ void arm_task_gates(uint8_t* host, uint64_t cr3) {
 
 void install_exception_handlers(uint8_t* host) {
   for (unsigned vector = 0; vector < 256; ++vector) {
-    // Real mode: mov al, vector; out 0x81, al; jmp $.
+    // Real mode: out kVectorPorts + vector, al; jmp $.
     const uint64_t stub = kRealModeStubs + (vector % kVectors) * 8;
     const uint32_t far_pointer = static_cast<uint32_t>(stub);  // segment 0
     std::memcpy(host + vector * 4, &far_pointer, 4);
   }
   for (unsigned vector = 0; vector < kVectors; ++vector) {
-    const uint8_t real[] = {0xb0, static_cast<uint8_t>(vector), 0xe6, kVectorPort, 0xeb, 0xfe};
+    const auto port = static_cast<uint8_t>(kVectorPorts + vector);
+    const uint8_t real[] = {0xe6, port, 0xeb, 0xfe};  // out port, al; jmp $
     std::memcpy(host + kRealModeStubs + vector * 8, real, sizeof real);
-    // Long mode: [pop rax; mov dx, 0x82; out dx, eax;] mov al, vector; out 0x81, al; jmp $.
+    // Long mode: [pop rax; mov dx, 0x82; out dx, eax;] out kVectorPorts + vector, al; jmp $.
     uint8_t* stub = host + kStubs + vector * 16;
     size_t at = 0;
     if (has_error_code(vector)) {
@@ -142,7 +146,7 @@ void install_exception_handlers(uint8_t* host) {
       std::memcpy(stub, report, sizeof report);
       at = sizeof report;
     }
-    const uint8_t tail[] = {0xb0, static_cast<uint8_t>(vector), 0xe6, kVectorPort, 0xeb, 0xfe};
+    const uint8_t tail[] = {0xe6, port, 0xeb, 0xfe};
     std::memcpy(stub + at, tail, sizeof tail);
     // A 64-bit interrupt gate: offset, selector, IST 1, type 0xe, present.
     const uint64_t handler = kStubs + vector * 16;
@@ -162,6 +166,47 @@ void install_exception_handlers(uint8_t* host) {
   std::memset(host + kTss, 0, 0x68);
   put64(host, kTss + 0x24, kExceptionStackTop);
   install_task_gates(host);
+}
+
+uint64_t get(const Mapping& memory, uint64_t gpa, unsigned bytes) {
+  uint64_t value = 0;
+  std::memcpy(&value, memory.data() + gpa, bytes);
+  return value;
+}
+
+// The registers the single-step trap interrupted; `handler` are the handler's. Long mode: the
+// frame on the IST stack. Protected mode: the variant's TSS, where the task switch saved them.
+// Real mode: the frame below SS:SP (IP, CS, FLAGS), which place_real_mode_stack keeps in RAM.
+Expected<accel::Regs> trapped_registers(const Mapping& memory, const accel::Regs& before,
+                                        const accel::SpecialRegs& sregs,
+                                        const accel::Regs& handler) {
+  accel::Regs r = handler;
+  if ((sregs.efer & accel::kEferLma) != 0) {
+    const uint64_t frame = kExceptionStackTop - 40;  // RIP, CS, RFLAGS, RSP, SS
+    r.rip = get(memory, frame, 8);
+    r.rflags = get(memory, frame + 16, 8);
+    r.rsp = get(memory, frame + 24, 8);
+  } else if ((sregs.cr0 & accel::kCr0Pe) != 0) {
+    // The TSS holds 32 bits of each; outside 64-bit mode the upper halves stay as they were.
+    static constexpr uint64_t accel::Regs::*kSaved[] = {
+        &accel::Regs::rip, &accel::Regs::rflags, &accel::Regs::rax, &accel::Regs::rcx,
+        &accel::Regs::rdx, &accel::Regs::rbx,    &accel::Regs::rsp, &accel::Regs::rbp,
+        &accel::Regs::rsi, &accel::Regs::rdi};
+    for (size_t i = 0; i < std::size(kSaved); ++i) {
+      r.*kSaved[i] =
+          (before.*kSaved[i] & ~0xffffffffull) | get(memory, kVariantTss + 0x20 + 4 * i, 4);
+    }
+  } else {
+    const uint64_t sp = handler.rsp & 0xffff;
+    const uint64_t frame = sregs.ss.base + sp;
+    if (!range_fits(frame, 6, memory.size())) {
+      return fail(Errc::kInternal, "the real-mode #DB frame at {:#x} is outside RAM", frame);
+    }
+    r.rip = get(memory, frame, 2);
+    r.rflags = (before.rflags & ~0xffffull) | get(memory, frame + 4, 2);
+    r.rsp = (handler.rsp & ~0xffffull) | ((sp + 6) & 0xffff);
+  }
+  return r;
 }
 
 // CPUID leaf 0 names the vendor in EBX, EDX, ECX.
@@ -272,6 +317,9 @@ Expected<OracleResult> KvmOracle::run(std::span<const uint8_t> code, uint64_t co
   if (result.end == OracleResult::End::kFault) {
     FERRY_ASSIGN(const accel::SpecialRegs after, vcpu_->get_special_regs());
     result.cr2 = after.cr2;
+  }
+  if (result.vector == kSingleStepVector) {
+    FERRY_ASSIGN(result.trapped_regs, trapped_registers(memory_, regs, sregs, result.regs));
   }
   result.mmio = std::move(io.mmio);
   return result;

@@ -27,7 +27,10 @@ struct OracleResult {
   enum class End : uint8_t { kCompleted, kFault, kTimeout };
   End end = End::kCompleted;
   accel::Regs regs;
-  std::optional<uint8_t> vector;       // kFault, when a handler reported it
+  std::optional<uint8_t> vector;  // kFault, when a handler reported it
+  // Vector 1, the single-step trap (RFLAGS.TF): the registers as the instruction under test
+  // left them, read back from the exception frame (or, after a task switch, the variant's TSS).
+  std::optional<accel::Regs> trapped_regs;
   std::optional<uint32_t> error_code;  // ...and the error code it was pushed
   uint64_t cr2 = 0;                    // kFault: CR2 after the exception
   accel::FpuState fpu;
