@@ -31,7 +31,7 @@ struct Outcome {
   // kDone with RFLAGS.TF set: the backend raises the single-step trap (#DB, DR6.BS) before the
   // guest's next instruction. A REP then does one iteration per call, as the CPU traps after each.
   bool single_step = false;
-  uint8_t length = 0;        // the instruction's length in bytes (0 when it could not decode)
+  uint8_t length = 0;  // the instruction's length in bytes (0 when it could not decode)
 };
 
 enum class CpuVendor : uint8_t { kIntel, kAmd };
