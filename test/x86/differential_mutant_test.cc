@@ -211,30 +211,5 @@ TEST_F(DifferentialMutantTest, WrongFaultVectorIsReported) {
   expect_caught(v, Comparison::Verdict::kAgreedOnFault, stack_fault, "vector");
 }
 
-TEST_F(DifferentialMutantTest, WrongErrorCodeInProtectedModeIsReported) {
-  // 32-bit protected mode, no IST: a store through a read-only DS is #GP(0), which reaches the
-  // oracle's handler through a task gate. To MMIO, so KVM's emulator checks the segment (the
-  // lab's TCG lets such a store to RAM pass).
-  const auto v = [] {
-    Variant made = hand_made(TestMode::kProt32, kMovEaxEbx, kHole + 0x100);
-    made.sregs.ds.type = 0x1;  // read-only data, accessed
-    return made;
-  };
-  const Mutation wrong_code{.result = [](Outcome& o, CpuState&) { o.fault.error_code = 0x18; }};
-  expect_caught(v, Comparison::Verdict::kAgreedOnFault, wrong_code, "error code");
-}
-
-TEST_F(DifferentialMutantTest, WrongFaultVectorInSixteenBitProtectedModeIsReported) {
-  const auto v = [] {
-    Variant made = hand_made(TestMode::kProt16, kMovEaxEbx, 0);
-    made.bytes = {0x67, 0x89, 0x18};  // mov [eax], ebx with 32-bit addressing
-    made.regs.rax = kHole + 0x100;
-    made.sregs.ds.type = 0x1;
-    return made;
-  };
-  const Mutation stack_fault{.result = [](Outcome& o, CpuState&) { o.fault.vector = Vector::kSs; }};
-  expect_caught(v, Comparison::Verdict::kAgreedOnFault, stack_fault, "vector");
-}
-
 }  // namespace
 }  // namespace ferry::x86::test
