@@ -42,6 +42,7 @@ struct Options {
   std::string cpus;  // empty: no pinning
   std::string ferry = FERRY_BINARY;
   std::string qemu;  // found on PATH unless given
+  bool no_qemu = false;
 };
 
 struct Runner {
@@ -107,6 +108,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
       o.qemu = next();
     } else if (arg == "--no-qemu") {
       o.qemu.clear();
+      o.no_qemu = true;
     } else if (arg == "--cpus") {
       o.cpus = next();
     } else {
@@ -152,8 +154,10 @@ std::string run_problem(const Runner& runner, const Image& image, const ChildRun
   const auto pio = json_count(run.err, "pio"), mmio = json_count(run.err, "mmio");
   if (!pio || !mmio) return "no exit counts on stderr";
   if (*pio != image.pio + kFixedPioExits || *mmio != image.mmio) {
-    return fmt::format("counted {} PIO and {} MMIO exits; the image does {} + {} and {}", *pio,
-                       *mmio, image.pio, kFixedPioExits, image.mmio);
+    return fmt::format(
+        "counted {} PIO and {} MMIO exits; the image makes {} + {} PIO exits (its loop, the "
+        "marker and the exit port) and {} MMIO exits",
+        *pio, *mmio, image.pio, kFixedPioExits, image.mmio);
   }
   return "";
 }
@@ -372,7 +376,8 @@ int bench_main(int argc, char** argv) {
                      },
                      0, true});
   if (o->qemu.empty()) {
-    fmt::print("QEMU: not found (apt-get install qemu-system-x86 to compare)\n");
+    fmt::print("QEMU: {}\n", o->no_qemu ? "left out (--no-qemu)"
+                                        : "not found (apt-get install qemu-system-x86 to compare)");
   } else {
     // microvm as one picks it for start time: no option ROMs, no legacy PIT, PIC or RTC; its
     // ISA serial port stays, for the marker.
