@@ -16,6 +16,7 @@
 
 #include "ferry/kvm/kvm_hypervisor.h"
 #include "ferry/vmm/boot_state.h"
+#include "ferry/vmm/cpuid.h"
 #include "ferry/vmm/guest_memory.h"
 #include "ferry/x86/emulator.h"
 #include "host_info.h"
@@ -94,6 +95,9 @@ Expected<LongModeVm> create_vm() {
   FERRY_TRY(memory.map_into(*vm));
   FERRY_TRY(ferry::vmm::write_boot_tables(memory, ferry::vmm::BootMode::kLong, false));
   FERRY_ASSIGN(auto vcpu, vm->create_vcpu(0));
+  // The CPUID ferry gives its vCPUs: newer kernels refuse long-mode EFER without LM in it.
+  FERRY_ASSIGN(auto cpuid, hypervisor->supported_cpuid());
+  FERRY_TRY(vcpu->set_cpuid(ferry::vmm::vcpu_cpuid(cpuid, 0)));
   return LongModeVm{std::move(hypervisor), std::move(vm), std::move(memory), std::move(vcpu)};
 }
 
@@ -174,7 +178,12 @@ int main(int argc, char** argv) {
   auto regs = machine->vcpu->get_regs();
   auto sregs = machine->vcpu->get_special_regs();
   if (!entry || !regs || !sregs) {
-    fmt::print(stderr, "cannot set up the vCPU\n");
+    const auto& error = !entry ? entry.error() : !regs ? regs.error() : sregs.error();
+    fmt::print(stderr, "cannot set up the vCPU ({}): {}\n",
+               !entry  ? "entry state"
+               : !regs ? "registers"
+                       : "special registers",
+               error.message());
     return 1;
   }
   state.regs = *regs;
