@@ -1,17 +1,16 @@
 // The exit benchmark (issue: ferry foundation). Runs the exitloop guest under a minimal raw KVM
-// loop (the limit), ferry, and QEMU when installed, each as a fresh process, and prints in one
-// run: microseconds per port and MMIO exit, the ratios, time from process start to the guest's
-// first instruction and to exit, and resident memory.
+// loop (the limit), ferry, and QEMU's pc and microvm machines when installed, each as a fresh
+// process, and prints in one run: microseconds per port and MMIO exit, time from process start
+// to the guest's first instruction and to exit, resident memory, and the ratios.
 //
-// Per-exit cost = (wall time with N exits - wall time with none) / N. The table shows the best
-// of several runs. The ratios are medians of paired ratios: each round runs every runner back
-// to back on the same workload (in alternating order), so slow drifts of a nested host hit the
-// pair alike, and the median ignores the rounds a noise burst hit.
+// Per-exit cost = (wall time with N exits - the runner's median wall time with none) / N. Every
+// sample is printed; each runner's figures are the median with the quartiles. The ratios are
+// medians of paired ratios: each round runs every runner back to back on the same workload (in
+// alternating order), so slow drifts of a nested host hit the pair alike.
 #include <fmt/format.h>
 #include <sched.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -25,38 +24,53 @@
 #include "child_run.h"
 #include "ferry/guests/exitloop.h"
 #include "ferry/vmm/builtin_payloads.h"
+#include "host_info.h"
 #include "raw_kvm_loop.h"
+#include "sample_stats.h"
 
 namespace ferry::bench {
 namespace {
 
 namespace fs = std::filesystem;
 
+// The guest's port writes besides its loop: the marker to COM1 and the byte to the exit port.
+constexpr uint64_t kFixedPioExits = 2;
+
 struct Options {
   uint32_t exits = 50000;
   int reps = 21;
-  bool pin = true;
+  std::string cpus;  // empty: no pinning
   std::string ferry = FERRY_BINARY;
   std::string qemu;  // found on PATH unless given
+  bool no_qemu = false;
 };
 
 struct Runner {
   std::string name;
   std::function<std::vector<std::string>(const std::string& image)> command;
   int expected_status;
-  // Best-of results.
-  double idle_ms = 1e18, first_output_ms = 1e18, pio_ms = 1e18, mmio_ms = 1e18;
-  std::vector<double> pio_samples_ms{}, mmio_samples_ms{};  // per round, for the paired ratios
-  long peak_rss_kib = 0;
-  long overhead_kib = -1;  // ferry only: the largest of every run
+  bool counts_exits;  // prints {"pio":P,"mmio":M} on stderr: ferry --stats, the raw loops
+  // Every run, in the order taken.
+  std::vector<double> idle_ms{}, first_output_ms{}, pio_ms{}, mmio_ms{};
+  std::vector<double> peak_rss_mib{};
+  long overhead_kib = -1;        // ferry only: the largest of every run
+  uint64_t other_exits_max = 0;  // exits that were neither PIO nor MMIO (interrupts), worst run
 };
 
-std::vector<uint8_t> exitloop_image(uint32_t pio, uint32_t mmio) {
+struct Image {
+  std::string path;
+  uint32_t pio, mmio;  // the loop counts patched in
+};
+
+Image write_image(const fs::path& path, uint32_t pio, uint32_t mmio) {
   auto image = vmm::find_builtin_payload("exitloop")->image;
-  std::vector<uint8_t> bytes(image.begin(), image.end());
+  std::vector<char> bytes(image.begin(), image.end());
+  bytes.resize(FERRY_EXITLOOP_SIZE);
   std::memcpy(&bytes[FERRY_EXITLOOP_PIO_COUNT_OFFSET], &pio, 4);
   std::memcpy(&bytes[FERRY_EXITLOOP_MMIO_COUNT_OFFSET], &mmio, 4);
-  return bytes;
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return {path.string(), pio, mmio};
 }
 
 std::string write_file(const fs::path& path, const std::string& contents) {
@@ -94,12 +108,13 @@ std::optional<Options> parse_options(int argc, char** argv) {
       o.qemu = next();
     } else if (arg == "--no-qemu") {
       o.qemu.clear();
-    } else if (arg == "--no-pin") {
-      o.pin = false;
+      o.no_qemu = true;
+    } else if (arg == "--cpus") {
+      o.cpus = next();
     } else {
       std::fprintf(stderr,
                    "usage: exit_bench [--exits N] [--reps R] [--ferry PATH] [--qemu PATH | "
-                   "--no-qemu] [--no-pin]\n");
+                   "--no-qemu] [--cpus LIST]\n");
       return std::nullopt;
     }
   }
@@ -107,149 +122,212 @@ std::optional<Options> parse_options(int argc, char** argv) {
   return o;
 }
 
+// Pins this process and so every runner it starts (all their threads) to the CPUs in LIST
+// ("1", "0-1", "0,2"). Returns false on a bad list or a refusal.
+bool pin_to(const std::string& list) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const std::regex item("([0-9]+)(?:-([0-9]+))?");
+  for (std::sregex_iterator it(list.begin(), list.end(), item), end; it != end; ++it) {
+    const int first = std::stoi((*it)[1]);
+    const int last = (*it)[2].matched ? std::stoi((*it)[2]) : first;
+    for (int cpu = first; cpu <= last && cpu < CPU_SETSIZE; ++cpu) CPU_SET(cpu, &set);
+  }
+  return CPU_COUNT(&set) > 0 && sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
+std::optional<uint64_t> json_count(const std::string& text, const char* key) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(fmt::format("\"{}\":([0-9]+)", key)))) {
+    return std::nullopt;
+  }
+  return std::stoull(m[1]);
+}
+
+// Why a run did not do what the guest should have; empty when it did.
+std::string run_problem(const Runner& runner, const Image& image, const ChildRun& run) {
+  if (!run.ok || run.status != runner.expected_status) {
+    return fmt::format("exit status {} (expected {})", run.status, runner.expected_status);
+  }
+  if (run.out.find(FERRY_EXITLOOP_MARKER) == std::string::npos) return "no marker on stdout";
+  if (!runner.counts_exits) return "";
+  const auto pio = json_count(run.err, "pio"), mmio = json_count(run.err, "mmio");
+  if (!pio || !mmio) return "no exit counts on stderr";
+  if (*pio != image.pio + kFixedPioExits || *mmio != image.mmio) {
+    return fmt::format(
+        "counted {} PIO and {} MMIO exits; the image makes {} + {} PIO exits (its loop, the "
+        "marker and the exit port) and {} MMIO exits",
+        *pio, *mmio, image.pio, kFixedPioExits, image.mmio);
+  }
+  return "";
+}
+
 // Runs one command; dies loudly when the guest did not run as expected.
-ChildRun run_checked(const Runner& runner, const std::string& image) {
-  ChildRun run = run_child(runner.command(image));
-  if (!run.ok || run.status != runner.expected_status ||
-      run.out.find(FERRY_EXITLOOP_MARKER) == std::string::npos) {
-    std::fprintf(stderr, "%s did not run the guest (status %d)\nstdout: %s\nstderr: %s\n",
-                 runner.name.c_str(), run.status, run.out.c_str(), run.err.c_str());
+ChildRun run_checked(Runner& runner, const Image& image) {
+  ChildRun run = run_child(runner.command(image.path));
+  if (const std::string problem = run_problem(runner, image, run); !problem.empty()) {
+    std::fprintf(stderr, "%s did not run %s as it should: %s\nstdout: %s\nstderr: %s\n",
+                 runner.name.c_str(), image.path.c_str(), problem.c_str(), run.out.c_str(),
+                 run.err.c_str());
     std::exit(1);
+  }
+  if (auto overhead = json_count(run.err, "overhead_kib")) {
+    runner.overhead_kib = std::max(runner.overhead_kib, static_cast<long>(*overhead));
+  }
+  if (auto exits = json_count(run.err, "exits")) {
+    const uint64_t io = image.pio + kFixedPioExits + image.mmio;
+    if (*exits > io) runner.other_exits_max = std::max(runner.other_exits_max, *exits - io);
   }
   return run;
 }
 
 void measure(std::vector<Runner>& runners, const Options& o, const fs::path& dir) {
-  const std::string idle = write_file(
-      dir / "idle.bin",
-      std::string(reinterpret_cast<const char*>(exitloop_image(0, 0).data()), FERRY_EXITLOOP_SIZE));
-  const std::string pio = write_file(
-      dir / "pio.bin", std::string(reinterpret_cast<const char*>(exitloop_image(o.exits, 0).data()),
-                                   FERRY_EXITLOOP_SIZE));
-  const std::string mmio =
-      write_file(dir / "mmio.bin",
-                 std::string(reinterpret_cast<const char*>(exitloop_image(0, o.exits).data()),
-                             FERRY_EXITLOOP_SIZE));
-  const std::regex overhead("\"overhead_kib\":([0-9]+)");
-  for (int rep = 0; rep < 3 * o.reps; ++rep) {
-    for (Runner& r : runners) {
-      ChildRun run = run_checked(r, idle);
-      r.idle_ms = std::min(r.idle_ms, run.total_ms);
-      r.first_output_ms = std::min(r.first_output_ms, run.first_output_ms);
-      r.peak_rss_kib = std::max(r.peak_rss_kib, run.peak_rss_kib);
-      std::smatch m;
-      if (std::regex_search(run.err, m, overhead)) {
-        r.overhead_kib = std::max(r.overhead_kib, std::stol(m[1]));  // the worst run counts
-      }
-    }
-  }
-  auto run_all = [&](const std::string& image, double Runner::*best,
-                     std::vector<double> Runner::*samples, bool reversed) {
-    for (size_t i = 0; i < runners.size(); ++i) {
-      Runner& r = runners[reversed ? runners.size() - 1 - i : i];
-      const double ms = run_checked(r, image).total_ms;
-      r.*best = std::min(r.*best, ms);
-      (r.*samples).push_back(ms);
-    }
-  };
+  const Image idle = write_image(dir / "idle.bin", 0, 0);
+  const Image pio = write_image(dir / "pio.bin", o.exits, 0);
+  const Image mmio = write_image(dir / "mmio.bin", 0, o.exits);
   for (int rep = 0; rep < o.reps; ++rep) {
-    run_all(pio, &Runner::pio_ms, &Runner::pio_samples_ms, rep % 2 == 1);
-    run_all(mmio, &Runner::mmio_ms, &Runner::mmio_samples_ms, rep % 2 == 1);
+    const bool reversed = rep % 2 == 1;
+    auto each = [&](auto&& f) {
+      for (size_t i = 0; i < runners.size(); ++i) f(runners[reversed ? runners.size() - 1 - i : i]);
+    };
+    each([&](Runner& r) {
+      ChildRun run = run_checked(r, idle);
+      r.idle_ms.push_back(run.total_ms);
+      r.first_output_ms.push_back(run.first_output_ms);
+      r.peak_rss_mib.push_back(static_cast<double>(run.peak_rss_kib) / 1024.0);
+    });
+    each([&](Runner& r) { r.pio_ms.push_back(run_checked(r, pio).total_ms); });
+    each([&](Runner& r) { r.mmio_ms.push_back(run_checked(r, mmio).total_ms); });
     std::fprintf(stderr, "  round %d of %d done\n", rep + 1, o.reps);
   }
 }
 
-// Every runner on the same CPU (the children inherit it): a process that migrates mid-run
-// takes the cost of cold caches, and on a nested host the CPUs do not run alike. Returns the CPU.
-int pin_to_last_cpu() {
-  cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -1;
-  for (int cpu = CPU_SETSIZE - 1; cpu >= 0; --cpu) {
-    if (!CPU_ISSET(cpu, &allowed)) continue;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    return sched_setaffinity(0, sizeof one, &one) == 0 ? cpu : -1;
-  }
-  return -1;
+std::vector<double> per_exit_us(const Runner& r, std::vector<double> Runner::*samples,
+                                uint32_t exits) {
+  const double idle = spread_of(r.idle_ms).median;
+  std::vector<double> us;
+  for (double ms : r.*samples) us.push_back((ms - idle) * 1000.0 / exits);
+  return us;
 }
 
-double per_exit_us(double with_ms, double idle_ms, uint32_t exits) {
-  return (with_ms - idle_ms) * 1000.0 / exits;
+// a's samples over b's, round by round.
+Spread paired(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> ratios;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) ratios.push_back(a[i] / b[i]);
+  return spread_of(ratios);
 }
 
-struct PairedRatio {
-  double median, low, high;  // low and high: the quartiles
+// Met or missed by the median, and whether the quartiles straddle the target.
+std::string verdict(const Spread& s, double target, bool at_most) {
+  auto ok = [&](double v) { return at_most ? v <= target : v >= target; };
+  if (ok(s.q1) && ok(s.q3)) return "met: median and both quartiles";
+  if (!ok(s.q1) && !ok(s.q3)) return "MISSED: median and both quartiles";
+  return ok(s.median) ? "met by the median; the quartiles straddle the target"
+                      : "MISSED by the median; the quartiles straddle the target";
+}
+
+struct Metric {
+  const char* label;
+  int decimals;
+  std::function<std::vector<double>(const Runner&)> samples;
 };
 
-// a's per-exit cost over b's, round by round, each against its runner's best idle time.
-PairedRatio paired_ratio(const Runner& a, const Runner& b, std::vector<double> Runner::*samples,
-                         uint32_t exits) {
-  std::vector<double> ratios;
-  for (size_t i = 0; i < (a.*samples).size(); ++i) {
-    ratios.push_back(per_exit_us((a.*samples)[i], a.idle_ms, exits) /
-                     per_exit_us((b.*samples)[i], b.idle_ms, exits));
-  }
-  std::sort(ratios.begin(), ratios.end());
-  auto at = [&](double q) { return ratios[static_cast<size_t>(q * (ratios.size() - 1) + 0.5)]; };
-  return {at(0.5), at(0.25), at(0.75)};
-}
-
-std::string show(const PairedRatio& r) {
-  return fmt::format("{:.3f}x [{:.3f}-{:.3f}]", r.median, r.low, r.high);
-}
-
-const char* verdict(bool met) { return met ? "met" : "MISSED"; }
-
 void report(const std::vector<Runner>& runners, const Options& o) {
+  const std::vector<Metric> metrics = {
+      {"start -> first output, the guest's first instruction (ms)", 2,
+       [](const Runner& r) { return r.first_output_ms; }},
+      {"start -> exit, image with no exits (ms)", 2, [](const Runner& r) { return r.idle_ms; }},
+      {"port I/O exit (us)", 3,
+       [&](const Runner& r) { return per_exit_us(r, &Runner::pio_ms, o.exits); }},
+      {"MMIO exit (us)", 3,
+       [&](const Runner& r) { return per_exit_us(r, &Runner::mmio_ms, o.exits); }},
+      {"peak resident memory (MiB)", 2, [](const Runner& r) { return r.peak_rss_mib; }},
+  };
+  fmt::print(
+      "\nraw samples, in the order taken (per exit: (run - the runner's median run with no "
+      "exits) / {}):\n",
+      o.exits);
+  for (const Metric& m : metrics) {
+    fmt::print("  {}\n", m.label);
+    for (const Runner& r : runners) {
+      fmt::print("    {:<18}{}\n", r.name, show_samples(m.samples(r), m.decimals));
+    }
+  }
+  fmt::print("\neach runner: median [quartiles] (min-max) of {} runs\n", o.reps);
+  for (const Metric& m : metrics) {
+    fmt::print("  {}\n", m.label);
+    for (const Runner& r : runners) {
+      const Spread s = spread_of(m.samples(r));
+      fmt::print("    {:<18}{:>26}   ({:.{}f}-{:.{}f})\n", r.name, show_spread(s, m.decimals),
+                 s.min, m.decimals, s.max, m.decimals);
+    }
+  }
+
   const Runner& raw = runners[0];
   const Runner& raw_lapic = runners[1];
   const Runner& ferry = runners[2];
-  const Runner* qemu = runners.size() > 3 ? &runners[3] : nullptr;
-  fmt::print(
-      "\nferry exit benchmark: exitloop guest (16-bit), {} exits per run, {} rounds, {}; table: "
-      "best run;\nratios: median of the rounds' paired ratios [quartiles]\n\n",
-      o.exits, o.reps, o.pin ? "pinned to one CPU" : "not pinned");
-  fmt::print("{:<34}", "");
-  for (const Runner& r : runners) fmt::print("{:>16}", r.name);
-  fmt::print("\n");
-  auto row = [&](const char* label, auto value) {
-    fmt::print("{:<34}", label);
-    for (const Runner& r : runners) fmt::print("{:>16.2f}", value(r));
-    fmt::print("\n");
+  auto exit_ratio = [&](const Runner& a, const Runner& b, std::vector<double> Runner::*samples) {
+    return paired(per_exit_us(a, samples, o.exits), per_exit_us(b, samples, o.exits));
   };
-  row("port I/O exit (us)",
-      [&](const Runner& r) { return per_exit_us(r.pio_ms, r.idle_ms, o.exits); });
-  row("MMIO exit (us)",
-      [&](const Runner& r) { return per_exit_us(r.mmio_ms, r.idle_ms, o.exits); });
-  row("start -> first instruction (ms)", [](const Runner& r) { return r.first_output_ms; });
-  row("start -> exit (ms)", [](const Runner& r) { return r.idle_ms; });
-  row("peak resident memory (MiB)", [](const Runner& r) { return r.peak_rss_kib / 1024.0; });
-
-  const PairedRatio pio_ratio = paired_ratio(ferry, raw, &Runner::pio_samples_ms, o.exits);
-  const PairedRatio mmio_ratio = paired_ratio(ferry, raw, &Runner::mmio_samples_ms, o.exits);
-  fmt::print("\nferry / raw loop, per exit: port I/O {}, MMIO {}   (target <= 1.03x: {})\n",
-             show(pio_ratio), show(mmio_ratio),
-             verdict(pio_ratio.median <= 1.03 && mmio_ratio.median <= 1.03));
-  fmt::print("ferry / raw loop with the same in-kernel LAPIC: port I/O {}, MMIO {}\n",
-             show(paired_ratio(ferry, raw_lapic, &Runner::pio_samples_ms, o.exits)),
-             show(paired_ratio(ferry, raw_lapic, &Runner::mmio_samples_ms, o.exits)));
-  if (qemu) {
-    const double startup = qemu->idle_ms / ferry.idle_ms;
-    fmt::print("QEMU / ferry, per exit: port I/O {}, MMIO {}\n",
-               show(paired_ratio(*qemu, ferry, &Runner::pio_samples_ms, o.exits)),
-               show(paired_ratio(*qemu, ferry, &Runner::mmio_samples_ms, o.exits)));
-    fmt::print(
-        "QEMU / ferry, start -> first instruction: {:.1f}x; start -> exit: {:.1f}x   "
-        "(target >= 10x: {})\n",
-        qemu->first_output_ms / ferry.first_output_ms, startup, verdict(startup >= 10));
-  } else {
-    fmt::print("QEMU: not found (apt-get install qemu-system-x86 to compare)\n");
+  fmt::print("\nratios: median [quartiles] of the {} rounds' paired ratios\n", o.reps);
+  const Spread pio = exit_ratio(ferry, raw, &Runner::pio_ms);
+  const Spread mmio = exit_ratio(ferry, raw, &Runner::mmio_ms);
+  fmt::print("ferry / raw loop, per exit: port I/O {}, MMIO {}\n", show_spread(pio, 3),
+             show_spread(mmio, 3));
+  fmt::print("  target <= 1.03x: port I/O {}; MMIO {}\n", verdict(pio, 1.03, true),
+             verdict(mmio, 1.03, true));
+  fmt::print("ferry / raw loop with the same in-kernel LAPIC, per exit: port I/O {}, MMIO {}\n",
+             show_spread(exit_ratio(ferry, raw_lapic, &Runner::pio_ms), 3),
+             show_spread(exit_ratio(ferry, raw_lapic, &Runner::mmio_ms), 3));
+  for (size_t i = 3; i < runners.size(); ++i) {
+    const Runner& qemu = runners[i];
+    fmt::print("{} / ferry, per exit: port I/O {}, MMIO {}\n", qemu.name,
+               show_spread(exit_ratio(qemu, ferry, &Runner::pio_ms), 3),
+               show_spread(exit_ratio(qemu, ferry, &Runner::mmio_ms), 3));
+    const Spread startup = paired(qemu.idle_ms, ferry.idle_ms);
+    fmt::print("{} / ferry, start -> first output: {}; start -> exit: {}\n", qemu.name,
+               show_spread(paired(qemu.first_output_ms, ferry.first_output_ms), 1),
+               show_spread(startup, 1));
+    fmt::print("  target: start -> exit >= 10x: {}\n", verdict(startup, 10, false));
   }
   fmt::print(
-      "ferry resident memory beyond guest RAM, worst run: {} KiB   (target <= 4096 KiB: "
-      "{})\n",
-      ferry.overhead_kib, verdict(ferry.overhead_kib >= 0 && ferry.overhead_kib <= 4096));
+      "ferry resident memory beyond guest RAM (--stats overhead_kib), worst run: {} KiB   "
+      "(target <= 4096 KiB: {})\n",
+      ferry.overhead_kib, ferry.overhead_kib >= 0 && ferry.overhead_kib <= 4096 ? "met" : "MISSED");
+  std::string counted, other;
+  for (const Runner& r : runners) {
+    if (!r.counts_exits) continue;
+    counted += (counted.empty() ? "" : ", ") + r.name;
+    other += fmt::format("{}{} {}", other.empty() ? "" : "; ", r.name, r.other_exits_max);
+  }
+  fmt::print(
+      "exit counts checked on every run ({}): each had exactly the image's port writes + {} (the "
+      "marker and the exit port) PIO exits and its reads as MMIO exits ({} or 0 of each); QEMU's "
+      "exits are not counted\n",
+      counted, kFixedPioExits, o.exits);
+  fmt::print("other exits (neither PIO nor MMIO, e.g. host interrupts), worst run: {}\n", other);
+}
+
+std::vector<std::string> qemu_command(const std::string& qemu, const std::string& machine,
+                                      const std::string& image) {
+  // isa-debug-exit makes QEMU exit with (value << 1) | 1: 1 for the guest's 0.
+  return {qemu,
+          "-accel",
+          "kvm",
+          "-M",
+          machine,
+          "-nodefaults",
+          "-no-user-config",
+          "-display",
+          "none",
+          "-m",
+          "16",
+          "-bios",
+          image,
+          "-serial",
+          "stdio",
+          "-device",
+          "isa-debug-exit,iobase=0xf4,iosize=1"};
 }
 
 int bench_main(int argc, char** argv) {
@@ -260,6 +338,20 @@ int bench_main(int argc, char** argv) {
   }
   std::optional<Options> o = parse_options(argc, argv);
   if (!o) return 2;
+  fmt::print(
+      "ferry exit benchmark: exitloop guest (32-bit protected mode loops), {} exits per "
+      "run, {} rounds\n{}",
+      o->exits, o->reps, host_info(o->qemu));
+  if (!o->cpus.empty()) {
+    if (!pin_to(o->cpus)) {
+      std::fprintf(stderr, "cannot pin to CPUs %s\n", o->cpus.c_str());
+      return 1;
+    }
+    fmt::print("pinning: every runner, all its threads, to CPUs {}\n", o->cpus);
+  } else {
+    fmt::print("pinning: none (--cpus LIST pins every runner to the same CPUs)\n");
+  }
+  std::fflush(stdout);
   const fs::path dir = fs::temp_directory_path() / fmt::format("ferry-bench-{}", ::getpid());
   fs::create_directories(dir);
   const std::string self = fs::read_symlink("/proc/self/exe").string();
@@ -268,12 +360,12 @@ int bench_main(int argc, char** argv) {
                      [self](const std::string& image) {
                        return std::vector<std::string>{self, "--raw-child", image};
                      },
-                     0});
+                     0, true});
   runners.push_back({"raw + LAPIC",
                      [self](const std::string& image) {
                        return std::vector<std::string>{self, "--raw-child-lapic", image};
                      },
-                     0});
+                     0, true});
   runners.push_back({"ferry",
                      [ferry = o->ferry, dir](const std::string& image) {
                        const std::string spec =
@@ -282,39 +374,34 @@ int bench_main(int argc, char** argv) {
                                           ", format: flat, load_address: 0xf0000, mode: real}\n");
                        return std::vector<std::string>{ferry, "run", spec, "--stats"};
                      },
-                     0});
-  if (!o->qemu.empty()) {
-    // isa-debug-exit makes QEMU exit with (value << 1) | 1: 1 for the guest's 0.
-    runners.push_back({"QEMU -accel kvm",
-                       [qemu = o->qemu](const std::string& image) {
-                         return std::vector<std::string>{qemu,
-                                                         "-accel",
-                                                         "kvm",
-                                                         "-M",
-                                                         "pc",
-                                                         "-nodefaults",
-                                                         "-no-user-config",
-                                                         "-display",
-                                                         "none",
-                                                         "-m",
-                                                         "16",
-                                                         "-bios",
-                                                         image,
-                                                         "-serial",
-                                                         "stdio",
-                                                         "-device",
-                                                         "isa-debug-exit,iobase=0xf4,iosize=1"};
-                       },
-                       1});
-  }
-  if (o->pin) {
-    const int cpu = pin_to_last_cpu();
-    if (cpu < 0) {
-      std::perror("sched_setaffinity");
-      return 1;
+                     0, true});
+  if (o->qemu.empty()) {
+    fmt::print("QEMU: {}\n", o->no_qemu ? "left out (--no-qemu)"
+                                        : "not found (apt-get install qemu-system-x86 to compare)");
+  } else {
+    // microvm as one picks it for start time: no option ROMs, no legacy PIT, PIC or RTC; its
+    // ISA serial port stays, for the marker.
+    const std::pair<const char*, const char*> machines[] = {
+        {"QEMU pc", "pc"},
+        {"QEMU microvm", "microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on"}};
+    const Image probe = write_image(dir / "probe.bin", 1, 1);
+    for (const auto& [name, machine] : machines) {
+      Runner r{name,
+               [qemu = o->qemu, machine = std::string(machine)](const std::string& image) {
+                 return qemu_command(qemu, machine, image);
+               },
+               1, false};
+      const ChildRun run = run_child(r.command(probe.path));
+      if (const std::string problem = run_problem(r, probe, run); !problem.empty()) {
+        fmt::print("{} (-M {}) cannot run the image, left out: {}; its stderr: {}\n", name, machine,
+                   problem, run.err);
+        continue;
+      }
+      fmt::print("{}: -M {}\n", name, machine);
+      runners.push_back(std::move(r));
     }
-    std::fprintf(stderr, "every runner pinned to CPU %d (--no-pin to let them move)\n", cpu);
   }
+  std::fflush(stdout);
   std::fprintf(stderr, "measuring (this takes a while: %u exits per run)...\n", o->exits);
   measure(runners, *o, dir);
   report(runners, *o);
