@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "ferry/base/file.h"
 #include "libpci_api.h"
 
 namespace ferry::pci::host {
@@ -200,6 +201,11 @@ Expected<LibpciScan> libpci_scan(const std::string& sysfs_root, const std::strin
                 "{}/devices does not exist: {} is not a sysfs tree with PCI devices; give the "
                 "sysfs root (the default is /sys, and it must be mounted)",
                 bus_path, sysfs_root);
+  }
+  if (!pci_ids.empty()) {
+    // libpci opens it itself and would block forever on a FIFO: refuse anything but a file.
+    auto ids_file = open_regular_file(pci_ids);
+    if (!ids_file) return fail(ids_file.error().context("pci.ids"));
   }
   FERRY_ASSIGN(const LibpciApi* api, libpci());
   LibpciScan scan;
