@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -17,7 +19,7 @@ class CliSpec : public ::testing::Test {
  protected:
   ProcessResult ferry(std::vector<std::string> args) {
     args.insert(args.begin(), FERRY_BINARY);
-    return run_process(args, dir_.path());
+    return Process(args, dir_.path()).wait(deadline_);
   }
   // Writes vm.yaml and runs `ferry <command> vm.yaml extra...`.
   ProcessResult with_spec(const std::string& command, const std::string& yaml,
@@ -39,8 +41,17 @@ class CliSpec : public ::testing::Test {
     }
   }
 
+  // A FIFO used to block ferry forever in open(): kill it after `deadline_` so the test fails.
+  std::string fifo(const std::string& name) {
+    const std::string path = dir_.path() + "/" + name;
+    EXPECT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    deadline_ = std::chrono::seconds(10);
+    return path;
+  }
+
   TempDir dir_;
   std::string spec_;
+  std::chrono::milliseconds deadline_ = std::chrono::seconds(60);
 };
 
 TEST_F(CliSpec, ValidateSummarizesTheExample) {
@@ -137,6 +148,32 @@ TEST_F(CliSpec, UsageErrorsExit2) {
   r = ferry({"run", dir_.path() + "/absent.yaml"});
   EXPECT_EQ(r.exit_status, 2);
   EXPECT_THAT(r.err, HasSubstr("reading the VM spec: opening"));
+}
+
+TEST_F(CliSpec, ASpecThatIsNotARegularFileIsRefusedWithoutBlocking) {
+  const std::string spec = fifo("f.yaml");
+  for (const char* command : {"validate", "run"}) {
+    ProcessResult r = ferry({command, spec});
+    EXPECT_EQ(r.exit_status, 2) << command << " blocked or crashed (signal " << r.signal << ")";
+    EXPECT_THAT(r.err, HasSubstr("reading the VM spec: " + spec +
+                                 " is a FIFO (named pipe), not a regular file"))
+        << command;
+  }
+  ProcessResult r = ferry({"validate", dir_.path()});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr(dir_.path() + " is a directory, not a regular file"));
+}
+
+TEST_F(CliSpec, APayloadOrSerialFileThatIsNotARegularFileIsRefusedWithoutBlocking) {
+  const std::string pipe = fifo("pipe");
+  expect_refused("payload: {file: pipe, format: flat, load_address: 0x8000, mode: real}\n",
+                 "vm.yaml:1:17: payload.file: " + pipe + " is a FIFO (named pipe)");
+  expect_refused("payload: {file: " + dir_.path() + "}\n",
+                 "payload.file: " + dir_.path() + " is a directory");
+  expect_refused("payload: {builtin: hello}\nserial: {file: pipe}\n",
+                 "vm.yaml:2:16: serial.file: " + pipe + " is a FIFO (named pipe)");
+  expect_refused("payload: {builtin: hello}\nserial: {file: /dev/null}\n",
+                 "serial.file: /dev/null is a character device, not a regular file");
 }
 
 TEST_F(CliSpec, HelpAndVersionExit0) {

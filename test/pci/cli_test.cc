@@ -5,8 +5,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+
+#include <filesystem>
+
 #include "command.h"
 #include "pci_fixtures.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
 
 namespace ferry::test {
 namespace {
@@ -131,6 +137,38 @@ TEST(PciOptions, BadValuesAreUsageErrors) {
   EXPECT_THAT(memory.err, HasSubstr("--guest-memory lots"));
   auto unknown = run_ferry({"devices", "--frobnicate"});
   EXPECT_EQ(unknown.status, 2);
+}
+
+TEST(PciOptions, PciIdsThatIsNotARegularFileIsRefusedWithoutBlocking) {
+  TempDir dir;
+  const std::string fifo = dir.path() + "/pci.ids";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& ids : {fifo, dir.path()}) {
+    // libpci used to open a FIFO itself and block forever: kill it after 10 s.
+    ProcessResult r =
+        Process({FERRY_BINARY, "devices", "--sysfs", sysfs_fixture("lab-q35"), "--pci-ids", ids},
+                dir.path())
+            .wait(std::chrono::seconds(10));
+    EXPECT_EQ(r.exit_status, 2) << ids << " blocked or crashed (signal " << r.signal << ")";
+    EXPECT_THAT(r.err, HasSubstr("pci.ids: " + ids + " is a")) << ids;
+    EXPECT_THAT(r.err, HasSubstr(", not a regular file")) << ids;
+  }
+}
+
+TEST(PciOptions, ASysfsTreeWithAFifoIsRefusedWithoutBlocking) {
+  namespace fs = std::filesystem;
+  TempDir dir;
+  const fs::path root = fs::path(dir.path()) / "sysfs";
+  fs::copy(sysfs_fixture("host-virtio"), root,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  const std::string vendor = (root / "devices/pci0000:00/0000:00:01.0/vendor").string();
+  fs::remove(vendor);
+  ASSERT_EQ(::mkfifo(vendor.c_str(), 0600), 0);
+  // libpci reads the attributes itself and used to block forever on the FIFO.
+  ProcessResult r = Process({FERRY_BINARY, "devices", "--sysfs", root.string()}, dir.path())
+                        .wait(std::chrono::seconds(10));
+  EXPECT_EQ(r.exit_status, 2) << "blocked or crashed (signal " << r.signal << ")";
+  EXPECT_THAT(r.err, HasSubstr("0000:00:01.0/vendor is a FIFO (named pipe), not a regular file"));
 }
 
 TEST(PciOptions, GuestShapeChangesTheBarVerdict) {

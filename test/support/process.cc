@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -21,6 +22,29 @@ std::string slurp(const std::string& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+// Polls for `pid` to end until `deadline`, then kills it; returns the wait status.
+int reap_by(pid_t pid, std::chrono::steady_clock::time_point deadline) {
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return status;
+}
+
+ProcessResult result_of(int status, const std::string& out_path, const std::string& err_path) {
+  ProcessResult result;
+  if (WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  result.out = slurp(out_path);
+  result.err = slurp(err_path);
+  return result;
 }
 
 }  // namespace
@@ -69,23 +93,29 @@ bool Process::wait_for_output(const std::string& text, std::chrono::milliseconds
 }
 
 ProcessResult Process::wait(std::chrono::milliseconds timeout) {
-  ProcessResult result;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (::waitpid(pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  const int status = reap_by(pid_, std::chrono::steady_clock::now() + timeout);
   pid_ = -1;
-  if (WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-  result.out = slurp(out_path_);
-  result.err = slurp(err_path_);
-  return result;
+  return result_of(status, out_path_, err_path_);
+}
+
+ProcessResult run_in_child(const std::function<int()>& body, const std::string& scratch_dir,
+                           std::chrono::milliseconds timeout) {
+  const std::string out_path = scratch_dir + "/child.out";
+  const std::string err_path = scratch_dir + "/child.err";
+  std::fflush(nullptr);  // or the child flushes the parent's buffered output again
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    if (!std::freopen(out_path.c_str(), "w", stdout) ||
+        !std::freopen(err_path.c_str(), "w", stderr)) {
+      ::_exit(127);
+    }
+    const int code = body();
+    std::fflush(nullptr);
+    ::_exit(code);
+  }
+  const int status = reap_by(pid, std::chrono::steady_clock::now() + timeout);
+  return result_of(status, out_path, err_path);
 }
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& scratch_dir) {

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,5 +37,10 @@ class Process {
 
 /// Runs argv to completion.
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& scratch_dir);
+
+/// Runs `body` in a forked child (stdout and stderr captured into `scratch_dir`), which exits
+/// with what it returns; kills it after `timeout`, so a call that blocks forever fails instead.
+ProcessResult run_in_child(const std::function<int()>& body, const std::string& scratch_dir,
+                           std::chrono::milliseconds timeout);
 
 }  // namespace ferry::test

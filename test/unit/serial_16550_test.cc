@@ -83,5 +83,53 @@ TEST_F(Serial16550Test, FifoControlShowsInIir) {
   EXPECT_EQ(in(kIir), 0xc1);
 }
 
+constexpr uint8_t kLsrDataReady = 0x01, kLsrOverrun = 0x02;
+constexpr int kFlood = 1'000'000;
+
+// A guest that loops a million bytes back without reading must not grow ferry's memory: the
+// 16550 keeps 16 bytes in its receive FIFO, drops the rest and reports an overrun.
+TEST_F(Serial16550Test, LoopbackFloodFillsTheSixteenByteFifoThenOverruns) {
+  out(kIir, 0x01);  // FIFOs on
+  out(kMcr, 0x10);  // loop
+  for (int i = 0; i < kFlood; ++i) out(kThr, static_cast<uint8_t>(i));
+  EXPECT_EQ(in(kLsr) & (kLsrDataReady | kLsrOverrun), kLsrDataReady | kLsrOverrun);
+  EXPECT_EQ(in(kLsr)&kLsrOverrun, 0);                        // reading LSR clears OE
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(in(kThr), i) << i;  // the first 16 bytes survive
+  EXPECT_EQ(in(kLsr)&kLsrDataReady, 0);
+  EXPECT_EQ(dir_.read("out"), "");
+}
+
+// With FIFOs off the receiver holds one byte; a new one overwrites it and sets OE (8250/16450).
+TEST_F(Serial16550Test, LoopbackFloodWithoutFifoKeepsOneByte) {
+  out(kMcr, 0x10);
+  for (int i = 0; i < kFlood; ++i) out(kThr, static_cast<uint8_t>(i));
+  EXPECT_EQ(in(kLsr) & (kLsrDataReady | kLsrOverrun), kLsrDataReady | kLsrOverrun);
+  EXPECT_EQ(in(kThr), static_cast<uint8_t>(kFlood - 1));
+  EXPECT_EQ(in(kLsr) & (kLsrDataReady | kLsrOverrun), 0);
+}
+
+TEST_F(Serial16550Test, OverrunRaisesTheLineStatusInterruptUntilLsrIsRead) {
+  out(kIer, 0x04);         // receiver line status only
+  out(kMcr, 0x10 | 0x08);  // loop, OUT2
+  out(kThr, 'a');          // fills the holding register: no interrupt for data
+  InSequence order;
+  EXPECT_CALL(irq_, set_level(true));
+  EXPECT_CALL(irq_, set_level(false));
+  out(kThr, 'b');  // overrun
+  EXPECT_EQ(in(kIir)&0x0f, 0x06);
+  EXPECT_EQ(in(kLsr)&kLsrOverrun, kLsrOverrun);
+  EXPECT_EQ(in(kIir)&0x0f, 0x01);
+  EXPECT_EQ(in(kThr), 'b');
+}
+
+TEST_F(Serial16550Test, TurningFifosOnOrOffEmptiesThem) {
+  out(kIir, 0x01);
+  out(kMcr, 0x10);
+  out(kThr, 'a');
+  out(kThr, 'b');
+  out(kIir, 0x00);  // FIFOs off: both bytes go
+  EXPECT_EQ(in(kLsr)&kLsrDataReady, 0);
+}
+
 }  // namespace
 }  // namespace ferry::vmm

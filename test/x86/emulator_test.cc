@@ -441,6 +441,24 @@ TEST_F(LongModeTest, FetchIntoAnUnmappedPageIsAFetchPageFault) {
   EXPECT_EQ(fault.error_code, kPfFetch);
 }
 
+TEST_F(LongModeTest, CompatibilityModeChecksInstructionBytesAgainstTheCsLimit) {
+  state.sregs.cs.l = false;  // 32-bit code under long mode
+  state.sregs.cs.limit = 0x1002;
+  state.sregs.cs.g = false;
+  state.regs.rax = kMmioLinear;
+  state.regs.rip = 0x1001;
+  const Fault fault = run_fault({0x89, 0x58, 0x04});  // mov [eax+4], ebx: ends at 0x1003
+  EXPECT_EQ(fault.vector, Vector::kGp);
+  EXPECT_EQ(fault.error_code, 0u);
+  EXPECT_TRUE(platform.mmio().empty());
+}
+
+TEST_F(LongModeTest, SixtyFourBitModeHasNoCsLimit) {
+  state.sregs.cs.limit = 0;
+  state.regs.rax = kMmioLinear;
+  EXPECT_EQ(run_done({0x48, 0x89, 0x18}).size(), 1u);
+}
+
 TEST_F(LongModeTest, TooLongInstructionIsGp) {
   Bytes bytes(14, 0x66);
   bytes.push_back(0x89);

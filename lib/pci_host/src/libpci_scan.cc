@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "ferry/base/file.h"
 #include "libpci_api.h"
 
 namespace ferry::pci::host {
@@ -190,6 +191,22 @@ Expected<HostDevice> read_device(const LibpciApi& api, pci_access* a, pci_dev* d
   return out;
 }
 
+// libpci opens each device's attributes itself, and a FIFO among them would block it forever.
+// Real sysfs holds only regular files, directories and links; refuse anything else first.
+Expected<void> refuse_special_attributes(const std::string& devices_path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const fs::directory_entry& device : fs::directory_iterator(devices_path, ec)) {
+    std::error_code inner;
+    for (const fs::directory_entry& attribute : fs::directory_iterator(device.path(), inner)) {
+      if (attribute.is_directory(inner)) continue;
+      auto usable = check_not_special(attribute.path().string());
+      if (!usable) return fail(usable.error().context("sysfs"));
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Expected<LibpciScan> libpci_scan(const std::string& sysfs_root, const std::string& pci_ids) {
@@ -200,6 +217,12 @@ Expected<LibpciScan> libpci_scan(const std::string& sysfs_root, const std::strin
                 "{}/devices does not exist: {} is not a sysfs tree with PCI devices; give the "
                 "sysfs root (the default is /sys, and it must be mounted)",
                 bus_path, sysfs_root);
+  }
+  FERRY_TRY(refuse_special_attributes(bus_path + "/devices"));
+  if (!pci_ids.empty()) {
+    // libpci opens it itself and would block forever on a FIFO: refuse anything but a file.
+    auto ids_file = open_regular_file(pci_ids);
+    if (!ids_file) return fail(ids_file.error().context("pci.ids"));
   }
   FERRY_ASSIGN(const LibpciApi* api, libpci());
   LibpciScan scan;

@@ -10,6 +10,12 @@ namespace {
 
 using nlohmann::json;
 
+// Names come from pci.ids and sysfs, which are bytes; JSON is UTF-8. Every report goes out
+// through here, so a byte that is not UTF-8 becomes U+FFFD instead of a type_error abort.
+std::string to_text(const json& doc) {
+  return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
 std::string hex4(uint16_t value) { return fmt::format("{:04x}", value); }
 std::string hex_address(uint64_t value) { return fmt::format("{:#x}", value); }
 
@@ -169,12 +175,12 @@ std::string devices_json(const Inventory& inventory, const std::vector<Verdict>&
               {"iommu", inventory.iommu_enabled()},
               {"devices", devices},
               {"warnings", inventory.warnings()}};
-  return out.dump(2) + "\n";
+  return to_text(out);
 }
 
 std::string device_json(const HostDevice& device, const Inventory& inventory,
                         const Verdict& verdict) {
-  return device_object(device, inventory, verdict).dump(2) + "\n";
+  return to_text(device_object(device, inventory, verdict));
 }
 
 }  // namespace ferry::pci::host

@@ -220,6 +220,9 @@ Expected<void> SpecParser::parse_serial(const YAML::Node& node, SerialConfig& se
     FERRY_ASSIGN(std::string path, r_.string(node["file"], "serial.file"));
     serial.mode = SerialMode::kFile;
     serial.path = absolute_from(base_dir_, path);
+    // `ferry validate` catches a FIFO or directory here; `ferry run` checks again when it opens.
+    auto usable = check_not_special(serial.path);
+    if (!usable) return fail(r_.error(node["file"], "serial.file", usable.error().message()));
     return {};
   }
   FERRY_ASSIGN(std::string mode, r_.choice(node, "serial", {"stdout", "off"}));

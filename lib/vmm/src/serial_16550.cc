@@ -16,9 +16,11 @@ enum Register : uint64_t {
 
 constexpr uint8_t kIerRxData = 0x01;
 constexpr uint8_t kIerThrEmpty = 0x02;
+constexpr uint8_t kIerLineStatus = 0x04;
 constexpr uint8_t kIirNone = 0x01;
 constexpr uint8_t kIirThrEmpty = 0x02;
 constexpr uint8_t kIirRxData = 0x04;
+constexpr uint8_t kIirLineStatus = 0x06;
 constexpr uint8_t kIirFifoEnabled = 0xc0;
 constexpr uint8_t kFcrEnable = 0x01;
 constexpr uint8_t kFcrClearRx = 0x02;
@@ -26,6 +28,7 @@ constexpr uint8_t kLcrDlab = 0x80;
 constexpr uint8_t kMcrOut2 = 0x08;
 constexpr uint8_t kMcrLoop = 0x10;
 constexpr uint8_t kLsrDataReady = 0x01;
+constexpr uint8_t kLsrOverrun = 0x02;
 constexpr uint8_t kLsrThrEmpty = 0x20;
 constexpr uint8_t kLsrTransmitterEmpty = 0x40;
 constexpr uint8_t kMsrDcd = 0x80, kMsrRi = 0x40, kMsrDsr = 0x20, kMsrCts = 0x10;
@@ -55,13 +58,7 @@ uint8_t Serial16550::read_locked(uint64_t offset) {
   const bool dlab = lcr_ & kLcrDlab;
   switch (offset) {
     case kData:
-      if (dlab) return dll_;
-      if (rx_.empty()) return 0;
-      {
-        uint8_t byte = rx_.front();
-        rx_.pop_front();
-        return byte;
-      }
+      return dlab ? dll_ : take_received();
     case kIer:
       return dlab ? dlm_ : ier_;
     case kIir: {
@@ -74,8 +71,12 @@ uint8_t Serial16550::read_locked(uint64_t offset) {
       return lcr_;
     case kMcr:
       return mcr_;
-    case kLsr:
-      return kLsrThrEmpty | kLsrTransmitterEmpty | (rx_.empty() ? 0 : kLsrDataReady);
+    case kLsr: {
+      const uint8_t lsr = kLsrThrEmpty | kLsrTransmitterEmpty | (overrun_ ? kLsrOverrun : 0) |
+                          (rx_count_ == 0 ? 0 : kLsrDataReady);
+      overrun_ = false;
+      return lsr;
+    }
     case kMsr:
       return modem_status();
     case kScr:
@@ -94,7 +95,7 @@ void Serial16550::write_locked(uint64_t offset, uint8_t value) {
         return;
       }
       if (mcr_ & kMcrLoop) {
-        rx_.push_back(value);
+        receive(value);
       } else {
         output_.put(value);
       }
@@ -111,8 +112,9 @@ void Serial16550::write_locked(uint64_t offset, uint8_t value) {
       ier_ = value & 0x0f;
       return;
     case kIir:
+      // Turning the FIFOs on or off empties them, as does the receive-reset bit.
+      if ((value ^ fcr_) & kFcrEnable || (value & kFcrClearRx)) clear_received();
       fcr_ = value;
-      if (value & kFcrClearRx) rx_.clear();
       return;
     case kLcr:
       lcr_ = value;
@@ -128,8 +130,29 @@ void Serial16550::write_locked(uint64_t offset, uint8_t value) {
   }
 }
 
+void Serial16550::receive(uint8_t byte) {
+  const bool fifo = fcr_ & kFcrEnable;
+  const unsigned capacity = fifo ? kRxFifoSize : 1;
+  if (rx_count_ < capacity) {
+    rx_[(rx_head_ + rx_count_++) % kRxFifoSize] = byte;
+    return;
+  }
+  overrun_ = true;
+  // A 16550 drops the new byte and keeps its FIFO; an 8250 overwrites its holding register.
+  if (!fifo) rx_[rx_head_] = byte;
+}
+
+uint8_t Serial16550::take_received() {
+  if (rx_count_ == 0) return 0;
+  const uint8_t byte = rx_[rx_head_];
+  rx_head_ = (rx_head_ + 1) % kRxFifoSize;
+  --rx_count_;
+  return byte;
+}
+
 uint8_t Serial16550::interrupt_id() const {
-  if ((ier_ & kIerRxData) && !rx_.empty()) return kIirRxData;
+  if ((ier_ & kIerLineStatus) && overrun_) return kIirLineStatus;
+  if ((ier_ & kIerRxData) && rx_count_ != 0) return kIirRxData;
   if ((ier_ & kIerThrEmpty) && thr_empty_pending_) return kIirThrEmpty;
   return kIirNone;
 }

@@ -1,16 +1,18 @@
 #include "ferry/vmm/serial_output.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "ferry/base/file.h"
+
 namespace ferry::vmm {
 
 Expected<SerialOutput> SerialOutput::to_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return fail_errno(errno, fmt::format("serial: opening {}", path));
-  return SerialOutput(fd, UniqueFd(fd));
+  auto file = create_regular_file(path);
+  if (!file) return fail(file.error().context("serial"));
+  const int fd = file->get();
+  return SerialOutput(fd, std::move(*file));
 }
 
 void SerialOutput::put(uint8_t byte) const {

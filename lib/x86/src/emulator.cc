@@ -121,6 +121,14 @@ uint64_t next_rip(uint64_t rip, unsigned length, CpuMode mode) {
   }
 }
 
+// The CS offset of an instruction's byte `index`. Not wrapped: outside 64-bit mode the CPU
+// checks every instruction byte against the CS limit, so an instruction that runs past IP
+// 0xffff (or EIP 0xffffffff) raises #GP instead of continuing at offset 0.
+uint64_t instruction_byte_offset(uint64_t rip, size_t index, CpuMode mode) {
+  if (mode == CpuMode::kLong64) return rip + index;
+  return (rip & 0xffffffffull) + index;
+}
+
 Outcome make_outcome(Outcome::Kind kind, unsigned length) {
   Outcome outcome;
   outcome.kind = kind;
@@ -179,7 +187,7 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
     if (status == DecodeStatus::kNeedMoreBytes) {
       // Fetch one byte at a time: each byte gets its own limit check and page walk, so a fault
       // is raised only for a byte the instruction really has.
-      const uint64_t ip = next_rip(state.regs.rip, static_cast<unsigned>(have), mode);
+      const uint64_t ip = instruction_byte_offset(state.regs.rip, have, mode);
       auto mapped = fetcher.map(Seg::kCs, ip, 1, AccessKind::kFetch);
       if (!mapped && faults.fault()) return fault_outcome(*faults.fault(), 0, state);
       if (!mapped) return tl::unexpected(mapped.error());
@@ -201,6 +209,13 @@ Expected<Outcome> Emulator::emulate(CpuState& state, std::span<const uint8_t> by
   }
 
   const Decoded& decoded = cached != nullptr ? *cached : fresh;
+  if (mode != CpuMode::kLong64) {
+    // The bytes an intercept handed over passed no limit check: check the whole instruction.
+    auto within = fetcher.check_segment(Seg::kCs, instruction_byte_offset(state.regs.rip, 0, mode),
+                                        decoded.insn.length, AccessKind::kFetch);
+    if (!within && faults.fault()) return fault_outcome(*faults.fault(), 0, state);
+    if (!within) return tl::unexpected(within.error());
+  }
   const Family family = family_of(decoded.insn);
   if (family == Family::kSse && !state.fpu) {
     return make_outcome(Outcome::Kind::kNeedsFpu, decoded.insn.length);

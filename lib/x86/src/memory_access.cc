@@ -83,7 +83,8 @@ Expected<uint64_t> MemoryAccess::linearize(Seg seg, uint64_t offset, unsigned si
   }
   const uint64_t last = offset + (size - 1);
   bool within;
-  if (!code && (desc.type & 0x4) != 0) {  // expand-down: valid offsets are (limit, upper]
+  // Expand-down: valid offsets are (limit, upper]. Code is fetched through CS, never expand-down.
+  if (kind != AccessKind::kFetch && !code && (desc.type & 0x4) != 0) {
     const uint64_t upper = desc.db ? 0xffffffffull : 0xffffull;
     within = offset > desc.limit && last <= upper;
   } else {
@@ -96,6 +97,12 @@ Expected<uint64_t> MemoryAccess::linearize(Seg seg, uint64_t offset, unsigned si
                                           size, segment_name(seg), offset, desc.limit)));
   }
   return (desc.base + offset) & 0xffffffffull;
+}
+
+Expected<void> MemoryAccess::check_segment(Seg seg, uint64_t offset, unsigned size,
+                                           AccessKind kind) {
+  FERRY_TRY(linearize(seg, offset, size, kind));
+  return {};
 }
 
 Expected<Mapped> MemoryAccess::map(Seg seg, uint64_t offset, unsigned size, AccessKind kind,

@@ -33,10 +33,14 @@ class MemoryAccess {
                FaultRecord& faults)
       : state_(state), mode_(mode), platform_(platform), translator_(translator), faults_(faults) {}
 
-  /// Resolves `size` bytes at seg:offset (offset already truncated to the address size). With
+  /// Resolves `size` bytes at seg:offset (a data offset already truncated to the address size;
+  /// an instruction byte's offset is not wrapped, so one past the CS limit faults). With
   /// `alignment`, a misaligned linear address is #GP(0) (MOVDQA, MOVAPS).
   Expected<Mapped> map(Seg seg, uint64_t offset, unsigned size, AccessKind kind,
                        unsigned alignment = 1);
+  /// Checks seg:offset..+size against the segment (usability, type, limit) only, raising the
+  /// fault as map() would; for instruction bytes the caller already has.
+  Expected<void> check_segment(Seg seg, uint64_t offset, unsigned size, AccessKind kind);
   /// Reads a mapped access (data.size() == mapped.size): RAM directly, the rest as MMIO.
   Expected<void> read(const Mapped& mapped, std::span<uint8_t> data);
   /// Writes a mapped access: RAM directly, the rest as MMIO.

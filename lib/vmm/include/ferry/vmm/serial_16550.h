@@ -1,11 +1,12 @@
 // A 16550A UART (8 I/O ports) whose transmitter is always ready. Enough of the chip for polled
 // consoles and Linux's 8250 driver: divisor latch, FIFO control, THR-empty and line-status
 // interrupts gated by OUT2, loopback and the modem-status mirror used for chip detection.
-// Receive is loopback only for now (no host input).
+// Receive is loopback only for now (no host input), into a 16-byte FIFO (one byte with FIFOs
+// off) that overruns as the chip does, so a guest cannot grow ferry's memory through it.
 #pragma once
 
+#include <array>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 
 #include "ferry/bus/bus_device.h"
@@ -31,11 +32,17 @@ class Serial16550 final : public bus::RegisterDevice<Serial16550> {
   uint8_t interrupt_id() const;
   uint8_t modem_status() const;
   void update_irq();
+  void receive(uint8_t byte);
+  uint8_t take_received();
+  void clear_received() { rx_count_ = 0; }
 
   std::mutex mutex_;  // vCPUs may race on the ports
   SerialOutput output_;
   irq::IrqLine* irq_;
-  std::deque<uint8_t> rx_;  // loopback data
+  static constexpr unsigned kRxFifoSize = 16;
+  std::array<uint8_t, kRxFifoSize> rx_{};  // loopback data, a ring from rx_head_
+  unsigned rx_head_ = 0, rx_count_ = 0;
+  bool overrun_ = false;  // LSR.OE: a byte arrived with the receiver full; cleared by reading LSR
   uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scr_ = 0, fcr_ = 0;
   uint8_t dll_ = 0x0c, dlm_ = 0;    // 9600 baud
   bool thr_empty_pending_ = false;  // THRE interrupt raised and not yet acknowledged

@@ -13,7 +13,7 @@ class SerialOutput {
  public:
   static SerialOutput discard() { return SerialOutput(-1, UniqueFd()); }
   static SerialOutput to_stdout() { return SerialOutput(1, UniqueFd()); }
-  /// Creates or truncates `path`.
+  /// Creates or truncates `path`, a regular file (a FIFO, directory or device is refused).
   static Expected<SerialOutput> to_file(const std::string& path);
 
   /// Writes one byte now (unbuffered, so prompts without a newline show up).
