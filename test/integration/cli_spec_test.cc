@@ -31,10 +31,15 @@ class CliSpec : public ::testing::Test {
   // stdout.
   void expect_refused(const std::string& yaml, const std::string& message,
                       std::vector<std::string> extra = {}) {
+    expect_refused_with(yaml, {message}, extra);
+  }
+  // The same with a message in parts, e.g. around the spec's absolute path.
+  void expect_refused_with(const std::string& yaml, const std::vector<std::string>& parts,
+                           std::vector<std::string> extra = {}) {
     for (const char* command : {"validate", "run"}) {
       ProcessResult r = with_spec(command, yaml, extra);
       EXPECT_EQ(r.exit_status, 2) << command << ": " << r.err;
-      EXPECT_THAT(r.err, HasSubstr(message)) << command;
+      for (const std::string& part : parts) EXPECT_THAT(r.err, HasSubstr(part)) << command;
       EXPECT_EQ(r.out, "") << command;
     }
   }
@@ -113,6 +118,45 @@ TEST_F(CliSpec, OverridesAreCheckedLikeTheFileAndNamedInErrors) {
                 {"--set", "vcpus=3", "--set", "memory.size=128M", "--set", "payload.builtin=smp"});
   EXPECT_EQ(r.exit_status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("3 vCPU(s), 128 MiB of memory, payload built-in smp"));
+}
+
+TEST_F(CliSpec, NothingOfTheSpecIsDroppedSilently) {
+  // A second document would be ignored; refuse it at the line where it starts.
+  expect_refused("payload: {builtin: hello}\n---\nvcpus: 999\n",
+                 "vm.yaml:2:1: a second YAML document starts here");
+  expect_refused("payload: {builtin: hello}\n---\n", "vm.yaml:2:1: a second YAML document");
+  // An override must not replace a spec that is not a mapping.
+  expect_refused_with("- payload\n",
+                      {"--set payload.builtin=hello: the spec is a list (",
+                       "vm.yaml:1:1), not a mapping, so it has no key 'payload'"},
+                      {"--set", "payload.builtin=hello"});
+  expect_refused_with("just words\n",
+                      {"--set vcpus=2: the spec is a scalar (", "vm.yaml:1:1), not a mapping"},
+                      {"--set", "vcpus=2"});
+  // Nor turn a scalar or a list into a mapping.
+  expect_refused_with("vcpus: 2\npayload: {builtin: hello}\n",
+                      {"--set vcpus.x=1: vcpus is a scalar (",
+                       "vm.yaml:1:8), not a mapping, so it has no key 'x'; set vcpus itself, e.g. "
+                       "--set vcpus=<value>"},
+                      {"--set", "vcpus.x=1"});
+  expect_refused_with("payload: {builtin: pci}\ndevices: [{type: pci-test}]\n",
+                      {"--set devices.0.slot=3: devices is a list (", "vm.yaml:2:10), not a"},
+                      {"--set", "devices.0.slot=3"});
+  expect_refused("vcpus: 2\npayload: {builtin: hello}\n",
+                 "--set vcpus.x=1: vcpus is a scalar (--set vcpus=3)",
+                 {"--set", "vcpus=3", "--set", "vcpus.x=1"});
+}
+
+TEST_F(CliSpec, KeysAnOverrideCreatesAreBlamedOnIt) {
+  expect_refused("payload: {builtin: hello}\n", "--set foo.bar=1: unknown key 'foo'",
+                 {"--set", "foo.bar=1"});
+  expect_refused("payload: {builtin: hello}\n", "--set vcpus.x=1: vcpus: must be a whole number",
+                 {"--set", "vcpus.x=1"});
+  // An empty key in the file is filled in, keeping the rest of the spec.
+  ProcessResult r = with_spec("validate", "vcpus: 3\nmemory:\npayload: {builtin: hello}\n",
+                              {"--set", "memory.size=128M"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("3 vCPU(s), 128 MiB of memory"));
 }
 
 TEST_F(CliSpec, UsageErrorsExit2) {

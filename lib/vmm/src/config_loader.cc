@@ -8,6 +8,8 @@
 #include "ferry/pci/host/bdf.h"
 #include "ferry/vmm/builtin_payloads.h"
 #include "ferry/vmm/memory_layout.h"
+#include "spec_document.h"
+#include "spec_overrides.h"
 #include "yaml_reader.h"
 
 namespace ferry::vmm {
@@ -299,31 +301,6 @@ Expected<void> SpecParser::parse_devices(const YAML::Node& node,
   return {};
 }
 
-// Applies one override to the tree, creating the mappings on its path.
-Expected<void> apply_override(YAML::Node& root, const ConfigOverride& o) {
-  YAML::Node value;
-  try {
-    value = YAML::Load(o.value);
-  } catch (const YAML::Exception& e) {
-    return fail(Errc::kInvalidArgument, "--set {}={}: the value is not valid YAML: {}", o.key,
-                o.value, e.msg);
-  }
-  if (!root.IsMap()) root = YAML::Node(YAML::NodeType::Map);
-  YAML::Node node = root;
-  std::string_view rest = o.key;
-  for (;;) {
-    const size_t dot = rest.find('.');
-    const std::string key(rest.substr(0, dot));
-    if (dot == std::string_view::npos) {
-      node[key] = value;
-      return {};
-    }
-    if (!node[key] || !node[key].IsMap()) node[key] = YAML::Node(YAML::NodeType::Map);
-    node.reset(node[key]);
-    rest.remove_prefix(dot + 1);
-  }
-}
-
 }  // namespace
 
 Expected<ConfigOverride> parse_config_override(std::string_view text) {
@@ -344,18 +321,8 @@ Expected<ConfigOverride> parse_config_override(std::string_view text) {
 Expected<VmConfig> parse_vm_config(std::string_view yaml, const std::string& source,
                                    const std::string& base_dir,
                                    std::span<const ConfigOverride> overrides) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::ParserException& e) {
-    return fail(Errc::kInvalidArgument, "{}:{}:{}: not valid YAML: {}", source, e.mark.line + 1,
-                e.mark.column + 1, e.msg);
-  }
-  std::map<std::string, std::string> overridden;
-  for (const ConfigOverride& o : overrides) {
-    FERRY_TRY(apply_override(root, o));
-    overridden[o.key] = fmt::format("--set {}={}", o.key, o.value);
-  }
+  FERRY_ASSIGN(YAML::Node root, load_spec_document(yaml, source));
+  FERRY_ASSIGN(auto overridden, apply_overrides(root, overrides, source));
   YamlReader reader(source, std::move(overridden));
   std::string default_name = fs::path(source).stem().string();
   if (default_name.empty()) default_name = "vm";
