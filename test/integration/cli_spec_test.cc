@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -157,6 +159,54 @@ TEST_F(CliSpec, KeysAnOverrideCreatesAreBlamedOnIt) {
                               {"--set", "memory.size=128M"});
   EXPECT_EQ(r.exit_status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("3 vCPU(s), 128 MiB of memory"));
+}
+
+// What `ferry run` would refuse when it loads the payload or opens the serial file, `ferry
+// validate` refuses too, at the key to change; validate creates nothing.
+TEST_F(CliSpec, ValidateRefusesPayloadsRunWouldRefuse) {
+  const std::string elf_magic(
+      "\x7f"
+      "ELF",
+      4);
+  dir_.write("empty.bin", "");
+  expect_refused_with("payload: {file: empty.bin, format: flat, load_address: 1M, mode: long}\n",
+                      {"vm.yaml:1:17: payload.file: ", "the flat image is empty"});
+  dir_.write("four.elf", elf_magic);
+  expect_refused_with(
+      "payload: {file: four.elf}\n",
+      {"vm.yaml:1:17: payload.file: ", "too short, truncated (4 bytes", "rebuild the payload"});
+  dir_.write("twenty.elf", elf_magic + std::string(16, '\x02'));
+  expect_refused_with("payload: {file: twenty.elf}\n",
+                      {"vm.yaml:1:17: payload.file: ", "too short, truncated (20 bytes"});
+  // An i386 executable: ELFCLASS32, little-endian, EM_386.
+  std::string i386 = elf_magic + std::string("\x01\x01\x01", 3) + std::string(57, '\0');
+  i386[18] = 3;
+  dir_.write("i386.elf", i386);
+  expect_refused_with("payload: {file: i386.elf}\n",
+                      {"vm.yaml:1:17: payload.file: ", "(this one is 32-bit)",
+                       "link the payload "
+                       "for x86-64"});
+  dir_.write("big.bin", std::string(3 * 1024 * 1024, '\x90'));
+  expect_refused_with(
+      "memory: 2M\npayload: {file: big.bin, format: flat, load_address: 1M, mode: long}\n",
+      {"vm.yaml:2:17: payload.file: ",
+       "is 3 MiB, more than the 2 MiB of guest RAM; "
+       "raise memory.size"});
+  dir_.write("small.bin", std::string(16, '\x90'));
+  expect_refused_with(
+      "memory: 4M\npayload: {file: small.bin, format: flat, load_address: 8M, mode: long}\n",
+      {"vm.yaml:2:56: payload.load_address: ", "is not inside guest RAM", "raise memory.size"});
+}
+
+TEST_F(CliSpec, ValidateRefusesASerialFileRunCouldNotCreate) {
+  expect_refused_with("payload: {builtin: hello}\nserial: {file: no/such/dir/out.log}\n",
+                      {"vm.yaml:2:16: serial.file: ", "no/such/dir does not exist; create it"});
+  expect_refused_with("payload: {builtin: hello}\nserial: {file: .}\n",
+                      {"vm.yaml:2:16: serial.file: ", "is a directory; name a file"});
+  ProcessResult r =
+      with_spec("validate", "payload: {builtin: hello}\nserial: {file: console.log}\n");
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/console.log"));
 }
 
 TEST_F(CliSpec, UsageErrorsExit2) {

@@ -8,6 +8,8 @@
 #include "ferry/pci/host/bdf.h"
 #include "ferry/vmm/builtin_payloads.h"
 #include "ferry/vmm/memory_layout.h"
+#include "ferry/vmm/payload_plan.h"
+#include "ferry/vmm/serial_output.h"
 #include "spec_document.h"
 #include "spec_overrides.h"
 #include "yaml_reader.h"
@@ -45,6 +47,7 @@ class SpecParser {
   Expected<void> parse_memory(const YAML::Node& node, VmConfig& config);
   Expected<void> parse_payload(const YAML::Node& node, PayloadConfig& payload);
   Expected<void> parse_file_payload(const YAML::Node& node, PayloadConfig& payload);
+  Expected<void> check_payload_loads(const YAML::Node& node, const VmConfig& config);
   Expected<void> parse_serial(const YAML::Node& node, SerialConfig& serial);
   Expected<void> parse_devices(const YAML::Node& node, std::vector<DeviceConfig>& devices);
   Expected<std::string> parse_host_device(const YAML::Node& node, const std::string& path,
@@ -85,6 +88,7 @@ Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& 
                          "hello} or payload: {file: guest.elf}"));
   }
   FERRY_TRY(parse_payload(root["payload"], config.payload));
+  FERRY_TRY(check_payload_loads(root["payload"], config));
   if (root["serial"]) FERRY_TRY(parse_serial(root["serial"], config.serial));
   if (root["devices"]) {
     FERRY_TRY(parse_devices(root["devices"], config.devices));
@@ -215,6 +219,23 @@ Expected<void> SpecParser::parse_file_payload(const YAML::Node& node, PayloadCon
   return {};
 }
 
+// The loader's checks, made here so that `ferry validate` refuses what `ferry run` would.
+Expected<void> SpecParser::check_payload_loads(const YAML::Node& node, const VmConfig& config) {
+  auto prepared = prepare_payload(config.payload, config.memory_size);
+  if (prepared) return {};
+  const PayloadConfig& p = config.payload;
+  std::string key = p.builtin.empty() ? "file" : "builtin";
+  // A flat image's placement is the fault of the key that placed it, not of the file.
+  std::error_code ec;
+  const uint64_t size = p.builtin.empty() ? fs::file_size(p.file, ec) : 0;
+  if (p.format == PayloadFormat::kFlat && !ec && size > 0 && size <= config.memory_size) {
+    const bool entry_outside =
+        p.entry && (*p.entry < p.load_address || *p.entry - p.load_address >= size);
+    key = entry_outside ? "entry" : "load_address";
+  }
+  return fail(r_.error(node[key], "payload." + key, prepared.error().message()));
+}
+
 Expected<void> SpecParser::parse_serial(const YAML::Node& node, SerialConfig& serial) {
   if (node.IsMap()) {
     FERRY_TRY(r_.check_map(node, "serial", {"file"}));
@@ -222,6 +243,10 @@ Expected<void> SpecParser::parse_serial(const YAML::Node& node, SerialConfig& se
     FERRY_ASSIGN(std::string path, r_.string(node["file"], "serial.file"));
     serial.mode = SerialMode::kFile;
     serial.path = absolute_from(base_dir_, path);
+    // Checked, not created: `ferry validate` leaves no file behind.
+    if (auto usable = SerialOutput::check_file(serial.path); !usable) {
+      return fail(r_.error(node["file"], "serial.file", usable.error().message()));
+    }
     return {};
   }
   FERRY_ASSIGN(std::string mode, r_.choice(node, "serial", {"stdout", "off"}));

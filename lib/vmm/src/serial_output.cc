@@ -3,11 +3,43 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 namespace ferry::vmm {
 
+Expected<void> SerialOutput::check_file(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  struct stat st {};
+  if (::stat(dir.empty() ? "." : dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return fail(Errc::kNotFound,
+                "{}: the directory {} does not exist; create it (mkdir -p {}) or choose a path "
+                "in an existing directory",
+                path, dir, dir);
+  }
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      return fail(Errc::kInvalidArgument, "{} is a directory; name a file in it", path);
+    }
+    if (::access(path.c_str(), W_OK) != 0) {
+      return fail(Errc::kPermission,
+                  "{} is not writable ({}); fix its permissions or "
+                  "choose another path",
+                  path, std::strerror(errno));
+    }
+  } else if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return fail(Errc::kPermission,
+                "{}: files cannot be created in {} ({}); choose a writable directory", path, dir,
+                std::strerror(errno));
+  }
+  return {};
+}
+
 Expected<SerialOutput> SerialOutput::to_file(const std::string& path) {
+  FERRY_TRY(check_file(path));
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return fail_errno(errno, fmt::format("serial: opening {}", path));
   return SerialOutput(fd, UniqueFd(fd));

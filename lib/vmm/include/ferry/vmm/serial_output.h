@@ -13,6 +13,9 @@ class SerialOutput {
  public:
   static SerialOutput discard() { return SerialOutput(-1, UniqueFd()); }
   static SerialOutput to_stdout() { return SerialOutput(1, UniqueFd()); }
+  /// Whether to_file(path) can work, without creating anything: its directory exists and is
+  /// writable, and the path is not a directory.
+  static Expected<void> check_file(const std::string& path);
   /// Creates or truncates `path`.
   static Expected<SerialOutput> to_file(const std::string& path);
 
