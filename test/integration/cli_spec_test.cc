@@ -209,6 +209,31 @@ TEST_F(CliSpec, ValidateRefusesASerialFileRunCouldNotCreate) {
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/console.log"));
 }
 
+TEST_F(CliSpec, ANameFromTheFileNameFollowsTheNameRule) {
+  const std::string spec = dir_.write("bad name!.yaml", "payload: {builtin: hello}\n");
+  for (const char* command : {"validate", "run"}) {
+    ProcessResult r = ferry({command, spec});
+    EXPECT_EQ(r.exit_status, 2) << command << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("bad name!.yaml: name: 'bad name!' comes from the spec's file "
+                                 "name, and a VM name is at most 64 letters"));
+    EXPECT_THAT(r.err, HasSubstr("add name: bad-name- to the spec, or rename the file"));
+  }
+  dir_.write("bad name!.yaml", "name: tidy\npayload: {builtin: hello}\n");
+  EXPECT_EQ(ferry({"validate", spec}).exit_status, 0);
+}
+
+TEST_F(CliSpec, YamlMistakesSayWhatIsWrongWhereAndTheFix) {
+  expect_refused("payload:\n\tbuiltin: hello\n",
+                 "vm.yaml:2:1: not valid YAML: tabs are not allowed for indentation in YAML; use "
+                 "spaces");
+  expect_refused(std::string("payload: {builtin: \"hel\0lo\"}\n", 29),
+                 "vm.yaml:1:24: the control character 0x00 (NUL) is not allowed in YAML");
+  expect_refused("payload: " + std::string(5000, '[') + std::string(5000, ']') + "\n",
+                 "vm.yaml:1:42: brackets nest more than 32 deep here");
+  expect_refused("vcpus: 2\npayload: {builtin: [hello]\n",
+                 "vm.yaml:2:10: not valid YAML: this '{' is never closed; add the matching '}'");
+}
+
 TEST_F(CliSpec, UsageErrorsExit2) {
   ProcessResult r = ferry({"frobnicate"});
   EXPECT_EQ(r.exit_status, 2);

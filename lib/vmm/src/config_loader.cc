@@ -1,5 +1,6 @@
 #include "ferry/vmm/config_loader.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -36,6 +37,24 @@ std::string builtin_names() {
   return names;
 }
 
+constexpr const char* kNameRule = "at most 64 letters, digits, '.', '_' or '-'";
+
+bool is_tidy_name(const std::string& name) {
+  return !name.empty() && name.size() <= 64 &&
+         name.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyz"
+             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos;
+}
+
+// `name` with every character the rule refuses replaced by '-', cut to 64.
+std::string tidied_name(std::string name) {
+  for (char& c : name) {
+    if (!is_tidy_name(std::string(1, c))) c = '-';
+  }
+  name.resize(std::min<size_t>(name.size(), 64));
+  return name.empty() ? "vm" : name;
+}
+
 class SpecParser {
  public:
   SpecParser(const YamlReader& reader, std::string base_dir)
@@ -68,14 +87,15 @@ Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& 
   config.name = default_name;
   if (root["name"]) {
     FERRY_ASSIGN(config.name, r_.string(root["name"], "name"));
-    const bool tidy = config.name.size() <= 64 &&
-                      config.name.find_first_not_of(
-                          "abcdefghijklmnopqrstuvwxyz"
-                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos;
-    if (!tidy) {
-      return fail(
-          r_.error(root["name"], "name", "use at most 64 letters, digits, '.', '_' or '-'"));
+    if (!is_tidy_name(config.name)) {
+      return fail(r_.error(root["name"], "name", fmt::format("use {}", kNameRule)));
     }
+  } else if (!is_tidy_name(config.name)) {
+    // A null node has no position: the error names the file alone.
+    return fail(r_.error(YAML::Node(), "name",
+                         fmt::format("'{}' comes from the spec's file name, and a VM name is {}; "
+                                     "add name: {} to the spec, or rename the file",
+                                     config.name, kNameRule, tidied_name(config.name))));
   }
   if (root["vcpus"]) {
     FERRY_ASSIGN(uint64_t vcpus, r_.integer(root["vcpus"], "vcpus", 1, kMaxVcpus));
