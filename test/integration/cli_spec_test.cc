@@ -136,6 +136,10 @@ TEST_F(CliSpec, NothingOfTheSpecIsDroppedSilently) {
                       {"--set vcpus=2: the spec is a scalar (", "vm.yaml:1:1), not a mapping"},
                       {"--set", "vcpus=2"});
   // Nor turn a scalar or a list into a mapping.
+  // An override's value is read like the file: its second document is not dropped either.
+  expect_refused("payload: {builtin: hello}\n",
+                 "--set vcpus=2\n---\n300:2:1: a second YAML document starts here",
+                 {"--set", "vcpus=2\n---\n300"});
   expect_refused_with("vcpus: 2\npayload: {builtin: hello}\n",
                       {"--set vcpus.x=1: vcpus is a scalar (",
                        "vm.yaml:1:8), not a mapping, so it has no key 'x'; set vcpus itself, e.g. "

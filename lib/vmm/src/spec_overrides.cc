@@ -1,5 +1,6 @@
 #include "spec_overrides.h"
 
+#include "spec_document.h"
 #include "yaml_reader.h"
 
 namespace ferry::vmm {
@@ -9,12 +10,9 @@ namespace {
 Expected<void> apply_override(YAML::Node& root, const ConfigOverride& o, const std::string& source,
                               std::map<std::string, std::string>& made) {
   const std::string name = fmt::format("--set {}={}", o.key, o.value);
-  YAML::Node value;
-  try {
-    value = YAML::Load(o.value);
-  } catch (const YAML::Exception& e) {
-    return fail(Errc::kInvalidArgument, "{}: the value is not valid YAML: {}", name, e.msg);
-  }
+  // The value is read like the file, so a second document or a tab in it is not dropped either.
+  auto value = load_spec_document(o.value, name);
+  if (!value) return fail(value.error());
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   YAML::Node node = root;
   std::string path;
@@ -32,7 +30,7 @@ Expected<void> apply_override(YAML::Node& root, const ConfigOverride& o, const s
     }
     path = path.empty() ? key : path + "." + key;
     if (dot == std::string_view::npos) {
-      node[key] = value;
+      node[key] = *value;
       made[path] = name;
       return {};
     }
