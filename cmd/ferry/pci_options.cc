@@ -1,8 +1,13 @@
 #include "pci_options.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 
 #include "commands.h"
+#include "ferry/base/file.h"
 #include "ferry/base/units.h"
 #include "ferry/vmm/memory_layout.h"
 
@@ -18,7 +23,8 @@ void add_pci_options(po::options_description& options, PciOptions& values) {
       "name devices from this pci.ids (default: libpci's, /usr/share/misc/pci.ids)")(
       "guest-memory", po::value(&values.guest_memory)->default_value("4G")->value_name("SIZE"),
       "guest RAM the BARs must fit around")(
-      "guest-phys-bits", po::value(&values.guest_phys_bits)->default_value(40)->value_name("N"),
+      "guest-phys-bits",
+      po::value(&values.guest_phys_bits)->default_value(WholeNumber{40}, "40")->value_name("N"),
       "guest physical address bits, which bound the 64-bit BAR window");
 }
 
@@ -29,8 +35,21 @@ Expected<PciContext> load_pci_context(const PciOptions& options) {
                 "--guest-memory {}: give a size from {} to {}, e.g. 4G or 512M",
                 options.guest_memory, format_size(vmm::kMinRamSize), format_size(vmm::kMaxRamSize));
   }
-  FERRY_ASSIGN(auto windows,
-               pci::host::GuestWindows::for_guest(vmm::ram_top(*memory), options.guest_phys_bits));
+  FERRY_ASSIGN(auto windows, pci::host::GuestWindows::for_guest(vmm::ram_top(*memory),
+                                                                options.guest_phys_bits.value));
+  // An explicit pci.ids that cannot be read is a mistake; libpci would name no device, silently.
+  if (!options.pci_ids.empty()) {
+    // A FIFO would block libpci's open: say what it is before anything opens it.
+    if (auto usable = check_not_special(options.pci_ids); !usable) {
+      return fail(usable.error().context("pci.ids"));
+    }
+    if (::access(options.pci_ids.c_str(), R_OK) != 0) {
+      return fail(Errc::kNotFound,
+                  "--pci-ids {}: cannot read it ({}); give a readable pci.ids file, or leave "
+                  "--pci-ids out to use libpci's",
+                  options.pci_ids, std::strerror(errno));
+    }
+  }
   FERRY_ASSIGN(auto inventory, pci::host::Inventory::scan({options.sysfs, options.pci_ids}));
   return PciContext{std::move(inventory), windows};
 }

@@ -8,6 +8,7 @@
 #include "ferry/base/error.h"
 #include "ferry/pci/host/guest_windows.h"
 #include "ferry/pci/host/inventory.h"
+#include "whole_number.h"
 
 namespace ferry::cli {
 
@@ -15,7 +16,7 @@ struct PciOptions {
   std::string sysfs = "/sys";
   std::string pci_ids;
   std::string guest_memory = "4G";
-  unsigned guest_phys_bits = 40;
+  WholeNumber guest_phys_bits{40};
   bool json = false;
 };
 

@@ -5,6 +5,8 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
+
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -33,10 +35,15 @@ class CliSpec : public ::testing::Test {
   // stdout.
   void expect_refused(const std::string& yaml, const std::string& message,
                       std::vector<std::string> extra = {}) {
+    expect_refused_with(yaml, {message}, extra);
+  }
+  // The same with a message in parts, e.g. around the spec's absolute path.
+  void expect_refused_with(const std::string& yaml, const std::vector<std::string>& parts,
+                           std::vector<std::string> extra = {}) {
     for (const char* command : {"validate", "run"}) {
       ProcessResult r = with_spec(command, yaml, extra);
       EXPECT_EQ(r.exit_status, 2) << command << ": " << r.err;
-      EXPECT_THAT(r.err, HasSubstr(message)) << command;
+      for (const std::string& part : parts) EXPECT_THAT(r.err, HasSubstr(part)) << command;
       EXPECT_EQ(r.out, "") << command;
     }
   }
@@ -124,6 +131,122 @@ TEST_F(CliSpec, OverridesAreCheckedLikeTheFileAndNamedInErrors) {
                 {"--set", "vcpus=3", "--set", "memory.size=128M", "--set", "payload.builtin=smp"});
   EXPECT_EQ(r.exit_status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("3 vCPU(s), 128 MiB of memory, payload built-in smp"));
+}
+
+TEST_F(CliSpec, NothingOfTheSpecIsDroppedSilently) {
+  // A second document would be ignored; refuse it at the line where it starts.
+  expect_refused("payload: {builtin: hello}\n---\nvcpus: 999\n",
+                 "vm.yaml:2:1: a second YAML document starts here");
+  expect_refused("payload: {builtin: hello}\n---\n", "vm.yaml:2:1: a second YAML document");
+  // An override must not replace a spec that is not a mapping.
+  expect_refused_with("- payload\n",
+                      {"--set payload.builtin=hello: the spec is a list (",
+                       "vm.yaml:1:1), not a mapping, so it has no key 'payload'"},
+                      {"--set", "payload.builtin=hello"});
+  expect_refused_with("just words\n",
+                      {"--set vcpus=2: the spec is a scalar (", "vm.yaml:1:1), not a mapping"},
+                      {"--set", "vcpus=2"});
+  // Nor turn a scalar or a list into a mapping.
+  // An override's value is read like the file: its second document is not dropped either.
+  expect_refused("payload: {builtin: hello}\n",
+                 "--set vcpus=2\n---\n300:2:1: a second YAML document starts here",
+                 {"--set", "vcpus=2\n---\n300"});
+  expect_refused_with("vcpus: 2\npayload: {builtin: hello}\n",
+                      {"--set vcpus.x=1: vcpus is a scalar (",
+                       "vm.yaml:1:8), not a mapping, so it has no key 'x'; set vcpus itself, e.g. "
+                       "--set vcpus=<value>"},
+                      {"--set", "vcpus.x=1"});
+  expect_refused_with("payload: {builtin: pci}\ndevices: [{type: pci-test}]\n",
+                      {"--set devices.0.slot=3: devices is a list (", "vm.yaml:2:10), not a"},
+                      {"--set", "devices.0.slot=3"});
+  expect_refused("vcpus: 2\npayload: {builtin: hello}\n",
+                 "--set vcpus.x=1: vcpus is a scalar (--set vcpus=3)",
+                 {"--set", "vcpus=3", "--set", "vcpus.x=1"});
+}
+
+TEST_F(CliSpec, KeysAnOverrideCreatesAreBlamedOnIt) {
+  expect_refused("payload: {builtin: hello}\n", "--set foo.bar=1: unknown key 'foo'",
+                 {"--set", "foo.bar=1"});
+  expect_refused("payload: {builtin: hello}\n", "--set vcpus.x=1: vcpus: must be a whole number",
+                 {"--set", "vcpus.x=1"});
+  // An empty key in the file is filled in, keeping the rest of the spec.
+  ProcessResult r = with_spec("validate", "vcpus: 3\nmemory:\npayload: {builtin: hello}\n",
+                              {"--set", "memory.size=128M"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("3 vCPU(s), 128 MiB of memory"));
+}
+
+// What `ferry run` would refuse when it loads the payload or opens the serial file, `ferry
+// validate` refuses too, at the key to change; validate creates nothing.
+TEST_F(CliSpec, ValidateRefusesPayloadsRunWouldRefuse) {
+  const std::string elf_magic(
+      "\x7f"
+      "ELF",
+      4);
+  dir_.write("empty.bin", "");
+  expect_refused_with("payload: {file: empty.bin, format: flat, load_address: 1M, mode: long}\n",
+                      {"vm.yaml:1:17: payload.file: ", "the flat image is empty"});
+  dir_.write("four.elf", elf_magic);
+  expect_refused_with(
+      "payload: {file: four.elf}\n",
+      {"vm.yaml:1:17: payload.file: ", "too short, truncated (4 bytes", "rebuild the payload"});
+  dir_.write("twenty.elf", elf_magic + std::string(16, '\x02'));
+  expect_refused_with("payload: {file: twenty.elf}\n",
+                      {"vm.yaml:1:17: payload.file: ", "too short, truncated (20 bytes"});
+  // An i386 executable: ELFCLASS32, little-endian, EM_386.
+  std::string i386 = elf_magic + std::string("\x01\x01\x01", 3) + std::string(57, '\0');
+  i386[18] = 3;
+  dir_.write("i386.elf", i386);
+  expect_refused_with("payload: {file: i386.elf}\n",
+                      {"vm.yaml:1:17: payload.file: ", "(this one is 32-bit)",
+                       "link the payload "
+                       "for x86-64"});
+  dir_.write("big.bin", std::string(3 * 1024 * 1024, '\x90'));
+  expect_refused_with(
+      "memory: 2M\npayload: {file: big.bin, format: flat, load_address: 1M, mode: long}\n",
+      {"vm.yaml:2:17: payload.file: ",
+       "is 3 MiB, more than the 2 MiB of guest RAM; "
+       "raise memory.size"});
+  dir_.write("small.bin", std::string(16, '\x90'));
+  expect_refused_with(
+      "memory: 4M\npayload: {file: small.bin, format: flat, load_address: 8M, mode: long}\n",
+      {"vm.yaml:2:56: payload.load_address: ", "is not inside guest RAM", "raise memory.size"});
+}
+
+TEST_F(CliSpec, ValidateRefusesASerialFileRunCouldNotCreate) {
+  expect_refused_with("payload: {builtin: hello}\nserial: {file: no/such/dir/out.log}\n",
+                      {"vm.yaml:2:16: serial.file: ", "no/such/dir does not exist; create it"});
+  expect_refused_with("payload: {builtin: hello}\nserial: {file: .}\n",
+                      {"vm.yaml:2:16: serial.file: ", "is a directory; name a file"});
+  ProcessResult r =
+      with_spec("validate", "payload: {builtin: hello}\nserial: {file: console.log}\n");
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/console.log"));
+}
+
+TEST_F(CliSpec, ANameFromTheFileNameFollowsTheNameRule) {
+  const std::string spec = dir_.write("bad name!.yaml", "payload: {builtin: hello}\n");
+  for (const char* command : {"validate", "run"}) {
+    ProcessResult r = ferry({command, spec});
+    EXPECT_EQ(r.exit_status, 2) << command << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("bad name!.yaml: name: 'bad name!' comes from the spec's file "
+                                 "name, and a VM name is at most 64 letters"));
+    EXPECT_THAT(r.err, HasSubstr("add name: bad-name- to the spec, or rename the file"));
+  }
+  dir_.write("bad name!.yaml", "name: tidy\npayload: {builtin: hello}\n");
+  EXPECT_EQ(ferry({"validate", spec}).exit_status, 0);
+}
+
+TEST_F(CliSpec, YamlMistakesSayWhatIsWrongWhereAndTheFix) {
+  expect_refused("payload:\n\tbuiltin: hello\n",
+                 "vm.yaml:2:1: not valid YAML: tabs are not allowed for indentation in YAML; use "
+                 "spaces");
+  expect_refused(std::string("payload: {builtin: \"hel\0lo\"}\n", 29),
+                 "vm.yaml:1:24: the control character 0x00 (NUL) is not allowed in YAML");
+  expect_refused("payload: " + std::string(5000, '[') + std::string(5000, ']') + "\n",
+                 "vm.yaml:1:42: brackets nest more than 32 deep here");
+  expect_refused("vcpus: 2\npayload: {builtin: [hello]\n",
+                 "vm.yaml:2:10: not valid YAML: this '{' is never closed; add the matching '}'");
 }
 
 TEST_F(CliSpec, UsageErrorsExit2) {

@@ -21,6 +21,7 @@ using nlohmann::json;
 using testing::AllOf;
 using testing::HasSubstr;
 using testing::IsEmpty;
+using testing::Not;
 
 std::vector<std::string> on(const std::string& tree, std::vector<std::string> args) {
   args.push_back("--sysfs");
@@ -169,6 +170,18 @@ TEST(PciOptions, ASysfsTreeWithAFifoIsRefusedWithoutBlocking) {
                         .wait(std::chrono::seconds(10));
   EXPECT_EQ(r.exit_status, 2) << "blocked or crashed (signal " << r.signal << ")";
   EXPECT_THAT(r.err, HasSubstr("0000:00:01.0/vendor is a FIFO (named pipe), not a regular file"));
+}
+
+TEST(PciOptions, AnUnreadablePciIdsAndNegativeNumbersAreRefusedAsTyped) {
+  auto ids = run_ferry(on("lab-q35", {"devices", "--pci-ids", "/nonexistent"}));
+  EXPECT_EQ(ids.status, 2);
+  EXPECT_THAT(ids.err, HasSubstr("--pci-ids /nonexistent: cannot read it (No such file or "
+                                 "directory); give a readable pci.ids file, or leave --pci-ids "
+                                 "out"));
+  auto bits = run_ferry(on("lab-q35", {"check", "01:00.0", "--guest-phys-bits", "-1"}));
+  EXPECT_EQ(bits.status, 2);
+  EXPECT_THAT(bits.err, HasSubstr("--guest-phys-bits '-1': not a whole number; give 0 or more"));
+  EXPECT_THAT(bits.err, Not(HasSubstr("4294967295")));
 }
 
 TEST(PciOptions, GuestShapeChangesTheBarVerdict) {

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "ferry/vmm/builtin_payloads.h"
 #include "support/temp_dir.h"
 
 namespace ferry::vmm {
@@ -37,10 +40,10 @@ TEST(ConfigLoader, MemoryShorthandAndHugepages) {
 
 TEST(ConfigLoader, RelativePathsResolveAgainstTheSpecsDirectory) {
   test::TempDir dir;
-  dir.write("guest.elf", std::string("\x7f"
-                                     "ELF",
-                                     4) +
-                             std::string(60, '\0'));
+  // A real ELF (the built-in hello) and an existing directory: both are checked at load.
+  const std::span<const uint8_t> elf = find_builtin_payload("hello")->image;
+  dir.write("guest.elf", std::string(elf.begin(), elf.end()));
+  std::filesystem::create_directory(dir.path() + "/out");
   auto config = parse_vm_config("payload: {file: guest.elf}\nserial: {file: out/console.log}\n",
                                 "vm.yaml", dir.path(), {});
   ASSERT_TRUE(config) << config.error().message();

@@ -1,5 +1,6 @@
 #include "ferry/vmm/config_loader.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -8,6 +9,10 @@
 #include "ferry/pci/host/bdf.h"
 #include "ferry/vmm/builtin_payloads.h"
 #include "ferry/vmm/memory_layout.h"
+#include "ferry/vmm/payload_plan.h"
+#include "ferry/vmm/serial_output.h"
+#include "spec_document.h"
+#include "spec_overrides.h"
 #include "yaml_reader.h"
 
 namespace ferry::vmm {
@@ -32,6 +37,24 @@ std::string builtin_names() {
   return names;
 }
 
+constexpr const char* kNameRule = "at most 64 letters, digits, '.', '_' or '-'";
+
+bool is_tidy_name(const std::string& name) {
+  return !name.empty() && name.size() <= 64 &&
+         name.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyz"
+             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos;
+}
+
+// `name` with every character the rule refuses replaced by '-', cut to 64.
+std::string tidied_name(std::string name) {
+  for (char& c : name) {
+    if (!is_tidy_name(std::string(1, c))) c = '-';
+  }
+  name.resize(std::min<size_t>(name.size(), 64));
+  return name.empty() ? "vm" : name;
+}
+
 class SpecParser {
  public:
   SpecParser(const YamlReader& reader, std::string base_dir)
@@ -43,6 +66,7 @@ class SpecParser {
   Expected<void> parse_memory(const YAML::Node& node, VmConfig& config);
   Expected<void> parse_payload(const YAML::Node& node, PayloadConfig& payload);
   Expected<void> parse_file_payload(const YAML::Node& node, PayloadConfig& payload);
+  Expected<void> check_payload_loads(const YAML::Node& node, const VmConfig& config);
   Expected<void> parse_serial(const YAML::Node& node, SerialConfig& serial);
   Expected<void> parse_devices(const YAML::Node& node, std::vector<DeviceConfig>& devices);
   Expected<std::string> parse_host_device(const YAML::Node& node, const std::string& path,
@@ -63,14 +87,15 @@ Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& 
   config.name = default_name;
   if (root["name"]) {
     FERRY_ASSIGN(config.name, r_.string(root["name"], "name"));
-    const bool tidy = config.name.size() <= 64 &&
-                      config.name.find_first_not_of(
-                          "abcdefghijklmnopqrstuvwxyz"
-                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos;
-    if (!tidy) {
-      return fail(
-          r_.error(root["name"], "name", "use at most 64 letters, digits, '.', '_' or '-'"));
+    if (!is_tidy_name(config.name)) {
+      return fail(r_.error(root["name"], "name", fmt::format("use {}", kNameRule)));
     }
+  } else if (!is_tidy_name(config.name)) {
+    // A null node has no position: the error names the file alone.
+    return fail(r_.error(YAML::Node(), "name",
+                         fmt::format("'{}' comes from the spec's file name, and a VM name is {}; "
+                                     "add name: {} to the spec, or rename the file",
+                                     config.name, kNameRule, tidied_name(config.name))));
   }
   if (root["vcpus"]) {
     FERRY_ASSIGN(uint64_t vcpus, r_.integer(root["vcpus"], "vcpus", 1, kMaxVcpus));
@@ -83,6 +108,7 @@ Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& 
                          "hello} or payload: {file: guest.elf}"));
   }
   FERRY_TRY(parse_payload(root["payload"], config.payload));
+  FERRY_TRY(check_payload_loads(root["payload"], config));
   if (root["serial"]) FERRY_TRY(parse_serial(root["serial"], config.serial));
   if (root["devices"]) {
     FERRY_TRY(parse_devices(root["devices"], config.devices));
@@ -213,6 +239,23 @@ Expected<void> SpecParser::parse_file_payload(const YAML::Node& node, PayloadCon
   return {};
 }
 
+// The loader's checks, made here so that `ferry validate` refuses what `ferry run` would.
+Expected<void> SpecParser::check_payload_loads(const YAML::Node& node, const VmConfig& config) {
+  auto prepared = prepare_payload(config.payload, config.memory_size);
+  if (prepared) return {};
+  const PayloadConfig& p = config.payload;
+  std::string key = p.builtin.empty() ? "file" : "builtin";
+  // A flat image's placement is the fault of the key that placed it, not of the file.
+  std::error_code ec;
+  const uint64_t size = p.builtin.empty() ? fs::file_size(p.file, ec) : 0;
+  if (p.format == PayloadFormat::kFlat && !ec && size > 0 && size <= config.memory_size) {
+    const bool entry_outside =
+        p.entry && (*p.entry < p.load_address || *p.entry - p.load_address >= size);
+    key = entry_outside ? "entry" : "load_address";
+  }
+  return fail(r_.error(node[key], "payload." + key, prepared.error().message()));
+}
+
 Expected<void> SpecParser::parse_serial(const YAML::Node& node, SerialConfig& serial) {
   if (node.IsMap()) {
     FERRY_TRY(r_.check_map(node, "serial", {"file"}));
@@ -220,9 +263,10 @@ Expected<void> SpecParser::parse_serial(const YAML::Node& node, SerialConfig& se
     FERRY_ASSIGN(std::string path, r_.string(node["file"], "serial.file"));
     serial.mode = SerialMode::kFile;
     serial.path = absolute_from(base_dir_, path);
-    // `ferry validate` catches a FIFO or directory here; `ferry run` checks again when it opens.
-    auto usable = check_not_special(serial.path);
-    if (!usable) return fail(r_.error(node["file"], "serial.file", usable.error().message()));
+    // Checked, not created: `ferry validate` leaves no file behind.
+    if (auto usable = SerialOutput::check_file(serial.path); !usable) {
+      return fail(r_.error(node["file"], "serial.file", usable.error().message()));
+    }
     return {};
   }
   FERRY_ASSIGN(std::string mode, r_.choice(node, "serial", {"stdout", "off"}));
@@ -302,31 +346,6 @@ Expected<void> SpecParser::parse_devices(const YAML::Node& node,
   return {};
 }
 
-// Applies one override to the tree, creating the mappings on its path.
-Expected<void> apply_override(YAML::Node& root, const ConfigOverride& o) {
-  YAML::Node value;
-  try {
-    value = YAML::Load(o.value);
-  } catch (const YAML::Exception& e) {
-    return fail(Errc::kInvalidArgument, "--set {}={}: the value is not valid YAML: {}", o.key,
-                o.value, e.msg);
-  }
-  if (!root.IsMap()) root = YAML::Node(YAML::NodeType::Map);
-  YAML::Node node = root;
-  std::string_view rest = o.key;
-  for (;;) {
-    const size_t dot = rest.find('.');
-    const std::string key(rest.substr(0, dot));
-    if (dot == std::string_view::npos) {
-      node[key] = value;
-      return {};
-    }
-    if (!node[key] || !node[key].IsMap()) node[key] = YAML::Node(YAML::NodeType::Map);
-    node.reset(node[key]);
-    rest.remove_prefix(dot + 1);
-  }
-}
-
 }  // namespace
 
 Expected<ConfigOverride> parse_config_override(std::string_view text) {
@@ -347,18 +366,8 @@ Expected<ConfigOverride> parse_config_override(std::string_view text) {
 Expected<VmConfig> parse_vm_config(std::string_view yaml, const std::string& source,
                                    const std::string& base_dir,
                                    std::span<const ConfigOverride> overrides) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::ParserException& e) {
-    return fail(Errc::kInvalidArgument, "{}:{}:{}: not valid YAML: {}", source, e.mark.line + 1,
-                e.mark.column + 1, e.msg);
-  }
-  std::map<std::string, std::string> overridden;
-  for (const ConfigOverride& o : overrides) {
-    FERRY_TRY(apply_override(root, o));
-    overridden[o.key] = fmt::format("--set {}={}", o.key, o.value);
-  }
+  FERRY_ASSIGN(YAML::Node root, load_spec_document(yaml, source));
+  FERRY_ASSIGN(auto overridden, apply_overrides(root, overrides, source));
   YamlReader reader(source, std::move(overridden));
   std::string default_name = fs::path(source).stem().string();
   if (default_name.empty()) default_name = "vm";

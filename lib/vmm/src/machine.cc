@@ -9,6 +9,7 @@
 #include "ferry/vmm/builtin_payloads.h"
 #include "ferry/vmm/cpuid.h"
 #include "ferry/vmm/exit_device.h"
+#include "ferry/vmm/payload_plan.h"
 #include "ferry/vmm/pci_platform.h"
 #include "ferry/vmm/serial_16550.h"
 #include "ferry/vmm/test_device.h"
@@ -110,39 +111,11 @@ Machine::~Machine() {
 
 Expected<void> Machine::load_payload(bool gib_pages) {
   const PayloadConfig& p = config_.payload;
-  std::vector<uint8_t> file_bytes;
-  std::span<const uint8_t> image;
-  std::string what;
-  if (!p.builtin.empty()) {
-    const BuiltinPayload* builtin = find_builtin_payload(p.builtin);
-    if (builtin == nullptr) {
-      return fail(Errc::kNotFound, "payload: no built-in guest named '{}'", p.builtin);
-    }
-    image = builtin->image;
-    what = fmt::format("payload (built-in {})", p.builtin);
-  } else {
-    FERRY_ASSIGN(file_bytes, read_file(p.file, memory_->size()));
-    image = file_bytes;
-    what = fmt::format("payload {}", p.file);
-  }
-
-  Expected<LoadedPayload> loaded = p.format == PayloadFormat::kElf
-                                       ? load_elf64(*memory_, image)
-                                       : load_flat(*memory_, image, p.load_address, p.entry);
-  if (!loaded) return fail(loaded.error().context(what));
-  if (p.mode != BootMode::kReal &&
-      ranges_overlap(loaded->begin, loaded->end - loaded->begin, kBootTablesBegin,
-                     kBootTablesEnd - kBootTablesBegin)) {
-    return fail(Errc::kInvalidArgument,
-                "{}: it occupies {:#x}-{:#x}, over the boot tables ferry writes at {:#x}-{:#x} "
-                "for {} mode; load it at or above {:#x}",
-                what, loaded->begin, loaded->end, kBootTablesBegin, kBootTablesEnd,
-                boot_mode_name(p.mode), kBootTablesEnd);
-  }
-  if (p.mode == BootMode::kReal && loaded->entry >= 0x100000) {
-    return fail(Errc::kInvalidArgument, "{}: real-mode entry {:#x} must be below 1 MiB", what,
-                loaded->entry);
-  }
+  auto prepared = prepare_payload(p, memory_->size());
+  if (!prepared) return fail(prepared.error().context("payload"));
+  Expected<LoadedPayload> loaded = write_payload(*memory_, prepared->plan);
+  if (!loaded) return fail(loaded.error().context(prepared->what));
+  const std::string& what = prepared->what;
   FERRY_TRY(write_boot_tables(*memory_, p.mode, gib_pages));
   entry_ = loaded->entry;
   spdlog::debug("{}: {:#x}-{:#x}, entry {:#x}, {} mode", what, loaded->begin, loaded->end, entry_,

@@ -41,7 +41,9 @@ std::string suggestion(std::string_view word, std::initializer_list<std::string_
   return "";
 }
 
-const char* type_name(const YAML::Node& node) {
+}  // namespace
+
+const char* yaml_type_name(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map:
       return "a mapping";
@@ -55,8 +57,6 @@ const char* type_name(const YAML::Node& node) {
       return "undefined";
   }
 }
-
-}  // namespace
 
 std::string YamlReader::where(const YAML::Node& node, const std::string& path) const {
   // The longest overridden prefix of the path wins: "--set memory={size: 1G}" covers memory.size.
@@ -80,9 +80,9 @@ Error YamlReader::error(const YAML::Node& node, const std::string& path,
 Expected<void> YamlReader::check_map(const YAML::Node& node, const std::string& path,
                                      std::initializer_list<std::string_view> allowed) const {
   if (!node.IsMap()) {
-    return fail(error(
-        node, path,
-        fmt::format("must be a mapping with keys {}, not {}", join(allowed), type_name(node))));
+    return fail(error(node, path,
+                      fmt::format("must be a mapping with keys {}, not {}", join(allowed),
+                                  yaml_type_name(node))));
   }
   std::set<std::string> seen;
   for (const auto& entry : node) {
@@ -104,7 +104,7 @@ Expected<void> YamlReader::check_map(const YAML::Node& node, const std::string& 
 Expected<std::string> YamlReader::string(const YAML::Node& node, const std::string& path) const {
   if (!node.IsScalar() || node.Scalar().empty()) {
     return fail(
-        error(node, path, fmt::format("must be a non-empty string, not {}", type_name(node))));
+        error(node, path, fmt::format("must be a non-empty string, not {}", yaml_type_name(node))));
   }
   return node.Scalar();
 }
@@ -130,7 +130,7 @@ Expected<uint64_t> YamlReader::size(const YAML::Node& node, const std::string& p
     return fail(error(node, path,
                       fmt::format("'{}' is not a size; write bytes (4096), hex (0x100000) or a "
                                   "K/M/G/T suffix (64M, 1G)",
-                                  node.IsScalar() ? node.Scalar() : type_name(node))));
+                                  node.IsScalar() ? node.Scalar() : yaml_type_name(node))));
   }
   return *value;
 }
@@ -141,9 +141,10 @@ Expected<std::string> YamlReader::choice(const YAML::Node& node, const std::stri
       std::find(choices.begin(), choices.end(), node.Scalar()) != choices.end()) {
     return node.Scalar();
   }
-  return fail(error(node, path,
-                    fmt::format("'{}' is not one of: {}",
-                                node.IsScalar() ? node.Scalar() : type_name(node), join(choices))));
+  return fail(
+      error(node, path,
+            fmt::format("'{}' is not one of: {}",
+                        node.IsScalar() ? node.Scalar() : yaml_type_name(node), join(choices))));
 }
 
 }  // namespace ferry::vmm

@@ -14,6 +14,9 @@
 
 namespace ferry::vmm {
 
+/// "a mapping", "a list", "a scalar", "empty" or "undefined".
+const char* yaml_type_name(const YAML::Node& node);
+
 class YamlReader {
  public:
   YamlReader(std::string source, std::map<std::string, std::string> overridden)

@@ -5,6 +5,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "ferry/base/error.h"
 #include "ferry/vmm/guest_memory.h"
@@ -23,6 +24,27 @@ struct LoadedPayload {
   uint64_t begin = 0;  // lowest guest-physical byte written
   uint64_t end = 0;    // one past the highest
 };
+
+// A payload laid out in guest RAM before anything is written: every check a loader makes needs
+// only the image and the RAM size, so `ferry validate` makes them too (docs/config.md).
+struct PayloadPiece {
+  uint64_t gpa = 0;
+  std::span<const uint8_t> bytes;  // copied to gpa
+  uint64_t size = 0;               // bytes.size() or more: the rest is zeroed (ELF bss)
+};
+struct PayloadPlan {
+  std::vector<PayloadPiece> pieces;
+  LoadedPayload loaded;
+};
+
+/// Lays out a flat image at `address` in a `memory_size` guest; entry defaults to address.
+Expected<PayloadPlan> plan_flat(std::span<const uint8_t> image, uint64_t memory_size,
+                                uint64_t address, std::optional<uint64_t> entry);
+/// Lays out the PT_LOAD segments of an x86-64 ELF executable at their physical addresses; every
+/// header field is checked against the image and the guest's RAM.
+Expected<PayloadPlan> plan_elf64(std::span<const uint8_t> image, uint64_t memory_size);
+/// Writes a plan (made for this memory's size) into guest memory.
+Expected<LoadedPayload> write_payload(const GuestMemory& memory, const PayloadPlan& plan);
 
 /// Copies `image` to guest-physical `address`; entry defaults to address.
 Expected<LoadedPayload> load_flat(const GuestMemory& memory, std::span<const uint8_t> image,

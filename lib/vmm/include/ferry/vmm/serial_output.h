@@ -13,7 +13,11 @@ class SerialOutput {
  public:
   static SerialOutput discard() { return SerialOutput(-1, UniqueFd()); }
   static SerialOutput to_stdout() { return SerialOutput(1, UniqueFd()); }
-  /// Creates or truncates `path`, a regular file (a FIFO, directory or device is refused).
+  /// Whether to_file(path) can work, without creating anything: its directory exists and is
+  /// writable, and the path is a regular file or does not exist yet (a FIFO, directory, device or
+  /// socket is refused).
+  static Expected<void> check_file(const std::string& path);
+  /// Creates or truncates `path`, a regular file.
   static Expected<SerialOutput> to_file(const std::string& path);
 
   /// Writes one byte now (unbuffered, so prompts without a newline show up).

@@ -1,0 +1,25 @@
+// A spec's payload read and laid out for a guest of the spec's memory size. `ferry run` loads
+// what this returns and `ferry validate` stops after it, so both make the same checks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ferry/base/error.h"
+#include "ferry/vmm/payload.h"
+#include "ferry/vmm/vm_config.h"
+
+namespace ferry::vmm {
+
+struct PreparedPayload {
+  std::vector<uint8_t> file_bytes;  // a file payload's bytes; the plan's pieces point into them
+  PayloadPlan plan;
+  std::string what;  // "payload (built-in hello)" or "payload /path/guest.elf", for messages
+};
+
+/// Reads the payload and lays it out in the RAM of a `memory_size` guest: the image's format,
+/// that it fits RAM, that it stays clear of the boot tables, and a real-mode entry below 1 MiB.
+Expected<PreparedPayload> prepare_payload(const PayloadConfig& payload, uint64_t memory_size);
+
+}  // namespace ferry::vmm
