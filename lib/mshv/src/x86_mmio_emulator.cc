@@ -57,11 +57,17 @@ Expected<void> write_xmm(VpContext& vp, const accel::FpuState& fpu, uint16_t wri
   return vp.write_values({names.data(), count}, {values.data(), count});
 }
 
-// The hypervisor delivers the exception when the VP next runs; CR2 of a page fault is set first.
+// The hypervisor delivers the exception when the VP next runs. What the guest's handler reads
+// beside it goes in the same write: CR2 of a page fault; DR6.BS of the single-step trap, which
+// the hypervisor, not having run the instruction, does not set.
 Expected<void> inject(VpContext& vp, const x86::Fault& fault) {
-  const uint32_t pending_name[] = {kHvRegPendingInterruption};
-  HvRegisterValue pending{};
-  FERRY_TRY(vp.read_values(pending_name, {&pending, 1}));
+  constexpr uint64_t kDr6SingleStep = 1ull << 14;
+  const bool debug = fault.vector == x86::Vector::kDb;
+  const uint32_t read_names[] = {kHvRegPendingInterruption, kHvRegDr6};
+  HvRegisterValue read[2]{};
+  const size_t reads = debug ? 2 : 1;
+  FERRY_TRY(vp.read_values(std::span(read_names).first(reads), std::span(read).first(reads)));
+  const HvRegisterValue pending = read[0];
   if (pending.low & kPendingInterruptionPending) {
     return fail(Errc::kUnsupported,
                 "the instruction raised {}, but the VP already has an event pending "
@@ -74,23 +80,13 @@ Expected<void> inject(VpContext& vp, const x86::Fault& fault) {
     const HvRegisterValue values[] = {{fault.cr2, 0}, {value, 0}};
     return vp.write_values(names, values);
   }
+  if (debug) {
+    const uint32_t names[] = {kHvRegDr6, kHvRegPendingInterruption};
+    const HvRegisterValue values[] = {{read[1].low | kDr6SingleStep, read[1].high}, {value, 0}};
+    return vp.write_values(names, values);
+  }
   const HvRegisterValue values[] = {{value, 0}};
-  return vp.write_values(pending_name, values);
-}
-
-// The single-step trap after an emulated instruction (the hypervisor, which did not run it, does
-// not raise it): #DB with DR6.BS, which the guest's handler reads to tell it from a breakpoint.
-Expected<void> inject_single_step(VpContext& vp) {
-  constexpr uint64_t kDr6SingleStep = 1ull << 14;
-  const uint32_t dr6_name[] = {kHvRegDr6};
-  HvRegisterValue dr6{};
-  FERRY_TRY(vp.read_values(dr6_name, {&dr6, 1}));
-  dr6.low |= kDr6SingleStep;
-  FERRY_TRY(vp.write_values(dr6_name, {&dr6, 1}));
-  return inject(vp, {.vector = x86::Vector::kDb,
-                     .error_code = std::nullopt,
-                     .cr2 = 0,
-                     .reason = "single step (RFLAGS.TF)"});
+  return vp.write_values(std::span(read_names).first(1), values);
 }
 
 x86::CpuVendor host_vendor(MshvDriver& driver) {
@@ -140,7 +136,12 @@ Expected<void> X86MmioEmulator::carry_out(const MemoryIntercept& intercept, VpCo
   FERRY_TRY(vp.write_values(kGeneralRegisterNames, regs_to_values(state.regs)));
   if (outcome.kind == x86::Outcome::Kind::kFault) return inject(vp, outcome.fault);
   if (outcome.xmm_written != 0) FERRY_TRY(write_xmm(vp, *state.fpu, outcome.xmm_written));
-  if (outcome.single_step) return inject_single_step(vp);
+  if (outcome.single_step) {
+    return inject(vp, {.vector = x86::Vector::kDb,
+                       .error_code = std::nullopt,
+                       .cr2 = 0,
+                       .reason = "single step (RFLAGS.TF)"});
+  }
   return {};
 }
 
