@@ -217,15 +217,6 @@ Spread paired(const std::vector<double>& a, const std::vector<double>& b) {
   return spread_of(ratios);
 }
 
-// Met or missed by the median, and whether the quartiles straddle the target.
-std::string verdict(const Spread& s, double target, bool at_most) {
-  auto ok = [&](double v) { return at_most ? v <= target : v >= target; };
-  if (ok(s.q1) && ok(s.q3)) return "met: median and both quartiles";
-  if (!ok(s.q1) && !ok(s.q3)) return "MISSED: median and both quartiles";
-  return ok(s.median) ? "met by the median; the quartiles straddle the target"
-                      : "MISSED by the median; the quartiles straddle the target";
-}
-
 struct Metric {
   const char* label;
   int decimals;
@@ -274,8 +265,9 @@ void report(const std::vector<Runner>& runners, const Options& o) {
   const Spread mmio = exit_ratio(ferry, raw, &Runner::mmio_ms);
   fmt::print("ferry / raw loop, per exit: port I/O {}, MMIO {}\n", show_spread(pio, 3),
              show_spread(mmio, 3));
-  fmt::print("  target <= 1.03x: port I/O {}; MMIO {}\n", verdict(pio, 1.03, true),
-             verdict(mmio, 1.03, true));
+  const auto at_most_1_03 = [](double ratio) { return ratio <= 1.03; };
+  fmt::print("  target <= 1.03x: port I/O {}; MMIO {}\n", verdict(pio, at_most_1_03),
+             verdict(mmio, at_most_1_03));
   fmt::print("ferry / raw loop with the same in-kernel LAPIC, per exit: port I/O {}, MMIO {}\n",
              show_spread(exit_ratio(ferry, raw_lapic, &Runner::pio_ms), 3),
              show_spread(exit_ratio(ferry, raw_lapic, &Runner::mmio_ms), 3));
@@ -288,7 +280,8 @@ void report(const std::vector<Runner>& runners, const Options& o) {
     fmt::print("{} / ferry, start -> first output: {}; start -> exit: {}\n", qemu.name,
                show_spread(paired(qemu.first_output_ms, ferry.first_output_ms), 1),
                show_spread(startup, 1));
-    fmt::print("  target: start -> exit >= 10x: {}\n", verdict(startup, 10, false));
+    fmt::print("  target: start -> exit >= 10x: {}\n",
+               verdict(startup, [](double ratio) { return ratio >= 10; }));
   }
   fmt::print(
       "ferry resident memory beyond guest RAM (--stats overhead_kib), worst run: {} KiB   "

@@ -36,6 +36,16 @@ inline std::string show_spread(const Spread& s, int decimals) {
                      decimals);
 }
 
+// Met or missed by the median, and whether the quartiles straddle the target; `meets` says
+// whether one value meets it.
+template <typename Meets>
+std::string verdict(const Spread& s, Meets meets) {
+  if (meets(s.q1) && meets(s.q3)) return "met: median and both quartiles";
+  if (!meets(s.q1) && !meets(s.q3)) return "MISSED: median and both quartiles";
+  return meets(s.median) ? "met by the median; the quartiles straddle the target"
+                         : "MISSED by the median; the quartiles straddle the target";
+}
+
 // One line of raw samples, in the order they were taken.
 inline std::string show_samples(const std::vector<double>& samples, int decimals) {
   std::string line;

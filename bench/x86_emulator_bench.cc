@@ -142,20 +142,14 @@ Expected<double> pio_exit_ns(LongModeVm& machine, uint64_t exits) {
   return ns / static_cast<double>(runs);
 }
 
-// Met or missed by the median, and whether the quartiles straddle the target.
-std::string verdict(const ferry::bench::Spread& s, double below) {
-  if (s.q3 < below) return "met: median and both quartiles";
-  if (s.q1 >= below) return "MISSED: median and both quartiles";
-  return s.median < below ? "met by the median; the quartiles straddle the target"
-                          : "MISSED by the median; the quartiles straddle the target";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   using ferry::bench::show_samples;
   using ferry::bench::show_spread;
   using ferry::bench::spread_of;
+  using ferry::bench::verdict;
+  const auto under_5 = [](double percent) { return percent < 5; };
   const uint64_t iterations = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 1'000'000;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 11;
   constexpr uint64_t kExits = 100'000;
@@ -242,7 +236,7 @@ int main(int argc, char** argv) {
   fmt::print(
       "target < 5% of an exit: page walk, cached: {}; GPA given, cached: {}; no decode "
       "cache: {}\n",
-      verdict(spread_of(walk_pct), 5), verdict(spread_of(gpa_pct), 5),
-      verdict(spread_of(cold_pct), 5));
+      verdict(spread_of(walk_pct), under_5), verdict(spread_of(gpa_pct), under_5),
+      verdict(spread_of(cold_pct), under_5));
   return 0;
 }

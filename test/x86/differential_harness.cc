@@ -152,7 +152,7 @@ Comparison compare_with_kvm(KvmOracle& oracle, const Variant& v, const Mutation&
     return differed("lib/x86 faulted (" + describe(outcome->fault) + "), KVM completed");
   // With RFLAGS.TF the CPU traps (#DB) after the instruction: lib/x86 must ask for it, and the
   // registers compared are those the trap found.
-  const bool trapped = kvm.vector == 1 && kvm.trapped_regs.has_value();
+  const bool trapped = kvm.vector == static_cast<uint8_t>(Vector::kDb) && kvm.trapped_regs;
   // KVM's emulator raises the trap only for an instruction it finishes in the kernel: one whose
   // last access is an MMIO write ends in the exit to user space, and the trap is left out
   // (x86_emulate_instruction steps only when it returns to the guest). The oracle departs there.
@@ -165,7 +165,7 @@ Comparison compare_with_kvm(KvmOracle& oracle, const Variant& v, const Mutation&
                           kvm.vector ? int{*kvm.vector} : -1)
             : "lib/x86 asked for the single-step trap, KVM completed without one");
   }
-  if (kvm.end == OracleResult::End::kFault && !(trapped && outcome->single_step)) {
+  if (kvm.end == OracleResult::End::kFault && !outcome->single_step) {
     return differed(fmt::format("KVM faulted (vector {}, rip {:#x}, cr2 {:#x}), lib/x86 completed",
                                 kvm.vector ? int{*kvm.vector} : -1, kvm.regs.rip, kvm.cr2));
   }

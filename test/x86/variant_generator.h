@@ -129,7 +129,7 @@ class VariantGenerator {
   std::mt19937_64 rng_;
   // The draws added after the lab's seed was checked (kLabSeed, differential_test.cc: QEMU's
   // TCG aborts on some variants) come from a stream of their own, so rng_'s variants stay the
-  // ones that were checked: RFLAGS.IF and AC, and how many bytes lib/x86 is handed.
+  // ones that were checked: RFLAGS.IF, AC and TF, and how many bytes lib/x86 is handed.
   std::mt19937_64 extra_rng_;
   CpuDeviations cpu_;
   unsigned steered_ = 0;
