@@ -9,6 +9,7 @@ Check check_iommu(const HostDevice& device, const Inventory& inventory);
 Check check_header(const HostDevice& device);
 Check check_driver(const HostDevice& device, const Inventory& inventory);
 Check check_group(const HostDevice& device, const Inventory& inventory);
+Check check_vfio_iommu(const Inventory& inventory);
 Check check_reset(const HostDevice& device);
 Check check_bars(const HostDevice& device, const BarPlan& plan, const IommuLimits& limits,
                  const GuestWindows& windows);

@@ -17,6 +17,7 @@ Expected<Inventory> Inventory::scan(const InventoryOptions& options) {
   FERRY_ASSIGN(inventory.groups_, tree.groups());
   inventory.units_ = tree.units();
   inventory.drivers_ = tree.drivers();
+  inventory.modules_ = tree.modules();
   return inventory;
 }
 
@@ -40,6 +41,11 @@ const IommuUnit* Inventory::iommu_unit(std::string_view name) const {
 
 bool Inventory::driver_available(std::string_view driver) const {
   return std::find(drivers_.begin(), drivers_.end(), driver) != drivers_.end();
+}
+
+std::optional<bool> Inventory::module_loaded(std::string_view module) const {
+  if (!modules_) return std::nullopt;
+  return std::find(modules_->begin(), modules_->end(), module) != modules_->end();
 }
 
 }  // namespace ferry::pci::host

@@ -153,11 +153,11 @@ std::string format_check_report(const HostDevice& d, const Inventory& inventory,
 
   out += fmt::format("\nVerdict: {}\n", verdict.summary());
   for (const Check& c : verdict.checks) {
-    out += fmt::format("  {:<9} {:<7} {}\n", fmt::format("[{}]", check_status_name(c.status)), c.id,
-                       c.detail);
+    out += fmt::format("  {:<9} {:<10} {}\n", fmt::format("[{}]", check_status_name(c.status)),
+                       c.id, c.detail);
     if (!c.fix) continue;
-    out += fmt::format("{:20}fix: {}\n", "", c.fix->summary);
-    for (const std::string& command : c.fix->commands) out += fmt::format("{:22}{}\n", "", command);
+    out += fmt::format("{:23}fix: {}\n", "", c.fix->summary);
+    for (const std::string& command : c.fix->commands) out += fmt::format("{:25}{}\n", "", command);
   }
   return out;
 }

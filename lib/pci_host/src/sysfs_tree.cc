@@ -92,6 +92,12 @@ std::vector<std::string> SysfsTree::drivers() const {
   return entry_names(root_ + "/bus/pci/drivers");
 }
 
+std::optional<std::vector<std::string>> SysfsTree::modules() const {
+  std::error_code ec;
+  if (!fs::is_directory(root_ + "/module", ec)) return std::nullopt;
+  return entry_names(root_ + "/module");
+}
+
 Expected<std::vector<ReservedRegion>> parse_reserved_regions(const std::string& text,
                                                              const std::string& where) {
   std::vector<ReservedRegion> regions;

@@ -1,8 +1,9 @@
 // The sysfs half of the inventory: what libpci does not read. Reset methods, the IOMMU unit
 // behind a device, the IOMMU groups with their reserved regions, the IOMMU units' address
-// widths, and which PCI drivers are registered.
+// widths, which PCI drivers are registered, and which kernel modules are loaded.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ class SysfsTree {
   std::vector<IommuUnit> units() const;
   /// The names under bus/pci/drivers.
   std::vector<std::string> drivers() const;
+  /// The names under module/ (loaded modules, and built-in ones with parameters); nullopt when
+  /// the tree has no module/ directory (a capture without it), so nothing can be said.
+  std::optional<std::vector<std::string>> modules() const;
 
  private:
   std::string root_;

@@ -53,6 +53,7 @@ Verdict assess(const HostDevice& device, const Inventory& inventory, const Guest
       check_header(device),
       check_driver(device, inventory),
       check_group(device, inventory),
+      check_vfio_iommu(inventory),
       check_reset(device),
       check_bars(device, verdict.bars, limits, windows),
       check_msix(device),

@@ -58,6 +58,9 @@ class Inventory {
   bool iommu_enabled() const { return !groups_.empty(); }
   /// True when the PCI driver is registered (its module is loaded or built in).
   bool driver_available(std::string_view driver) const;
+  /// Whether the kernel module is loaded (or built in with parameters); nullopt when the sysfs
+  /// tree does not say (a capture without module/).
+  std::optional<bool> module_loaded(std::string_view module) const;
   /// What libpci warned about while reading (unreadable files, short config space).
   const std::vector<std::string>& warnings() const { return warnings_; }
 
@@ -66,6 +69,7 @@ class Inventory {
   std::vector<IommuGroup> groups_;
   std::vector<IommuUnit> units_;
   std::vector<std::string> drivers_;
+  std::optional<std::vector<std::string>> modules_;
   std::vector<std::string> warnings_;
 };
 
