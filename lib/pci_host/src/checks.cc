@@ -181,16 +181,18 @@ Check check_group(const HostDevice& device, const Inventory& inventory) {
 Check check_vfio_iommu(const Inventory& inventory) {
   const std::optional<bool> type1 = inventory.module_loaded("vfio_iommu_type1");
   if (!type1) {
-    return skipped("vfio-iommu", "this sysfs tree has no module/ directory, so whether "
-                                 "vfio_iommu_type1 is loaded cannot be told");
+    return skipped("vfio-iommu",
+                   "this sysfs tree has no module/ directory, so whether "
+                   "vfio_iommu_type1 is loaded cannot be told");
   }
   if (*type1) return pass("vfio-iommu", "vfio_iommu_type1 (VFIO's IOMMU backend) is loaded");
   const std::string missing = "vfio_iommu_type1 (VFIO's IOMMU backend) is not loaded";
   const std::string fix = "Load it as root:";
   if (inventory.module_loaded("iommufd").value_or(false)) {
     return problem("vfio-iommu", CheckStatus::kWarn,
-                   missing + "; /dev/vfio/vfio works only if iommufd provides it "
-                             "(CONFIG_IOMMUFD_VFIO_CONTAINER)",
+                   missing +
+                       "; /dev/vfio/vfio works only if iommufd provides it "
+                       "(CONFIG_IOMMUFD_VFIO_CONTAINER)",
                    fix, {"modprobe vfio_iommu_type1"});
   }
   return problem("vfio-iommu", CheckStatus::kFail,
