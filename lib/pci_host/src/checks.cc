@@ -8,6 +8,7 @@
 
 #include "ferry/base/checked.h"
 #include "ferry/base/units.h"
+#include "ferry/pci/host/gpu.h"
 
 namespace ferry::pci::host {
 namespace {
@@ -295,6 +296,49 @@ Check check_msix(const HostDevice& device) {
       "msix", CheckStatus::kWarn, layout + "; not page-aligned",
       "Nothing to run: ferry traps the whole 4 KiB pages that hold the table and PBA, so other "
       "registers on those pages are emulated too (slower, still correct).");
+}
+
+namespace {
+
+std::string describe_companion(const HostDevice& gpu, const HostDevice& other) {
+  const bool same_group = gpu.iommu_group && other.iommu_group == gpu.iommu_group;
+  return fmt::format(
+      "{} ({}, {}){}", other.bdf.str(),
+      other.class_name.empty() ? fmt::format("class {:06x}", other.class_code) : other.class_name,
+      driver_text(other.driver), same_group ? " in its IOMMU group: assign it to the same VM" : "");
+}
+
+}  // namespace
+
+Check check_gpu(const HostDevice& device, const Inventory& inventory, const BarPlan& plan) {
+  std::vector<std::string> notes;
+  for (const BarPlacement& p : plan.placements) {
+    const Bar* bar = device.bar(p.index);
+    if (bar == nullptr || !bar->prefetchable) continue;
+    notes.push_back(fmt::format("aperture {} {} prefetchable{}", bar_label(p.index),
+                                format_size(p.size),
+                                p.guest_address ? fmt::format(" at guest {:#x}", *p.guest_address)
+                                                : " (fits no guest window)"));
+  }
+  const std::vector<const HostDevice*> companions = slot_companions(device, inventory);
+  std::vector<std::string> beside;
+  for (const HostDevice* other : companions) beside.push_back(describe_companion(device, *other));
+  if (!beside.empty()) notes.push_back(fmt::format("beside it: {}", fmt::join(beside, "; ")));
+  const auto& methods = device.reset_methods;
+  const bool flr = std::find(methods.begin(), methods.end(), "flr") != methods.end();
+  if (!flr && !companions.empty() &&
+      std::find(methods.begin(), methods.end(), "bus") != methods.end()) {
+    notes.push_back("no FLR: its bus reset resets the functions beside it too");
+  }
+  const std::string detail =
+      fmt::format("a GPU ({}){}{}", device.class_name.empty() ? "display class" : device.class_name,
+                  notes.empty() ? "" : "; ", fmt::join(notes, "; "));
+  if (device.boot_vga.value_or(false)) {
+    return problem("gpu", CheckStatus::kWarn, detail + "; it is the host's boot display",
+                   "Bound to vfio-pci it leaves the host without its console: use another GPU "
+                   "for the host's display, or run the host with a serial console.");
+  }
+  return pass("gpu", detail);
 }
 
 }  // namespace ferry::pci::host

@@ -14,6 +14,8 @@ Check check_reset(const HostDevice& device);
 Check check_bars(const HostDevice& device, const BarPlan& plan, const IommuLimits& limits,
                  const GuestWindows& windows);
 Check check_msix(const HostDevice& device);
+/// GPUs only: the functions in its slot, the host's boot display, its apertures.
+Check check_gpu(const HostDevice& device, const Inventory& inventory, const BarPlan& plan);
 
 /// The IOMMU limits that apply to `device`: its group's reserved regions and its unit's width.
 IommuLimits iommu_limits(const HostDevice& device, const Inventory& inventory);

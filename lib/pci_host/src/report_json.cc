@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ferry/pci/host/gpu.h"
 #include "ferry/pci/host/report.h"
 
 namespace ferry::pci::host {
@@ -132,6 +133,8 @@ json device_object(const HostDevice& d, const Inventory& inventory, const Verdic
       for (const Bdf& b : g->members) members.push_back(b.str());
     }
   }
+  json companions = json::array();
+  for (const HostDevice* c : slot_companions(d, inventory)) companions.push_back(c->bdf.str());
   return {
       {"bdf", d.bdf.str()},
       {"vendor_id", hex4(d.vendor_id)},
@@ -158,6 +161,9 @@ json device_object(const HostDevice& d, const Inventory& inventory, const Verdic
       {"config_size", d.config.size()},
       {"capabilities", capabilities_json(d.caps)},
       {"reset_methods", d.reset_methods},
+      {"gpu", is_gpu(d)},
+      {"slot_companions", companions},
+      {"boot_vga", d.boot_vga ? json(*d.boot_vga) : json(nullptr)},
       {"verdict", verdict_json(verdict)},
   };
 }

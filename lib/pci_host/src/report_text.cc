@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "ferry/base/units.h"
+#include "ferry/pci/host/gpu.h"
 #include "ferry/pci/host/report.h"
 
 namespace ferry::pci::host {
@@ -93,19 +94,67 @@ void capability_details(std::string& out, const Capabilities& caps) {
   }
 }
 
+std::string bars_total(const HostDevice& d) {
+  std::vector<std::string> sizes;
+  for (const Bar& b : d.bars) {
+    if (b.kind != BarKind::kIo) sizes.push_back(format_size(b.size));
+  }
+  return sizes.empty() ? "no memory BARs" : fmt::format("{}", fmt::join(sizes, " + "));
+}
+
+// The GPUs of the table: their BARs, resets and slot companions, and whether all their 64-bit
+// BARs fit one guest's 64-bit window together (the narrowest any of them is given).
+std::string gpu_section(const Inventory& inventory, const std::vector<Verdict>& verdicts) {
+  const auto& devices = inventory.devices();
+  std::vector<const HostDevice*> gpus;
+  std::optional<AddressRange> window;
+  std::string lines;
+  for (size_t i = 0; i < devices.size() && i < verdicts.size(); ++i) {
+    const HostDevice& d = devices[i];
+    if (!is_gpu(d)) continue;
+    gpus.push_back(&d);
+    const auto& w = verdicts[i].bars.windows.mmio64;
+    if (w && (!window || w->end < window->end)) window = w;
+    std::vector<std::string> beside;
+    for (const HostDevice* c : slot_companions(d, inventory)) beside.push_back(c->bdf.str());
+    lines += fmt::format(
+        "  {:<13} BARs {}; reset {}{}\n", d.bdf.str(), bars_total(d),
+        d.reset_methods.empty() ? "none" : fmt::format("{}", fmt::join(d.reset_methods, ", ")),
+        beside.empty() ? "" : fmt::format("; with {}", fmt::join(beside, ", ")));
+  }
+  if (gpus.empty()) return "";
+  std::string out = fmt::format("\nGPUs ({}):\n{}", gpus.size(), lines);
+  const AddressRange low{kMmio32Start, kMmio32End};
+  const WindowFit fit32 = fit_in_window(gpus, low, BarKind::kMemory32);
+  out += fmt::format(
+      "Together their 32-bit BARs and ROMs take {} of the guest's {} 32-bit window: {}.\n",
+      format_size(fit32.bytes), format_size(low.size()),
+      fit32.fits ? "they fit" : "they do not fit, so not all of them can go to one guest");
+  if (!window) return out + "The guest has no 64-bit BAR window (RAM reaches its top).\n";
+  const WindowFit fit = fit_in_window(gpus, *window, BarKind::kMemory64);
+  out += fmt::format("Together their 64-bit BARs take {} of the guest's 64-bit window {:#x}-{:#x}",
+                     format_size(fit.bytes), window->start, window->end);
+  if (fit.fits) return out + fmt::format(": they fit (up to {:#x}).\n", fit.end);
+  return out + fmt::format(
+                   ": they do not fit; one guest with all of them needs at least {} "
+                   "physical address bits (--guest-phys-bits) or less RAM.\n",
+                   fit.phys_bits_needed);
+}
+
 }  // namespace
 
 std::string format_device_table(const Inventory& inventory, const std::vector<Verdict>& verdicts) {
-  std::string out = fmt::format("{:<13} {:<9} {:>5}  {:<12} {:<24} {}\n", "BDF", "IDS", "GROUP",
+  std::string out = fmt::format("{:<13} {:<9} {:>5}  {:<14} {:<24} {}\n", "BDF", "IDS", "GROUP",
                                 "DRIVER", "VERDICT", "DEVICE");
   const auto& devices = inventory.devices();
   for (size_t i = 0; i < devices.size() && i < verdicts.size(); ++i) {
     const HostDevice& d = devices[i];
-    out += fmt::format("{:<13} {:04x}:{:04x} {:>5}  {:<12} {:<24} {}\n", d.bdf.str(), d.vendor_id,
+    out += fmt::format("{:<13} {:04x}:{:04x} {:>5}  {:<14} {:<24} {}\n", d.bdf.str(), d.vendor_id,
                        d.device_id, group_text(d), d.driver.value_or("-"), verdicts[i].summary(),
                        title(d));
   }
   if (devices.empty()) out += "(no PCI devices)\n";
+  out += gpu_section(inventory, verdicts);
   if (std::any_of(devices.begin(), devices.end(),
                   [](const HostDevice& d) { return d.config.size() <= kConfigHeaderSize; })) {
     out += "Config space beyond the header needs root: run as root for capabilities.\n";
@@ -148,6 +197,7 @@ std::string format_check_report(const HostDevice& d, const Inventory& inventory,
                     d.config.size() <= kConfigHeaderSize ? " (the rest needs root)" : ""));
   field(out, "Capabilities:", capability_list(d.caps));
   capability_details(out, d.caps);
+  if (d.boot_vga.value_or(false)) field(out, "Boot display:", "yes (sysfs boot_vga)");
   field(out, "Reset:",
         d.reset_methods.empty() ? "none" : fmt::format("{}", fmt::join(d.reset_methods, ", ")));
 

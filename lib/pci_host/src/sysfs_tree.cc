@@ -42,6 +42,7 @@ void SysfsTree::complete(HostDevice& device) const {
     std::istringstream words(*methods);
     for (std::string method; words >> method;) device.reset_methods.push_back(method);
   }
+  if (auto boot_vga = read_attribute(dir + "/boot_vga")) device.boot_vga = *boot_vga == "1";
   std::error_code ec;
   fs::path unit = fs::read_symlink(dir + "/iommu", ec);
   if (!ec) device.iommu_unit = unit.filename().string();

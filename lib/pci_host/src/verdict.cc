@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "checks.h"
+#include "ferry/pci/host/gpu.h"
 
 namespace ferry::pci::host {
 
@@ -58,6 +59,7 @@ Verdict assess(const HostDevice& device, const Inventory& inventory, const Guest
       check_bars(device, verdict.bars, limits, windows),
       check_msix(device),
   };
+  if (is_gpu(device)) verdict.checks.push_back(check_gpu(device, inventory, verdict.bars));
   return verdict;
 }
 

@@ -60,6 +60,8 @@ struct HostDevice {
   // sysfs reset_method: "flr", "pm", "bus", "af", "device_specific"... in the kernel's order.
   // Empty when the kernel can reset the device no way at all.
   std::vector<std::string> reset_methods;
+  // sysfs boot_vga (VGA-class devices only): true for the display the firmware booted on.
+  std::optional<bool> boot_vga;
 
   /// 0x0108 from 0x010802.
   uint16_t class_id() const { return static_cast<uint16_t>(class_code >> 8); }
