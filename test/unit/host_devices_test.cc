@@ -5,7 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "ferry/base/units.h"
+#include "support/temp_dir.h"
 
 namespace ferry::vmm {
 namespace {
@@ -57,6 +60,59 @@ TEST(HostDevices, AMissingDeviceSaysWhereToLook) {
   ASSERT_FALSE(plan);
   EXPECT_EQ(plan.error().code(), Errc::kNotFound);
   EXPECT_THAT(plan.error().message(), HasSubstr("no PCI device 0000:09:00.0"));
+}
+
+// A copy of the hand-made multi-GPU tree (test/fixtures/README.md) in which the RTX 3090's audio
+// function 0000:61:00.1 has been handed to vfio-pci too, so its group 60 is viable.
+std::string gpu_host_with_audio_on_vfio(const test::TempDir& dir) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(dir.path()) / "sysfs";
+  fs::copy(std::string(FERRY_SOURCE_DIR) + "/test/fixtures/sysfs/multi-gpu", root,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  const fs::path link = root / "devices/pci0000:60/0000:60:01.1/0000:61:00.1/driver";
+  fs::remove(link);
+  fs::create_symlink("../../../../bus/pci/drivers/vfio-pci", link);
+  return root.string();
+}
+
+VmConfig with_host_devices(const std::vector<std::string>& bdfs) {
+  VmConfig config = with_host_device(bdfs.front());
+  for (size_t i = 1; i < bdfs.size(); ++i) {
+    config.devices.push_back(
+        {.type = DeviceType::kVfio, .slot = std::nullopt, .host_bdf = bdfs[i]});
+  }
+  return config;
+}
+
+TEST(HostDevices, AGroupIsAssignedWholeOrRefusedNamingTheMembersLeftOut) {
+  test::TempDir dir;
+  const std::string host = gpu_host_with_audio_on_vfio(dir);
+  auto alone = check_host_devices(with_host_device("0000:61:00.0"), 40, host);
+  ASSERT_FALSE(alone);
+  EXPECT_EQ(alone.error().code(), Errc::kInvalidArgument);
+  EXPECT_THAT(alone.error().message(),
+              HasSubstr("devices[0] (vfio 0000:61:00.0): IOMMU group 60 also holds 0000:61:00.1, "
+                        "and VFIO gives a group to one VM whole; add it to devices (- vfio: "
+                        "0000:61:00.1)"));
+  auto whole = check_host_devices(with_host_devices({"0000:61:00.0", "0000:61:00.1"}), 40, host);
+  ASSERT_TRUE(whole) << whole.error().message();
+  ASSERT_EQ(whole->devices.size(), 2u);
+  EXPECT_EQ(whole->devices[0].group, 60u);
+  EXPECT_EQ(whole->devices[1].group, 60u);
+}
+
+TEST(HostDevices, SeveralGroupsInOneVmGiveEachReservedRegionOnce) {
+  test::TempDir dir;
+  auto plan = check_host_devices(with_host_devices({"0000:41:00.0", "0000:61:00.0", "61:00.1"}), 40,
+                                 gpu_host_with_audio_on_vfio(dir));
+  ASSERT_TRUE(plan) << plan.error().message();
+  ASSERT_EQ(plan->devices.size(), 3u);
+  EXPECT_EQ(plan->devices[2].bdf, "0000:61:00.1");  // written without its domain in the spec
+  EXPECT_EQ(plan->devices[0].group, 40u);
+  // Groups 40 and 60 both reserve the MSI window: it is listed once.
+  ASSERT_EQ(plan->iommu.reserved.size(), 1u);
+  EXPECT_EQ(plan->iommu.reserved[0].base, 0xfee00000u);
+  EXPECT_EQ(plan->iommu.address_bits, 48u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "ferry/vmm/host_devices.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -40,7 +41,12 @@ Expected<void> add_iommu_limits(const std::string& what, const pci::host::HostDe
   const pci::host::IommuGroup* group = inventory.group(*device.iommu_group);
   if (group == nullptr) return {};
   for (const pci::host::ReservedRegion& r : group->reserved) {
-    iommu.reserved.push_back({r.start, r.end - r.start + 1});
+    const pci::AddressWindow window{r.start, r.end - r.start + 1};
+    const bool known =
+        std::any_of(iommu.reserved.begin(), iommu.reserved.end(), [&](const pci::AddressWindow& w) {
+          return w.base == window.base && w.size == window.size;
+        });
+    if (!known) iommu.reserved.push_back(window);  // groups share the MSI window, for one
     // VFIO maps over a relaxable direct region (a legacy device's RMRR); the rest it refuses.
     if (r.type == "direct-relaxable") continue;
     for (const RamRange& ram : ram_ranges(memory_size)) {
@@ -52,7 +58,35 @@ Expected<void> add_iommu_limits(const std::string& what, const pci::host::HostDe
                     what, ram.gpa, ram.gpa + ram.size - 1, group->number, r.start, r.end, r.type);
       }
     }
-    iommu.reserved.push_back({r.start, r.end - r.start + 1});
+  }
+  return {};
+}
+
+// VFIO isolates a group, not a device: every endpoint in the group of an assigned device goes to
+// the same VM, so the spec must name them all (bridges in the group cannot be assigned).
+Expected<void> check_whole_groups(const HostDevicePlan& plan,
+                                  const pci::host::Inventory& inventory) {
+  for (const HostDeviceChoice& choice : plan.devices) {
+    const pci::host::IommuGroup* group = inventory.group(choice.group);
+    if (group == nullptr) continue;
+    std::vector<std::string> left_out;
+    for (const pci::host::Bdf& member : group->members) {
+      const pci::host::HostDevice* device = inventory.find(member);
+      if (device == nullptr || device->header_type != 0) continue;
+      const bool named =
+          std::any_of(plan.devices.begin(), plan.devices.end(),
+                      [&](const HostDeviceChoice& c) { return c.bdf == member.str(); });
+      if (!named) left_out.push_back(member.str());
+    }
+    if (left_out.empty()) continue;
+    std::vector<std::string> entries;
+    for (const std::string& bdf : left_out) entries.push_back(fmt::format("- vfio: {}", bdf));
+    return fail(Errc::kInvalidArgument,
+                "devices[{}] (vfio {}): IOMMU group {} also holds {}, and VFIO gives a group to "
+                "one VM whole; add {} to devices ({}), or assign none of the group; nothing was "
+                "changed on the host",
+                choice.entry, choice.bdf, choice.group, fmt::join(left_out, ", "),
+                left_out.size() == 1 ? "it" : "them", fmt::join(entries, ", "));
   }
   return {};
 }
@@ -87,9 +121,10 @@ Expected<HostDevicePlan> check_host_devices(const VmConfig& config, unsigned phy
                   "  (ferry check {} prints the whole report)",
                   what, failures(verdict), d.host_bdf);
     }
-    plan.devices.push_back({i, d.host_bdf, *device->iommu_group});
+    plan.devices.push_back({i, bdf.str(), *device->iommu_group});
     FERRY_TRY(add_iommu_limits(what, *device, inventory, config.memory_size, plan.iommu));
   }
+  FERRY_TRY(check_whole_groups(plan, inventory));
   return plan;
 }
 

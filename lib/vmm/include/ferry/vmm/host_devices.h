@@ -23,7 +23,7 @@ struct HostDeviceChoice {
 // `ferry check` plans with (pci::host::plan_bars), so the two cannot disagree.
 struct IommuConstraints {
   std::optional<unsigned> address_bits;      // the narrowest IOMMU's; none when unknown
-  std::vector<pci::AddressWindow> reserved;  // every group's reserved regions
+  std::vector<pci::AddressWindow> reserved;  // every group's reserved regions, each once
 };
 
 struct HostDevicePlan {
