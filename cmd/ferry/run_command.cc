@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "dma_progress.h"
 #include "ferry/base/unique_fd.h"
 #include "ferry/vmm/machine.h"
 #include "open_hypervisor.h"
@@ -139,7 +140,8 @@ int run_command(const std::vector<std::string>& args) {
     spdlog::error("{}", hypervisor.error().message());
     return kExitFailure;
   }
-  auto machine = vmm::Machine::create(**hypervisor, *config);
+  auto machine = vmm::Machine::create(**hypervisor, *config,
+                                      {.populate_threads = 0, .dma_progress = dma_progress_line()});
   if (!machine) {
     spdlog::error("VM {}: {}", config->name, machine.error().message());
     return kExitFailure;

@@ -36,6 +36,10 @@ TEST(ConfigLoader, MemoryShorthandAndHugepages) {
   EXPECT_EQ(config->huge_page_size, kGiB);
   EXPECT_EQ(parse("memory: {hugepages: none}\npayload: {builtin: hello}\n")->memory_size,
             64 * kMiB);
+  auto thp = parse("memory: {size: 1G, hugepages: thp}\npayload: {builtin: hello}\n");
+  ASSERT_TRUE(thp) << thp.error().message();
+  EXPECT_TRUE(thp->transparent_huge_pages);
+  EXPECT_EQ(thp->huge_page_size, 0u);
 }
 
 TEST(ConfigLoader, RelativePathsResolveAgainstTheSpecsDirectory) {

@@ -25,6 +25,23 @@ Expected<Mapping> Mapping::anonymous(size_t size, size_t huge_page_size) {
   return Mapping(data, size);
 }
 
+Expected<Mapping> Mapping::anonymous_aligned(size_t size, size_t alignment) {
+  if (!std::has_single_bit(alignment)) {
+    return fail(Errc::kInvalidArgument, "alignment {} is not a power of two", alignment);
+  }
+  // Over-allocate by the alignment, then give back the head and the tail around the aligned part.
+  const size_t padded = size + alignment;
+  void* raw = ::mmap(nullptr, padded, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) return fail_errno(errno, "mmap of guest memory");
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (begin + alignment - 1) & ~(uintptr_t{alignment} - 1);
+  if (aligned > begin) ::munmap(raw, aligned - begin);
+  const uintptr_t tail = aligned + size;
+  if (begin + padded > tail) ::munmap(reinterpret_cast<void*>(tail), begin + padded - tail);
+  return Mapping(reinterpret_cast<void*>(aligned), size);
+}
+
 Expected<Mapping> Mapping::of_fd(int fd, size_t size, int prot, off_t offset) {
   void* data = ::mmap(nullptr, size, prot, MAP_SHARED, fd, offset);
   if (data == MAP_FAILED) return fail_errno(errno, "mmap");

@@ -126,8 +126,10 @@ Expected<void> SpecParser::parse_memory(const YAML::Node& node, VmConfig& config
     path = "memory.size";
     if (node["size"]) size.emplace(node["size"]);
     if (const YAML::Node huge = node["hugepages"]) {
-      FERRY_ASSIGN(std::string choice, r_.choice(huge, "memory.hugepages", {"none", "2M", "1G"}));
+      FERRY_ASSIGN(std::string choice,
+                   r_.choice(huge, "memory.hugepages", {"none", "thp", "2M", "1G"}));
       config.huge_page_size = choice == "2M" ? 2 * kMiB : choice == "1G" ? kGiB : 0;
+      config.transparent_huge_pages = choice == "thp";
     }
   } else {
     size.emplace(node);

@@ -3,8 +3,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "ferry/base/checked.h"
 
@@ -43,9 +48,44 @@ Error hugepage_error(uint64_t size, uint64_t huge_page_size, const Error& cause)
                            pool_pages + (needed - free_pages), dir));
 }
 
+constexpr uint64_t kThpSize = 2 * kMiB;
+constexpr uint64_t kPopulateChunk = 256 * kMiB;
+constexpr const char* kThpSetting = "/sys/kernel/mm/transparent_hugepage/enabled";
+
+// Normal pages the kernel may back with 2 MiB pages: aligned to 2 MiB and madvised.
+Expected<Mapping> allocate_thp(uint64_t size) {
+  std::ifstream setting(kThpSetting);
+  std::string modes;
+  std::getline(setting, modes);
+  if (!setting || modes.find("[never]") != std::string::npos) {
+    return fail(Errc::kUnsupported,
+                "memory.hugepages: thp: transparent huge pages are off on this host ({} says "
+                "'{}'); echo madvise | sudo tee {}, or choose 2M, 1G or none",
+                kThpSetting, modes, kThpSetting);
+  }
+  FERRY_ASSIGN(Mapping mapping, Mapping::anonymous_aligned(size, kThpSize));
+  if (::madvise(mapping.data(), size, MADV_HUGEPAGE) != 0) {
+    return fail_errno(errno, "madvise(MADV_HUGEPAGE) of guest memory");
+  }
+  return mapping;
+}
+
+// Backs [data, data+length) writable: MADV_POPULATE_WRITE (Linux 5.14), else a write to each
+// page (the value read back, so a page already backed keeps its bytes).
+Expected<void> populate_range(uint8_t* data, uint64_t length, uint64_t page_size) {
+  if (::madvise(data, length, MADV_POPULATE_WRITE) == 0) return {};
+  if (errno != EINVAL) return fail_errno(errno, "madvise(MADV_POPULATE_WRITE) of guest memory");
+  for (uint64_t offset = 0; offset < length; offset += page_size) {
+    volatile uint8_t* byte = data + offset;
+    *byte = *byte;
+  }
+  return {};
+}
+
 }  // namespace
 
-Expected<GuestMemory> GuestMemory::allocate(uint64_t size, uint64_t huge_page_size) {
+Expected<GuestMemory> GuestMemory::allocate(uint64_t size, RamBacking backing) {
+  const uint64_t huge_page_size = backing.huge_page_size;
   if (size < kMinRamSize || size > kMaxRamSize) {
     return fail(Errc::kInvalidArgument, "memory.size {} is outside {} to {}", format_size(size),
                 format_size(kMinRamSize), format_size(kMaxRamSize));
@@ -55,13 +95,17 @@ Expected<GuestMemory> GuestMemory::allocate(uint64_t size, uint64_t huge_page_si
     return fail(Errc::kInvalidArgument, "memory.size {} is not a multiple of the {} page size",
                 format_size(size), format_size(granule));
   }
+  if (backing.transparent_huge_pages && huge_page_size == 0) {
+    FERRY_ASSIGN(Mapping mapping, allocate_thp(size));
+    return GuestMemory(std::move(mapping), size, kPageSize);
+  }
   auto mapping = Mapping::anonymous(size, huge_page_size);
   if (!mapping) {
     if (huge_page_size) return fail(hugepage_error(size, huge_page_size, mapping.error()));
     return fail(
         mapping.error().context(fmt::format("allocating {} of guest memory", format_size(size))));
   }
-  return GuestMemory(std::move(*mapping), size);
+  return GuestMemory(std::move(*mapping), size, granule);
 }
 
 uint8_t* GuestMemory::host_span(uint64_t gpa, uint64_t length) const noexcept {
@@ -112,6 +156,44 @@ uint64_t GuestMemory::resident_bytes() const {
   uint64_t pages = 0;
   for (unsigned char p : present) pages += p & 1;
   return pages * page;
+}
+
+Expected<void> GuestMemory::populate(unsigned threads, const PopulateObserver& observer) const {
+  // Chunks are whole pages of the backing (a 1 GiB hugetlb page is one chunk).
+  const uint64_t chunk = std::max(kPopulateChunk, page_size_);
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<uint64_t> next{0};
+  std::mutex mutex;  // guards done, first_error and the observer's calls
+  uint64_t done = 0;
+  std::optional<Error> first_error;
+  auto work = [&] {
+    for (;;) {
+      const uint64_t offset = next.fetch_add(chunk);
+      if (offset >= size_) return;
+      const uint64_t length = std::min(chunk, size_ - offset);
+      Expected<void> backed = populate_range(mapping_.data() + offset, length, page_size_);
+      std::lock_guard lock(mutex);
+      if (!backed) {
+        if (!first_error) first_error = backed.error();
+        next = size_;  // the others stop after their chunk
+        return;
+      }
+      done += length;
+      if (observer) {
+        const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+        observer({.done_bytes = done, .total_bytes = size_, .seconds = elapsed.count()});
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (unsigned i = 1; i < std::max(threads, 1u); ++i) workers.emplace_back(work);
+  work();
+  for (std::thread& t : workers) t.join();
+  if (first_error) {
+    return fail(first_error->context(
+        fmt::format("populating {} of guest memory for DMA", format_size(size_))));
+  }
+  return {};
 }
 
 }  // namespace ferry::vmm

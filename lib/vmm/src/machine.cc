@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "ferry/base/checked.h"
 #include "ferry/base/file.h"
 #include "ferry/guests/testdev.h"
@@ -15,6 +18,11 @@
 #include "ferry/vmm/test_device.h"
 
 namespace ferry::vmm {
+namespace {
+
+constexpr unsigned kMaxPopulateThreads = 8;  // past this, page zeroing is memory-bound
+
+}  // namespace
 
 std::string describe(const Outcome& outcome) {
   switch (outcome.reason) {
@@ -53,14 +61,16 @@ int exit_status(const Outcome& outcome) {
 }
 
 Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor,
-                                                   const VmConfig& config) {
+                                                   const VmConfig& config, MachineOptions options) {
   FERRY_ASSIGN(auto cpuid, hypervisor.supported_cpuid());
   // Host devices are judged before anything on the host is touched.
   FERRY_ASSIGN(auto host_devices, check_host_devices(config, physical_address_bits(cpuid)));
   FERRY_ASSIGN(EventFd done, EventFd::create());
-  std::unique_ptr<Machine> machine(new Machine(config, std::move(done)));
+  std::unique_ptr<Machine> machine(new Machine(config, std::move(options), std::move(done)));
   FERRY_ASSIGN(GuestMemory memory,
-               GuestMemory::allocate(config.memory_size, config.huge_page_size));
+               GuestMemory::allocate(config.memory_size,
+                                     {.huge_page_size = config.huge_page_size,
+                                      .transparent_huge_pages = config.transparent_huge_pages}));
   machine->memory_.emplace(std::move(memory));
   FERRY_ASSIGN(machine->vm_, hypervisor.create_vm({.vcpus = config.vcpus}));
   if (!host_devices.devices.empty()) {
@@ -86,6 +96,11 @@ Expected<void> Machine::assign_host_devices(const HostDevicePlan& plan,
       ram.push_back({r.gpa, r.size, memory_->host_span(r.gpa, r.size)});
     }
     FERRY_ASSIGN(vfio_, vfio::Assignment::create(*vm_, std::move(ram)));
+    // Pinning for DMA backs every page: do it now, on several threads (guest_memory.h).
+    const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads =
+        options_.populate_threads ? options_.populate_threads : std::min(cpus, kMaxPopulateThreads);
+    FERRY_TRY(memory_->populate(threads, options_.dma_progress));
     make = [this, &choices](size_t entry,
                             pci::BarSpaces spaces) -> Expected<std::shared_ptr<pci::Endpoint>> {
       for (const HostDeviceChoice& c : choices) {

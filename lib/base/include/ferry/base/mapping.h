@@ -14,6 +14,9 @@ class Mapping {
   Mapping() = default;
   // Anonymous private memory; huge_page_size 0 = normal pages, else MAP_HUGETLB of that size.
   static Expected<Mapping> anonymous(size_t size, size_t huge_page_size = 0);
+  // Anonymous private memory of normal pages that starts at a multiple of `alignment` (a power
+  // of two), so the kernel can back it with transparent huge pages from the first byte.
+  static Expected<Mapping> anonymous_aligned(size_t size, size_t alignment);
   // Maps an fd (a vCPU run page, a VFIO BAR) shared.
   static Expected<Mapping> of_fd(int fd, size_t size, int prot, off_t offset);
 

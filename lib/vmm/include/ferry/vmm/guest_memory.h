@@ -1,7 +1,9 @@
-// Guest RAM: one host allocation (anonymous or hugetlb) laid out by memory_layout.h.
+// Guest RAM: one host allocation (anonymous, transparent huge pages, or hugetlb) laid out by
+// memory_layout.h.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -12,11 +14,24 @@
 
 namespace ferry::vmm {
 
+struct RamBacking {
+  uint64_t huge_page_size = 0;          // hugetlb pages of this size (2 MiB, 1 GiB); 0 = none
+  bool transparent_huge_pages = false;  // normal pages, 2 MiB-aligned and madvised for THP
+};
+
+// How far populate() has come, for a progress line.
+struct PopulateProgress {
+  uint64_t done_bytes = 0;
+  uint64_t total_bytes = 0;
+  double seconds = 0;  // since populate() began
+};
+using PopulateObserver = std::function<void(const PopulateProgress&)>;
+
 class GuestMemory {
  public:
-  /// Allocates `size` bytes; huge_page_size 0 = normal pages, else 2 MiB or 1 GiB hugetlb pages
-  /// (a clear error says how many are free when the pool is short).
-  static Expected<GuestMemory> allocate(uint64_t size, uint64_t huge_page_size = 0);
+  /// Allocates `size` bytes backed as asked (a clear error says how many hugepages are free
+  /// when the pool is short).
+  static Expected<GuestMemory> allocate(uint64_t size, RamBacking backing = {});
 
   uint64_t size() const { return size_; }
   const std::vector<RamRange>& ranges() const { return ranges_; }
@@ -32,12 +47,22 @@ class GuestMemory {
   /// Bytes of guest RAM the host has actually backed (touched pages).
   uint64_t resident_bytes() const;
 
+  /// Backs every page now, in chunks shared out to `threads` threads. Pinning RAM for DMA
+  /// faults in and zeroes each page on one thread inside the kernel, which dominates its cost;
+  /// populated first, in parallel, the pinning only has to look the pages up. `observer` (if
+  /// any) is called after each chunk, from the thread that did it, one call at a time.
+  Expected<void> populate(unsigned threads, const PopulateObserver& observer = {}) const;
+
  private:
-  GuestMemory(Mapping mapping, uint64_t size)
-      : mapping_(std::move(mapping)), size_(size), ranges_(ram_ranges(size)) {}
+  GuestMemory(Mapping mapping, uint64_t size, uint64_t page_size)
+      : mapping_(std::move(mapping)),
+        size_(size),
+        page_size_(page_size),
+        ranges_(ram_ranges(size)) {}
 
   Mapping mapping_;
   uint64_t size_;
+  uint64_t page_size_;  // the backing's page: 4 KiB (THP too), 2 MiB or 1 GiB
   std::vector<RamRange> ranges_;
 };
 

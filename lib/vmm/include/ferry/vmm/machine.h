@@ -47,11 +47,17 @@ struct MachineStats {
   uint64_t guest_resident_bytes = 0;
 };
 
+struct MachineOptions {
+  unsigned populate_threads = 0;  // threads that populate RAM for DMA; 0: one per CPU, up to 8
+  PopulateObserver dma_progress;  // called while guest RAM is populated for assigned devices
+};
+
 class Machine final : private VcpuRunner::Observer {
  public:
   /// Builds the whole VM, paused. On error nothing is left behind.
   static Expected<std::unique_ptr<Machine>> create(accel::Hypervisor& hypervisor,
-                                                   const VmConfig& config);
+                                                   const VmConfig& config,
+                                                   MachineOptions options = {});
   ~Machine() override;
 
   /// Starts every vCPU.
@@ -71,7 +77,8 @@ class Machine final : private VcpuRunner::Observer {
   const GuestMemory& memory() const { return *memory_; }
 
  private:
-  Machine(const VmConfig& config, EventFd done) : config_(config), done_(std::move(done)) {}
+  Machine(const VmConfig& config, MachineOptions options, EventFd done)
+      : config_(config), options_(std::move(options)), done_(std::move(done)) {}
   Expected<void> load_payload(bool gib_pages);
   Expected<void> add_devices();
   // The spec's PCI devices, the host ones through VFIO (after the guest's RAM exists).
@@ -83,6 +90,7 @@ class Machine final : private VcpuRunner::Observer {
 
   // Declaration order is teardown order reversed: threads stop first, memory goes last.
   VmConfig config_;
+  MachineOptions options_;
   std::optional<GuestMemory> memory_;
   std::unique_ptr<accel::Vm> vm_;
   std::unique_ptr<irq::EventLoop> event_loop_;  // with assigned devices: their masked vectors

@@ -41,7 +41,8 @@ struct VmConfig {
   std::string name;
   unsigned vcpus = 1;
   uint64_t memory_size = 64 * kMiB;
-  uint64_t huge_page_size = 0;  // 0 = normal pages
+  uint64_t huge_page_size = 0;          // 0 = normal pages (or transparent huge pages, below)
+  bool transparent_huge_pages = false;  // hugepages: thp: normal pages the kernel may merge
   PayloadConfig payload;
   SerialConfig serial;
   std::vector<DeviceConfig> devices;
