@@ -19,8 +19,8 @@
 #include <map>
 #include <random>
 #include <regex>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -101,8 +101,8 @@ std::map<std::pair<uint64_t, std::string>, int> dmar_faults(const std::string& l
   static const std::regex kFault(
       R"(\[DMA (Read|Write)[^\]\n]*\] Request device \[01:00\.0\] fault addr 0x([0-9a-f]+))");
   std::map<std::pair<uint64_t, std::string>, int> faults;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), kFault);
-       it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), kFault); it != std::sregex_iterator();
+       ++it) {
     ++faults[{std::stoull((*it)[2], nullptr, 16) & ~uint64_t{kPage - 1}, (*it)[1]}];
   }
   return faults;
@@ -153,8 +153,8 @@ TEST(VfioHostileDma, DmaOutsideGuestRamFaultsAtTheIommuAndReachesNoMemory) {
   ASSERT_TRUE(result) << result.error().message()
                       << "\n(ctest starts the session: run this test with ctest -L vfio)";
   std::cout << result->output;  // the guest's report, for the test log
-  auto after = session.run("dmesg | tail -n +" + std::to_string(log_lines + 1),
-                           std::chrono::seconds(60));
+  auto after =
+      session.run("dmesg | tail -n +" + std::to_string(log_lines + 1), std::chrono::seconds(60));
   ASSERT_TRUE(after) << after.error().message();
   std::cout << "--- the lab kernel's log during the run:\n" << after->output << "---\n";
 
@@ -172,9 +172,9 @@ TEST(VfioHostileDma, DmaOutsideGuestRamFaultsAtTheIommuAndReachesNoMemory) {
   for (const EscapeCase& c : cases) {
     const std::string direction = device_writes(c) ? "Write" : "Read";
     const std::pair<uint64_t, std::string> key{c.address & ~uint64_t{kPage - 1}, direction};
-    EXPECT_GT(faults[key]--, 0)
-        << "no DMAR fault (DMA " << direction << ") of 01:00.0 at 0x" << std::hex << c.address
-        << " in the lab kernel's log for this case: " << c.line;
+    EXPECT_GT(faults[key]--, 0) << "no DMAR fault (DMA " << direction << ") of 01:00.0 at 0x"
+                                << std::hex << c.address
+                                << " in the lab kernel's log for this case: " << c.line;
   }
   // What QEMU's IOMMU said about them (its stderr; each kind of message once), for the log.
   std::ifstream qemu_err(session_dir + "/qemu.err");
@@ -205,11 +205,26 @@ TEST(VfioHostileDma, DmaOutsideGuestRamFaultsAtTheIommuAndReachesNoMemory) {
     for (size_t i = 0; i < kPage; ++i) uniform = uniform && page[i] == page[0];
     std::cout << "write case at 0x" << std::hex << c.address << std::dec << ", LBA " << first_lba
               << ": the page from outside is "
-              << (unchanged ? "unchanged" : uniform ? "one byte repeated" : "DATA") << " (0x"
-              << std::hex << get_le64(page) << std::dec << "...); outcome " << c.outcome << "\n";
+              << (unchanged ? "unchanged"
+                  : uniform ? "one byte repeated"
+                            : "DATA")
+              << " (0x" << std::hex << get_le64(page) << std::dec << "...); outcome " << c.outcome
+              << "\n";
     EXPECT_TRUE(unchanged || uniform)
         << "the device wrote data it fetched from outside guest RAM to the disk: " << c.line
         << "; first word 0x" << std::hex << get_le64(page);
+    // The pages that came from guest RAM were written, when the command says it succeeded.
+    if (c.outcome != "completed, status 0x0") continue;
+    for (unsigned p = 0; p < c.pages; ++p) {
+      if (p == c.escaping) continue;
+      int wrong = 0;
+      for (size_t i = 0; i < kPage; i += 8) {
+        const uint64_t lba = c.lba + (p * kPage + i) / kBlock, word = (i % kBlock) / 8;
+        const uint64_t got = get_le64(disk.data() + lba * kBlock + (i % kBlock));
+        wrong += got != ferry_nvmeescape_guest_word(nonce, lba, word);
+      }
+      EXPECT_EQ(wrong, 0) << "words of page " << p << " (from guest RAM) not on disk: " << c.line;
+    }
   }
 }
 
