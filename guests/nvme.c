@@ -953,6 +953,8 @@ static void zero_in_buffer(void) {
   for (uint32_t i = 0; i < DATA_BYTES / 8; ++i) ((volatile uint64_t*)in_buffer)[i] = 0;
 }
 
+#ifndef FERRY_NVME_DRIVER_ONLY /* guests/nvme_dma_escape.c takes the driver above, not the steps */
+
 /* Step 7: read the nonce, write the pattern, flush, read back, compare. Word w (8 bytes, little
  * endian) of the block at LBA l is nonce ^ (l << 32) ^ (w * 0x9e3779b97f4a7c15) modulo 2^64,
  * ferry_nvmecheck_pattern() in nvmecheck.h, w counting from 0 in each block. */
@@ -1073,3 +1075,4 @@ int guest_main(uint32_t index, uint32_t count) {
   say("ok\n");
   return FERRY_NVMECHECK_EXIT_OK;
 }
+#endif /* FERRY_NVME_DRIVER_ONLY */

@@ -15,6 +15,7 @@ FERRY_GUEST_IMAGE(ioapic)
 FERRY_GUEST_IMAGE(smp)
 FERRY_GUEST_IMAGE(pci)
 FERRY_GUEST_IMAGE(nvme)
+FERRY_GUEST_IMAGE(nvme_dma_escape)
 FERRY_GUEST_IMAGE(exitloop)
 FERRY_GUEST_IMAGE(e1000e_irq)
 #undef FERRY_GUEST_IMAGE
@@ -31,7 +32,7 @@ std::span<const uint8_t> image(const uint8_t* begin, const uint8_t* end) {
 }  // namespace
 
 std::span<const BuiltinPayload> builtin_payloads() {
-  static const std::array<BuiltinPayload, 11> kPayloads = {{
+  static const std::array<BuiltinPayload, 12> kPayloads = {{
       {"hello", "greets over the serial port in long mode and exits 0", PayloadFormat::kElf,
        BootMode::kLong, 0, IMAGE(hello)},
       {"hello32", "the same greeting from flat 32-bit protected mode", PayloadFormat::kFlat,
@@ -54,6 +55,10 @@ std::span<const BuiltinPayload> builtin_payloads() {
        "drives an assigned NVMe controller with a driver of its own: identify, MSI-X, writes "
        "LBA 1-8 from the nonce in LBA 0 and reads them back",
        PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(nvme)},
+      {"nvme-dma-escape",
+       "a hostile guest: points an assigned NVMe controller's DMA outside guest RAM (data "
+       "pointers, PRP lists, queues) and checks that it still works after each attempt",
+       PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(nvme_dma_escape)},
       {"e1000e-irq",
        "takes an assigned e1000e's (8086:10d3) interrupts through INTx and the IOAPIC, then MSI; "
        "needs devices: [{vfio: <its BDF>}]",
