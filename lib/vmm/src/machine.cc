@@ -53,7 +53,8 @@ int exit_status(const Outcome& outcome) {
 }
 
 Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor,
-                                                   const VmConfig& config) {
+                                                   const VmConfig& config,
+                                                   const ThreadHooks& hooks) {
   FERRY_ASSIGN(auto cpuid, hypervisor.supported_cpuid());
   // Host devices are judged before anything on the host is touched.
   FERRY_ASSIGN(auto host_devices, check_host_devices(config, physical_address_bits(cpuid)));
@@ -64,7 +65,7 @@ Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor
   machine->memory_.emplace(std::move(memory));
   FERRY_ASSIGN(machine->vm_, hypervisor.create_vm({.vcpus = config.vcpus}));
   if (!host_devices.devices.empty()) {
-    FERRY_ASSIGN(machine->event_loop_, irq::EventLoop::start());
+    FERRY_ASSIGN(machine->event_loop_, irq::EventLoop::start(hooks.event_loop));
   }
   machine->routes_ =
       std::make_unique<irq::MsiRouteTable>(*machine->vm_, machine->event_loop_.get());
@@ -72,7 +73,7 @@ Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor
   FERRY_TRY(machine->load_payload(has_gib_pages(cpuid)));
   FERRY_TRY(machine->add_devices());
   FERRY_TRY(machine->assign_host_devices(host_devices, physical_address_bits(cpuid)));
-  FERRY_TRY(machine->create_vcpus(cpuid));
+  FERRY_TRY(machine->create_vcpus(cpuid, hooks));
   return machine;
 }
 
@@ -142,7 +143,8 @@ Expected<void> Machine::add_devices() {
   return {};
 }
 
-Expected<void> Machine::create_vcpus(const std::vector<accel::CpuidEntry>& cpuid) {
+Expected<void> Machine::create_vcpus(const std::vector<accel::CpuidEntry>& cpuid,
+                                     const ThreadHooks& hooks) {
   for (unsigned i = 0; i < config_.vcpus; ++i) {
     FERRY_ASSIGN(auto vcpu, vm_->create_vcpu(i));
     FERRY_TRY(vcpu->set_cpuid(vcpu_cpuid(cpuid, i)));
@@ -154,7 +156,10 @@ Expected<void> Machine::create_vcpus(const std::vector<accel::CpuidEntry>& cpuid
   }
   VcpuRunner::Observer& observer = *this;
   for (unsigned i = 0; i < config_.vcpus; ++i) {
-    runners_.push_back(std::make_unique<VcpuRunner>(*vcpus_[i], *vcpu_io_[i], observer));
+    VcpuRunner::ThreadStart on_start;
+    if (hooks.vcpu) on_start = [hook = hooks.vcpu, i] { return hook(i); };
+    runners_.push_back(
+        std::make_unique<VcpuRunner>(*vcpus_[i], *vcpu_io_[i], observer, std::move(on_start)));
   }
   return {};
 }
