@@ -1,7 +1,7 @@
 // ferry run: build the VM from its spec, run it until it ends, exit with its status.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -198,7 +198,8 @@ int run_command(const std::vector<std::string>& args) {
     spdlog::error("{}", hypervisor.error().message());
     return kExitFailure;
   }
-  auto machine = vmm::Machine::create(**hypervisor, *config, thread_hooks(*confine, forbidden_call));
+  auto machine =
+      vmm::Machine::create(**hypervisor, *config, thread_hooks(*confine, forbidden_call));
   if (!machine) {
     spdlog::error("VM {}: {}", config->name, machine.error().message());
     return kExitFailure;

@@ -14,10 +14,10 @@
 
 #include <linux/kvm.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>

@@ -57,8 +57,8 @@ Expected<void> confine_this_thread(Role role, std::string_view who) {
   if (!filter) return fail(Errc::kInternal, "seccomp_init failed for the {} thread", who);
   for (const AllowedCall& call : allow_list(role)) {
     if (int r = seccomp_rule_add(filter.get(), SCMP_ACT_ALLOW, call.number, 0); r < 0) {
-      return fail_errno(-r, fmt::format("seccomp: allowing {} to the {} thread",
-                                        call_name(call.number), who));
+      return fail_errno(
+          -r, fmt::format("seccomp: allowing {} to the {} thread", call_name(call.number), who));
     }
   }
   for (unsigned type : ioctl_types()) {

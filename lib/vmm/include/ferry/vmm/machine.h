@@ -47,7 +47,7 @@ int exit_status(const Outcome& outcome);
 // creation (event loop).
 struct ThreadHooks {
   std::function<Expected<void>(unsigned index)> vcpu;  // on vCPU `index`'s thread
-  irq::EventLoop::ThreadStart event_loop;               // on the interrupt event loop's thread
+  irq::EventLoop::ThreadStart event_loop;              // on the interrupt event loop's thread
 };
 
 struct MachineStats {
