@@ -134,13 +134,13 @@ TEST(ThreadFilter, TheEventLoopMayWaitButNotOpenFiles) {
   EXPECT_THAT(opens.err, HasSubstr("the event loop thread made system call openat (257)"));
 }
 
-TEST(ThreadFilter, TheMainThreadMayTearDownButNotStartAProcess) {
-  test::ProcessResult tears_down = run_confined(Role::kMain, "main", [] {
+TEST(ThreadFilter, TheMainThreadMayWaitAndFreeButNotMakeEventfdsOrProcesses) {
+  test::ProcessResult makes_an_eventfd = run_confined(Role::kMain, "main", [] {
     const int fd = ::eventfd(0, EFD_CLOEXEC);  // eventfd2 is forbidden: the main thread makes none
     ::close(fd);
   });
-  EXPECT_EQ(tears_down.exit_status, kForbiddenCallExitStatus) << tears_down.err;
-  EXPECT_THAT(tears_down.err, HasSubstr("the main thread made system call eventfd2 (290)"));
+  EXPECT_EQ(makes_an_eventfd.exit_status, kForbiddenCallExitStatus) << makes_an_eventfd.err;
+  EXPECT_THAT(makes_an_eventfd.err, HasSubstr("the main thread made system call eventfd2 (290)"));
 
   test::ProcessResult forks = run_confined(Role::kMain, "main", [] {
     pollfd none{};
