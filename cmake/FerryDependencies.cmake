@@ -37,3 +37,11 @@ add_compile_options(-ffunction-sections -fdata-sections)
 function(ferry_static_runtime target)
   target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc -Wl,--gc-sections)
 endfunction()
+
+# libseccomp: the static archive too, so the binary that runs in the lab needs no libseccomp.so.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBSECCOMP REQUIRED libseccomp)
+find_library(FERRY_SECCOMP_ARCHIVE NAMES libseccomp.a HINTS ${LIBSECCOMP_LIBRARY_DIRS} REQUIRED)
+add_library(ferry_libseccomp INTERFACE)
+target_include_directories(ferry_libseccomp SYSTEM INTERFACE ${LIBSECCOMP_INCLUDE_DIRS})
+target_link_libraries(ferry_libseccomp INTERFACE ${FERRY_SECCOMP_ARCHIVE})

@@ -1,18 +1,20 @@
 // ferry run: build the VM from its spec, run it until it ends, exit with its status.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <fstream>
 #include <iostream>
 
 #include "commands.h"
 #include "dma_progress.h"
 #include "ferry/base/unique_fd.h"
+#include "ferry/sandbox/thread_filter.h"
 #include "ferry/vmm/machine.h"
 #include "open_hypervisor.h"
 #include "spec_options.h"
@@ -27,19 +29,23 @@ constexpr const char* kUsage =
     "Builds the VM the spec describes and runs it until it ends. The exit status is the "
     "guest's\n(see docs/cli.md).";
 
-// "VmHWM" from /proc/self/status, in KiB.
-uint64_t proc_status_kib(const std::string& field) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::stoull(line.substr(field.size() + 1));
+// A field of /proc/self/status such as "VmHWM", in KiB. The file is opened before the main
+// thread's seccomp filter (which forbids opening files) and read from the start each time.
+uint64_t proc_status_kib(int status_fd, const std::string& field) {
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::pread(status_fd, buffer, sizeof buffer, static_cast<off_t>(text.size()))) > 0) {
+    text.append(buffer, static_cast<size_t>(n));
   }
-  return 0;
+  const size_t at = text.find("\n" + field + ":");
+  if (at == std::string::npos) return 0;
+  return std::strtoull(text.c_str() + at + field.size() + 2, nullptr, 10);
 }
 
-void print_stats(const vmm::Machine& machine) {
+void print_stats(const vmm::Machine& machine, int status_fd) {
   const vmm::MachineStats s = machine.stats();
-  const uint64_t hwm = proc_status_kib("VmHWM");
+  const uint64_t hwm = proc_status_kib(status_fd, "VmHWM");
   const uint64_t guest = s.guest_resident_bytes / 1024;
   std::cerr << fmt::format(
       "{{\"exits\":{},\"pio\":{},\"mmio\":{},\"unclaimed\":{},\"rss_hwm_kib\":{},"
@@ -84,6 +90,39 @@ void wait_for_end_or_signal(vmm::Machine& machine, int signal_fd) {
   }
 }
 
+// With --debug-forbidden-call (docs/seccomp.md): vCPU 0's thread makes a call its filter
+// forbids, right after loading it, so that a test can watch the filter stop ferry.
+void make_forbidden_call() {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) ::close(fd);  // with --seccomp off the call succeeds and changes nothing
+}
+
+// Each thread of the VM loads its own filter once its setup is done (docs/seccomp.md).
+vmm::ThreadHooks thread_hooks(bool confine, bool forbidden_call) {
+  vmm::ThreadHooks hooks;
+  hooks.vcpu = [confine, forbidden_call](unsigned index) -> Expected<void> {
+    if (confine) {
+      FERRY_TRY(sandbox::confine_this_thread(sandbox::Role::kVcpu, fmt::format("vCPU {}", index)));
+    }
+    if (forbidden_call && index == 0) make_forbidden_call();
+    return {};
+  };
+  if (confine) {
+    hooks.event_loop = [] {
+      return sandbox::confine_this_thread(sandbox::Role::kEventLoop, "event loop");
+    };
+  }
+  return hooks;
+}
+
+// --seccomp: "on" (the default) or "off".
+std::optional<bool> parse_seccomp(const std::string& text) {
+  if (text == "on") return true;
+  if (text == "off") return false;
+  spdlog::error("--seccomp {}: expected on or off", text);
+  return std::nullopt;
+}
+
 void log_outcome(const vmm::Outcome& outcome) {
   using Reason = vmm::Outcome::Reason;
   const std::string text = vmm::describe(outcome);
@@ -111,13 +150,19 @@ int run_command(const std::vector<std::string>& args) {
   SpecOptions spec;
   std::string accel_text = "auto";
   bool stats = false;
+  std::string seccomp_text = "on";
+  bool forbidden_call = false;
   po::options_description options("Options");
   po::options_description hidden;
   options.add_options()("help,h", "show this help")(
       "accel", po::value(&accel_text)->default_value("auto")->value_name("NAME"),
       "accelerator: auto (the one this host has), kvm or mshv")(
       "stats", po::bool_switch(&stats),
-      "print exit counts and memory use as JSON on stderr at the end");
+      "print exit counts and memory use as JSON on stderr at the end")(
+      "seccomp", po::value(&seccomp_text)->default_value("on")->value_name("on|off"),
+      "confine each thread to the system calls it makes (docs/seccomp.md); off only to debug");
+  hidden.add_options()("debug-forbidden-call", po::bool_switch(&forbidden_call),
+                       "vCPU 0 makes a system call its seccomp filter forbids (docs/seccomp.md)");
   add_spec_options(options, hidden, spec);
   if (auto done = parse_command_line("run", args, options, hidden, spec, kUsage)) return *done;
 
@@ -126,8 +171,22 @@ int run_command(const std::vector<std::string>& args) {
     spdlog::error("{}", accel.error().message());
     return kExitUsage;
   }
+  const std::optional<bool> confine = parse_seccomp(seccomp_text);
+  if (!confine) return kExitUsage;
   std::optional<vmm::VmConfig> config = load_spec(spec);
   if (!config) return kExitUsage;
+  if (*confine) {
+    if (auto prepared = sandbox::prepare_process(); !prepared) {
+      spdlog::error("{}", prepared.error().message());
+      return kExitFailure;
+    }
+  } else {
+    spdlog::warn(
+        "SECCOMP IS OFF (--seccomp off): every ferry thread may make any system call, so a "
+        "compromised vCPU thread is not contained. Use this only to debug a forbidden call.");
+  }
+  UniqueFd status_fd;
+  if (stats) status_fd = UniqueFd(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
 
   ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill the VMM mid-teardown
   auto signal_fd = take_termination_signals();
@@ -141,7 +200,9 @@ int run_command(const std::vector<std::string>& args) {
     return kExitFailure;
   }
   auto machine = vmm::Machine::create(**hypervisor, *config,
-                                      {.populate_threads = 0, .dma_progress = dma_progress_line()});
+                                      {.populate_threads = 0,
+                                       .dma_progress = dma_progress_line(),
+                                       .thread_hooks = thread_hooks(*confine, forbidden_call)});
   if (!machine) {
     spdlog::error("VM {}: {}", config->name, machine.error().message());
     return kExitFailure;
@@ -149,10 +210,19 @@ int run_command(const std::vector<std::string>& args) {
   spdlog::debug("VM {}: {} vCPU(s), {} of memory, starting", config->name, config->vcpus,
                 format_size(config->memory_size));
   (*machine)->start();
+  if (*confine) {
+    // After start: the vCPU threads exist and confine themselves, and they inherit no filter.
+    if (auto confined = sandbox::confine_this_thread(sandbox::Role::kMain, "main"); !confined) {
+      spdlog::error("{}", confined.error().message());
+      (*machine)->stop(SIGTERM);
+      (void)(*machine)->wait();
+      return kExitFailure;
+    }
+  }
   wait_for_end_or_signal(**machine, signal_fd->get());
   const vmm::Outcome outcome = (*machine)->wait();
   log_outcome(outcome);
-  if (stats) print_stats(**machine);
+  if (stats) print_stats(**machine, status_fd.get());
   return vmm::exit_status(outcome);
 }
 

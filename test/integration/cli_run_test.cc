@@ -67,6 +67,22 @@ TEST_F(CliRun, StatsReportExitsAndMemory) {
                                   "\"overhead_kib\":[0-9]+\\}\n"));
 }
 
+TEST_F(CliRun, AForbiddenCallFromAVcpuThreadStopsFerryNamingTheCall) {
+  ProcessResult r = ferry({"run", kHello, "--debug-forbidden-call"});
+  EXPECT_EQ(r.exit_status, 159) << r.err;
+  EXPECT_EQ(r.err,
+            "ferry: seccomp: the vCPU 0 thread made system call socket (41), which its filter "
+            "forbids; stopping (see docs/seccomp.md; --seccomp off to debug)\n");
+  EXPECT_EQ(r.out, "");  // vCPU 0 never entered the guest
+}
+
+TEST_F(CliRun, SeccompOffLetsTheSameCallThroughAndSaysSoLoudly) {
+  ProcessResult r = ferry({"run", kHello, "--seccomp", "off", "--debug-forbidden-call"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_EQ(r.out, "Hello from a ferry guest in 64-bit long mode on vCPU 0 of 1.\n");
+  EXPECT_THAT(r.err, HasSubstr("SECCOMP IS OFF (--seccomp off)"));
+}
+
 class CliSignals : public CliRun, public ::testing::WithParamInterface<int> {};
 
 TEST_P(CliSignals, StopTheVmCleanlyWith128PlusTheSignal) {

@@ -68,6 +68,14 @@ TEST_F(CliSpec, ValidateSummarizesTheExample) {
                                "memory, payload built-in hello (ELF, long mode)\n"));
 }
 
+TEST_F(CliSpec, SeccompIsOnOrOff) {
+  ProcessResult r =
+      ferry({"run", std::string(FERRY_SOURCE_DIR) + "/examples/hello.yaml", "--seccomp", "maybe"});
+  EXPECT_EQ(r.exit_status, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("--seccomp maybe: expected on or off"));
+  EXPECT_EQ(r.out, "");
+}
+
 TEST_F(CliSpec, UnknownKeysAreRefusedWithASuggestion) {
   expect_refused("vcpu: 2\npayload: {builtin: hello}\n",
                  "vm.yaml:1:1: unknown key 'vcpu' (did you mean 'vcpus'?); allowed: version, "

@@ -4,12 +4,13 @@
 
 #include <fmt/format.h>
 #include <array>
+#include <future>
 
 #include <cerrno>
 
 namespace ferry::irq {
 
-Expected<std::unique_ptr<EventLoop>> EventLoop::start() {
+Expected<std::unique_ptr<EventLoop>> EventLoop::start(ThreadStart on_thread_start) {
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll.valid()) return fail_errno(errno, "epoll_create1 for the interrupt event loop");
   FERRY_ASSIGN(EventFd stop, EventFd::create());
@@ -20,7 +21,17 @@ Expected<std::unique_ptr<EventLoop>> EventLoop::start() {
     return fail_errno(errno, "epoll_ctl(ADD) of the event loop's stop eventfd");
   }
   std::unique_ptr<EventLoop> loop(new EventLoop(std::move(epoll), std::move(stop)));
-  loop->thread_ = std::thread([raw = loop.get()] { raw->run(); });
+  std::promise<Expected<void>> started;
+  std::future<Expected<void>> result = started.get_future();
+  // The thread owns the promise: the caller may be gone while set_value finishes.
+  loop->thread_ = std::thread([raw = loop.get(), started = std::move(started),
+                               hook = std::move(on_thread_start)]() mutable {
+    Expected<void> ready = hook ? hook() : Expected<void>{};
+    const bool ok = ready.has_value();
+    started.set_value(std::move(ready));
+    if (ok) raw->run();
+  });
+  FERRY_TRY(result.get());  // on failure the thread has ended; the destructor joins it
   return loop;
 }
 

@@ -74,7 +74,8 @@ Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor
   machine->memory_.emplace(std::move(memory));
   FERRY_ASSIGN(machine->vm_, hypervisor.create_vm({.vcpus = config.vcpus}));
   if (!host_devices.devices.empty()) {
-    FERRY_ASSIGN(machine->event_loop_, irq::EventLoop::start());
+    FERRY_ASSIGN(machine->event_loop_,
+                 irq::EventLoop::start(machine->options_.thread_hooks.event_loop));
   }
   machine->routes_ =
       std::make_unique<irq::MsiRouteTable>(*machine->vm_, machine->event_loop_.get());
@@ -82,7 +83,7 @@ Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor
   FERRY_TRY(machine->load_payload(has_gib_pages(cpuid)));
   FERRY_TRY(machine->add_devices());
   FERRY_TRY(machine->assign_host_devices(host_devices, physical_address_bits(cpuid)));
-  FERRY_TRY(machine->create_vcpus(cpuid));
+  FERRY_TRY(machine->create_vcpus(cpuid, machine->options_.thread_hooks));
   return machine;
 }
 
@@ -157,7 +158,8 @@ Expected<void> Machine::add_devices() {
   return {};
 }
 
-Expected<void> Machine::create_vcpus(const std::vector<accel::CpuidEntry>& cpuid) {
+Expected<void> Machine::create_vcpus(const std::vector<accel::CpuidEntry>& cpuid,
+                                     const ThreadHooks& hooks) {
   for (unsigned i = 0; i < config_.vcpus; ++i) {
     FERRY_ASSIGN(auto vcpu, vm_->create_vcpu(i));
     FERRY_TRY(vcpu->set_cpuid(vcpu_cpuid(cpuid, i)));
@@ -169,7 +171,10 @@ Expected<void> Machine::create_vcpus(const std::vector<accel::CpuidEntry>& cpuid
   }
   VcpuRunner::Observer& observer = *this;
   for (unsigned i = 0; i < config_.vcpus; ++i) {
-    runners_.push_back(std::make_unique<VcpuRunner>(*vcpus_[i], *vcpu_io_[i], observer));
+    VcpuRunner::ThreadStart on_start;
+    if (hooks.vcpu) on_start = [hook = hooks.vcpu, i] { return hook(i); };
+    runners_.push_back(
+        std::make_unique<VcpuRunner>(*vcpus_[i], *vcpu_io_[i], observer, std::move(on_start)));
   }
   return {};
 }

@@ -25,8 +25,9 @@ void install_kick_handler() {
 
 }  // namespace
 
-VcpuRunner::VcpuRunner(accel::Vcpu& vcpu, accel::GuestIo& io, Observer& observer)
-    : vcpu_(vcpu), io_(io), observer_(observer) {
+VcpuRunner::VcpuRunner(accel::Vcpu& vcpu, accel::GuestIo& io, Observer& observer,
+                       ThreadStart on_thread_start)
+    : vcpu_(vcpu), io_(io), observer_(observer), on_thread_start_(std::move(on_thread_start)) {
   install_kick_handler();
 }
 
@@ -96,6 +97,15 @@ void VcpuRunner::thread_main() {
   sigemptyset(&kick_set);
   sigaddset(&kick_set, kick_signal());
   pthread_sigmask(SIG_UNBLOCK, &kick_set, nullptr);
+  if (on_thread_start_) {
+    if (Expected<void> ready = on_thread_start_(); !ready) {
+      observer_.on_vcpu_stopped(vcpu_.index(), fail(ready.error()));
+      std::lock_guard lock(mutex_);
+      acknowledged_ = VcpuState::kExited;
+      changed_.notify_all();
+      return;
+    }
+  }
 
   std::unique_lock lock(mutex_);
   for (;;) {

@@ -20,8 +20,12 @@ namespace ferry::irq {
 
 class EventLoop {
  public:
-  /// Starts the thread.
-  static Expected<std::unique_ptr<EventLoop>> start();
+  /// Code the loop's thread runs on itself before it waits on anything (ferry run loads the
+  /// thread's seccomp filter there); its error is start()'s.
+  using ThreadStart = std::function<Expected<void>()>;
+
+  /// Starts the thread; returns once `on_thread_start` has run on it.
+  static Expected<std::unique_ptr<EventLoop>> start(ThreadStart on_thread_start = {});
   /// Stops and joins the thread.
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,6 +42,14 @@ struct Outcome {
 std::string describe(const Outcome& outcome);
 int exit_status(const Outcome& outcome);
 
+// Code each thread of the VM runs on itself once its setup is done, before its work begins
+// (ferry run loads the thread's seccomp filter there). An error ends the VM (vCPU) or its
+// creation (event loop).
+struct ThreadHooks {
+  std::function<Expected<void>(unsigned index)> vcpu;  // on vCPU `index`'s thread
+  irq::EventLoop::ThreadStart event_loop;              // on the interrupt event loop's thread
+};
+
 struct MachineStats {
   uint64_t exits = 0;
   IoCounts io;
@@ -50,6 +59,7 @@ struct MachineStats {
 struct MachineOptions {
   unsigned populate_threads = 0;  // threads that populate RAM for DMA; 0: one per CPU, up to 8
   PopulateObserver dma_progress;  // called while guest RAM is populated for assigned devices
+  ThreadHooks thread_hooks;
 };
 
 class Machine final : private VcpuRunner::Observer {
@@ -83,7 +93,8 @@ class Machine final : private VcpuRunner::Observer {
   Expected<void> add_devices();
   // The spec's PCI devices, the host ones through VFIO (after the guest's RAM exists).
   Expected<void> assign_host_devices(const HostDevicePlan& plan, unsigned physical_address_bits);
-  Expected<void> create_vcpus(const std::vector<accel::CpuidEntry>& cpuid);
+  Expected<void> create_vcpus(const std::vector<accel::CpuidEntry>& cpuid,
+                              const ThreadHooks& hooks);
   void end(Outcome outcome);
   void on_vcpu_stopped(unsigned index, const Expected<accel::Exit>& why) override;
   void on_ioapic_eoi(uint8_t vector) override;

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -34,7 +35,12 @@ class VcpuRunner {
     virtual void on_ioapic_eoi(uint8_t vector) = 0;
   };
 
-  VcpuRunner(accel::Vcpu& vcpu, accel::GuestIo& io, Observer& observer);
+  /// Code the vCPU thread runs on itself before its first run (ferry run loads the thread's
+  /// seccomp filter there); an error stops the vCPU through the observer.
+  using ThreadStart = std::function<Expected<void>()>;
+
+  VcpuRunner(accel::Vcpu& vcpu, accel::GuestIo& io, Observer& observer,
+             ThreadStart on_thread_start = {});
   ~VcpuRunner();  // stops and joins
   VcpuRunner(const VcpuRunner&) = delete;
   VcpuRunner& operator=(const VcpuRunner&) = delete;
@@ -63,6 +69,7 @@ class VcpuRunner {
   accel::Vcpu& vcpu_;
   accel::GuestIo& io_;
   Observer& observer_;
+  ThreadStart on_thread_start_;
   std::atomic<VcpuState> requested_{VcpuState::kPaused};
   std::atomic<uint64_t> exits_{0};
   // The thread may be signalled from start() until stop() is about to join it: a kick after the
