@@ -69,7 +69,9 @@ std::span<const BuiltinPayload> builtin_payloads() {
        "moves BARs over RAM, ECAM, the APICs and each other, writes capability pointers into "
        "loops and all ones over config space; needs devices: [{type: pci-test}]",
        PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(hostile_pci)},
-      {"hostile-serial", "writes every value to every UART register, then floods COM1 with 2 MiB",
+      {"hostile-serial",
+       "writes every value to every UART register, then floods it (64 KiB looped back, 32 KiB "
+       "out)",
        PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(hostile_serial)},
       {"exitloop", "benchmark firmware: timed port and MMIO exits", PayloadFormat::kFlat,
        BootMode::kReal, 0xf0000, IMAGE(exitloop)},
