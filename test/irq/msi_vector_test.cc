@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "ferry/irq/msi_batch.h"
+#include "ferry/irq/msi_message.h"
 #include "mock_trigger.h"
 #include "support/mock_accel.h"
 
@@ -273,6 +276,67 @@ TEST(MsiVectorPending, MaskTwoSignalsUnmaskDeliversExactlyOne) {
   EXPECT_FALSE(vector.pending());
   EXPECT_EQ(drain(fd), 1u);
   EXPECT_EQ(vector.sent(), 2u);
+}
+
+// The hostile guests' MSI-X garbage (guests/hostile_irq.c): an unmasked vector whose message is
+// not an interrupt holds no GSI and no route (the StrictMock Vm fails on any push); raised, it
+// is dropped, not left pending to go out later under a good message.
+TEST(MsiVectorRefused, AnUnmaskedVectorWithABadMessageIsNeverRoutedAndDropsWhatItRaises) {
+  StrictMockVm vm(accel::IrqfdPairing::kAtAssign);
+  MsiRouteTable table(vm);
+  MsiVector vector(table);
+  const std::pair<uint64_t, uint32_t> bad[] = {
+      {0x0, 0x45},                    // outside the window: KVM would deliver it to APIC 0
+      {0xdead0000fee00000ull, 0x45},  // upper half set
+      {0xfef00000, 0x45},             // just past the window
+      {kApic1, 0x0f},                 // illegal vector, fixed
+      {kApic1, 0x100 | 0x03},         // illegal vector, lowest priority
+      {kApic1, 0x200 | 0x45},         // SMI
+      {kApic1, 0x300 | 0x45},         // reserved mode
+      {kApic1, 0x600 | 0x45},         // reserved mode
+      {kApic1, 0x700 | 0x45},         // ExtINT
+  };
+  for (const auto& [address, data] : bad) {
+    MsiBatch batch(table);
+    vector.set_message(batch, address, data);
+    vector.set_masked(batch, false);
+    ASSERT_TRUE(batch.commit());
+    EXPECT_FALSE(vector.live());
+    EXPECT_FALSE(vector.gsi());
+    EXPECT_EQ(vector.signal(), MsiVector::Signal::kDropped) << std::hex << address << " " << data;
+    EXPECT_FALSE(vector.pending());
+  }
+  EXPECT_EQ(vector.dropped(), std::size(bad));
+  EXPECT_EQ(vector.sent(), 0u);
+  // A good message afterwards goes live and sends exactly what it is raised for.
+  int fd = -1;
+  EXPECT_CALL(vm, set_msi_routes(ElementsAre(MsiRouteIs(24u, kApic1, 0x45u))))
+      .WillOnce(Return(kOk));
+  EXPECT_CALL(vm, register_irqfd(_, 24u, _)).WillOnce(DoAll(SaveArg<0>(&fd), Return(kOk)));
+  go_live(vector, table, kApic1, 0x45);
+  EXPECT_EQ(drain(fd), 0u) << "nothing dropped comes back";
+  EXPECT_EQ(vector.signal(), MsiVector::Signal::kSent);
+  EXPECT_EQ(drain(fd), 1u);
+  EXPECT_CALL(vm, unregister_irqfd(_, 24u)).WillOnce(Return(kOk));
+  EXPECT_CALL(vm, set_msi_routes(ElementsAre())).WillOnce(Return(kOk));
+}
+
+TEST(MsiMessage, OnlyInterruptsInTheApicWindowAreDeliverable) {
+  EXPECT_TRUE(msi_deliverable(0xfee00000, 0x10));
+  EXPECT_TRUE(msi_deliverable(0xfeeff00c, 0xc0ff));  // any APIC ID, redirection hint, logical
+  EXPECT_TRUE(msi_deliverable(0xfee00000, 0x100 | 0x10));
+  EXPECT_TRUE(msi_deliverable(0xfee00000, 0x400));  // NMI ignores the vector
+  EXPECT_TRUE(msi_deliverable(0xfee00000, 0x500));  // INIT too
+  std::string why;
+  EXPECT_FALSE(msi_deliverable(0xfee00000, 0x0f, &why));
+  EXPECT_EQ(why, "vector 15 is reserved (an illegal vector)");
+  EXPECT_FALSE(msi_deliverable(0xfed00000, 0x40, &why));
+  EXPECT_EQ(why, "address 0xfed00000 is outside the MSI window");
+  EXPECT_FALSE(msi_deliverable(0x1fee00000ull, 0x40));
+  EXPECT_FALSE(msi_deliverable(0xfee00000, 0x200));
+  EXPECT_FALSE(msi_deliverable(0xfee00000, 0x340));
+  EXPECT_FALSE(msi_deliverable(0xfee00000, 0x640));
+  EXPECT_FALSE(msi_deliverable(0xfee00000, 0x740));
 }
 
 }  // namespace

@@ -261,6 +261,23 @@ TEST_F(EndpointTest, OverlappingBarsLeaveTheLaterOneDark) {
   EXPECT_EQ(other->bar_mapping(0), 0xc0002000u);
 }
 
+// Found by the hostile PCI guest (guests/hostile_pci.c): BAR 0 put inside the function's own
+// 64-bit BAR stays dark; when the 64-bit BAR then moves away in one write, BAR 0 must decode
+// where it was programmed (it stayed dark until its own register was written again).
+TEST_F(EndpointTest, ABarLeftDarkDecodesOnceItsOwnFunctionFreesTheRange) {
+  ASSERT_TRUE(f_->bar(0, {BarKind::kMemory32, 0x1000}));
+  ASSERT_TRUE(f_->bar(2, {BarKind::kMemory64, 0x4000}));
+  f_->config_write(kBar0 + 8, 4, 0xc0200000);
+  f_->config_write(kCommand, 2, kCommandMemory);
+  f_->config_write(kBar0, 4, 0xc0200000);
+  EXPECT_EQ(f_->bar_mapping(0), std::nullopt);
+  EXPECT_EQ(mmio32(0xc0200000), 0xb2000000u);
+  f_->config_write(kBar0 + 8, 4, 0xc0100000);
+  EXPECT_EQ(f_->bar_mapping(2), 0xc0100000u);
+  EXPECT_EQ(f_->bar_mapping(0), 0xc0200000u);
+  EXPECT_EQ(mmio32(0xc0200000), 0xb0000000u);
+}
+
 TEST_F(EndpointTest, TheRomDecodesWithItsEnableBitAndMemoryDecode) {
   std::vector<uint8_t> image = {0x55, 0xaa, 'h', 'i'};
   ASSERT_TRUE(f_->rom(image));

@@ -172,8 +172,12 @@ void Ioapic::set_resample(unsigned n, const EventFd* resample) {
 
 void Ioapic::fire(unsigned n) {
   Pin& pin = pins_[n];
+  const MsiVector::Signal signal = pin.msi->signal();
+  // A refused message (an illegal vector, a reserved mode) reaches no local APIC, so no EOI
+  // will come: Remote IRR stays clear.
+  if (signal == MsiVector::Signal::kDropped) return;
   if (level_triggered(pin.entry)) pin.remote_irr = true;
-  if (pin.msi->signal() == MsiVector::Signal::kPending) {
+  if (signal == MsiVector::Signal::kPending) {
     spdlog::warn("IOAPIC pin {}: not live (its route did not commit); sent when it is", n);
   }
 }

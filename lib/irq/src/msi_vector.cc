@@ -4,6 +4,7 @@
 
 #include "ferry/irq/event_loop.h"
 #include "ferry/irq/msi_batch.h"
+#include "ferry/irq/msi_message.h"
 
 namespace ferry::irq {
 
@@ -14,6 +15,9 @@ MsiVector::MsiVector(MsiRouteTable& table, std::unique_ptr<VectorTrigger> trigge
 MsiVector::~MsiVector() { tear_down(); }
 
 void MsiVector::set_message(MsiBatch& batch, uint64_t address, uint32_t data) {
+  std::string why;
+  deliverable_ = msi_deliverable(address, data, &why);
+  if (!deliverable_) spdlog::debug("MSI {:#x}/{:#x} not routed: {}", address, data, why);
   address_ = address;
   data_ = data;
   batch.add(*this);
@@ -25,6 +29,10 @@ void MsiVector::set_masked(MsiBatch& batch, bool masked) {
 }
 
 MsiVector::Signal MsiVector::signal() {
+  if (!masked_ && !deliverable_) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return Signal::kDropped;
+  }
   if (!irqfd_assigned_) {
     pending_.store(true, std::memory_order_release);
     return Signal::kPending;

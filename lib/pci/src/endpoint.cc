@@ -185,6 +185,12 @@ std::optional<uint64_t> Endpoint::wanted_mapping(unsigned index) const {
 }
 
 void Endpoint::update_decoders() {
+  // Two passes: a decoder left dark because another of this function's decoders held its range
+  // gets the range in the second pass when the first pass moved that one away.
+  for (int pass = 0; pass < 2; ++pass) update_decoders_once();
+}
+
+void Endpoint::update_decoders_once() {
   for (unsigned index = 0; index <= kRomIndex; ++index) {
     Decoder& d = decoders_[index];
     if (!d.spec) continue;

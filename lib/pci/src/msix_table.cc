@@ -113,6 +113,8 @@ MsixTable::Raised MsixTable::raise(unsigned vector) {
       return Raised::kSent;
     case irq::MsiVector::Signal::kPending:
       return Raised::kPending;
+    case irq::MsiVector::Signal::kDropped:
+      return Raised::kDropped;  // the entry's message is not an interrupt
     case irq::MsiVector::Signal::kFailed:
       break;
   }

@@ -18,6 +18,9 @@ FERRY_GUEST_IMAGE(nvme)
 FERRY_GUEST_IMAGE(nvme_dma_escape)
 FERRY_GUEST_IMAGE(exitloop)
 FERRY_GUEST_IMAGE(e1000e_irq)
+FERRY_GUEST_IMAGE(hostile_irq)
+FERRY_GUEST_IMAGE(hostile_pci)
+FERRY_GUEST_IMAGE(hostile_serial)
 #undef FERRY_GUEST_IMAGE
 
 namespace ferry::vmm {
@@ -32,7 +35,7 @@ std::span<const uint8_t> image(const uint8_t* begin, const uint8_t* end) {
 }  // namespace
 
 std::span<const BuiltinPayload> builtin_payloads() {
-  static const std::array<BuiltinPayload, 12> kPayloads = {{
+  static const std::array<BuiltinPayload, 15> kPayloads = {{
       {"hello", "greets over the serial port in long mode and exits 0", PayloadFormat::kElf,
        BootMode::kLong, 0, IMAGE(hello)},
       {"hello32", "the same greeting from flat 32-bit protected mode", PayloadFormat::kFlat,
@@ -63,6 +66,18 @@ std::span<const BuiltinPayload> builtin_payloads() {
        "takes an assigned e1000e's (8086:10d3) interrupts through INTx and the IOAPIC, then MSI; "
        "needs devices: [{vfio: <its BDF>}]",
        PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(e1000e_irq)},
+      {"hostile-irq",
+       "feeds MSI-X, the test device's MSI and the IOAPIC messages that are not interrupts, "
+       "then checks good ones still arrive once; needs devices: [{type: pci-test}]",
+       PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(hostile_irq)},
+      {"hostile-pci",
+       "moves BARs over RAM, ECAM, the APICs and each other, writes capability pointers into "
+       "loops and all ones over config space; needs devices: [{type: pci-test}]",
+       PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(hostile_pci)},
+      {"hostile-serial",
+       "writes every value to every UART register, then floods it (64 KiB looped back, 32 KiB "
+       "out)",
+       PayloadFormat::kElf, BootMode::kLong, 0, IMAGE(hostile_serial)},
       {"exitloop", "benchmark firmware: timed port and MMIO exits", PayloadFormat::kFlat,
        BootMode::kReal, 0xf0000, IMAGE(exitloop)},
   }};

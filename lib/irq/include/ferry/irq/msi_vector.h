@@ -12,6 +12,9 @@
 // accelerator's order (ordering.h). The owner serializes calls (its device lock) and keeps that
 // lock across the batch. Destruction tears the vector down in the one safe order: deassign the
 // irqfd, commit the table without the route, detach the trigger, close the eventfd.
+//
+// A message that is not an interrupt (msi_message.h) never goes live, masked or not: raised
+// while unmasked it is dropped (kDropped), and counted in dropped().
 #pragma once
 
 #include <atomic>
@@ -29,7 +32,7 @@ class MsiBatch;
 
 class MsiVector {
  public:
-  enum class Signal : uint8_t { kSent, kPending, kFailed };
+  enum class Signal : uint8_t { kSent, kPending, kDropped, kFailed };
 
   /// `trigger` is the device side (null for an emulated device, which calls signal()); with
   /// `pin_gsi` the vector uses that claimed GSI instead of allocating one.
@@ -44,18 +47,21 @@ class MsiVector {
   /// Masks (the vector goes down) or unmasks (it goes live; what is pending is sent).
   void set_masked(MsiBatch& batch, bool masked);
 
-  /// The emulated device raises the vector: sent when live, else the pending bit is set.
+  /// The emulated device raises the vector: sent when live, dropped when unmasked with a message
+  /// that is not an interrupt, else (masked) the pending bit is set.
   Signal signal();
   bool pending() const { return pending_.load(std::memory_order_acquire); }
   bool live() const { return irqfd_assigned_; }
   std::optional<uint32_t> gsi() const { return gsi_; }
   /// Messages sent, pending ones sent at unmask included.
   uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
+  /// Raises dropped because the unmasked message is not an interrupt.
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   friend class MsiBatch;
 
-  bool wants_live() const { return !masked_; }
+  bool wants_live() const { return !masked_ && deliverable_; }
   // MsiBatch's phases, in its order.
   Expected<void> take_down_if_changed(accel::Vm& vm);
   Expected<void> stage_route();
@@ -72,6 +78,7 @@ class MsiVector {
   const std::optional<uint32_t> pin_gsi_;
   uint64_t address_ = 0;
   uint32_t data_ = 0;
+  bool deliverable_ = false;  // msi_deliverable(address_, data_)
   bool masked_ = true;
   std::atomic<bool> pending_{false};  // set by the event loop's thread too
   bool in_batch_ = false;
@@ -84,6 +91,7 @@ class MsiVector {
   uint64_t assigned_address_ = 0;  // the route the irqfd was assigned with
   uint32_t assigned_data_ = 0;
   std::atomic<uint64_t> sent_{0};
+  std::atomic<uint64_t> dropped_{0};
 };
 
 }  // namespace ferry::irq

@@ -97,6 +97,7 @@ class Endpoint : public PciFunction, public std::enable_shared_from_this<Endpoin
   uint64_t programmed_address(unsigned index) const;
   std::optional<uint64_t> wanted_mapping(unsigned index) const;
   void update_decoders();
+  void update_decoders_once();
 
   // Guest access through a Region: the ROM is served here, BARs by the derived device.
   void region_read(unsigned index, uint64_t offset, std::span<uint8_t> data) noexcept;
