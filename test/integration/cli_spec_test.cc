@@ -96,7 +96,7 @@ TEST_F(CliSpec, WrongTypesAndImpossibleValuesNameTheKeyAndTheRange) {
   expect_refused("memory: {size: 3M, hugepages: 2M}\npayload: {builtin: hello}\n",
                  "memory.size: 3 MiB is not a multiple of the 2 MiB page size");
   expect_refused("memory: {size: 64M, hugepages: yes}\npayload: {builtin: hello}\n",
-                 "vm.yaml:1:32: memory.hugepages: 'yes' is not one of: none, 2M, 1G");
+                 "vm.yaml:1:32: memory.hugepages: 'yes' is not one of: none, thp, 2M, 1G");
   expect_refused("serial: loud\npayload: {builtin: hello}\n",
                  "vm.yaml:1:9: serial: 'loud' is not one of: stdout, off");
   expect_refused("name: \"a b\"\npayload: {builtin: hello}\n",
