@@ -29,8 +29,8 @@ using nlohmann::json;
 using testing::AllOf;
 using testing::HasSubstr;
 
-// Prints each fix command of a `ferry check` report (they are indented 22 columns).
-constexpr const char* kFixLines = " | sed -n 's/^ \\{22\\}\\([^ ]\\)/\\1/p'";
+// Prints each fix command of a `ferry check` report (they are indented 25 columns).
+constexpr const char* kFixLines = " | sed -n 's/^ \\{25\\}\\([^ ]\\)/\\1/p'";
 const std::string kGroundTruth =
     "for d in /sys/bus/pci/devices/*; do g=$(readlink $d/iommu_group); "
     "r=$(readlink $d/driver); echo ${d##*/} ${g##*/} ${r##*/}; done";

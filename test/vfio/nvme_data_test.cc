@@ -23,6 +23,7 @@
 
 #include "ferry/guests/nvmecheck.h"
 #include "lab_choice.h"
+#include "lab_nvme_image.h"
 #include "lab_session.h"
 
 namespace ferry::test {
@@ -42,30 +43,10 @@ std::smatch search(const std::string& text, const char* pattern) {
   return match;
 }
 
-bool lab_required() {
-  const char* value = std::getenv("FERRY_REQUIRE_LAB");
-  return value != nullptr && std::string(value) == "1";
-}
-
-void put_le64(uint8_t* out, uint64_t value) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(value >> (8 * i));
-}
-
-uint64_t get_le64(const uint8_t* in) {
-  uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) value = value << 8 | in[i];
-  return value;
-}
-
 TEST(VfioNvme, TheGuestReadsTheNonceAndWritesItsPatternThroughPassthrough) {
   const std::string session_dir = vfio_lab_session_dir();
   const LabSession session(session_dir);
-  const std::string cannot_run = session.cannot_run_reason();
-  if (!cannot_run.empty()) {
-    if (lab_required())
-      FAIL() << "FERRY_REQUIRE_LAB=1, but this host cannot run the lab: " << cannot_run;
-    GTEST_SKIP() << "VFIO IS ONLY IN THE LAB, AND NO LAB: " << cannot_run;
-  }
+  FERRY_REQUIRE_LAB_SESSION(session);
   const std::string image = session_dir + "/nvme.img";
   const int fd = ::open(image.c_str(), O_RDWR | O_CLOEXEC);
   ASSERT_GE(fd, 0) << image << ": " << std::strerror(errno)

@@ -28,6 +28,7 @@
 
 #include "ferry/guests/nvmeescape.h"
 #include "lab_choice.h"
+#include "lab_nvme_image.h"
 #include "lab_session.h"
 
 namespace ferry::test {
@@ -39,21 +40,6 @@ constexpr size_t kBlock = 512;  // the lab NVMe's LBA size (QEMU's default)
 constexpr size_t kPage = 4096;
 constexpr uint64_t kLastLba =
     FERRY_NVMEESCAPE_LBA(FERRY_NVMEESCAPE_MAX_CASES) - 1;  // the Write cases' blocks end here
-
-bool lab_required() {
-  const char* value = std::getenv("FERRY_REQUIRE_LAB");
-  return value != nullptr && std::string(value) == "1";
-}
-
-void put_le64(uint8_t* out, uint64_t value) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(value >> (8 * i));
-}
-
-uint64_t get_le64(const uint8_t* in) {
-  uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) value = value << 8 | in[i];
-  return value;
-}
 
 // One escape case as the guest reported it.
 struct EscapeCase {
@@ -111,12 +97,7 @@ std::map<std::pair<uint64_t, std::string>, int> dmar_faults(const std::string& l
 TEST(VfioHostileDma, DmaOutsideGuestRamFaultsAtTheIommuAndReachesNoMemory) {
   const std::string session_dir = vfio_lab_session_dir();
   const LabSession session(session_dir);
-  const std::string cannot_run = session.cannot_run_reason();
-  if (!cannot_run.empty()) {
-    if (lab_required())
-      FAIL() << "FERRY_REQUIRE_LAB=1, but this host cannot run the lab: " << cannot_run;
-    GTEST_SKIP() << "VFIO IS ONLY IN THE LAB, AND NO LAB: " << cannot_run;
-  }
+  FERRY_REQUIRE_LAB_SESSION(session);
   const std::string image = session_dir + "/nvme.img";
   const int fd = ::open(image.c_str(), O_RDWR | O_CLOEXEC);
   ASSERT_GE(fd, 0) << image << ": " << std::strerror(errno)
