@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -87,6 +88,25 @@ TEST(ThreadFilter, AVcpuThreadMakesTheCallsItsWorkNeeds) {
   });
   EXPECT_EQ(r.exit_status, 0) << r.err;
   EXPECT_EQ(r.out, "big \x01\nsurvived\n");
+}
+
+TEST(ThreadFilter, AConfinedThreadMapsNothingExecutable) {
+  test::ProcessResult writable = run_confined(Role::kVcpu, "vCPU 1", [] {
+    void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page != MAP_FAILED) ::munmap(page, 4096);
+  });
+  EXPECT_EQ(writable.exit_status, 0) << writable.err;
+  test::ProcessResult executable = run_confined(Role::kVcpu, "vCPU 1", [] {
+    (void)::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  });
+  EXPECT_EQ(executable.exit_status, kForbiddenCallExitStatus) << executable.err;
+  EXPECT_THAT(executable.err, HasSubstr("the vCPU 1 thread made system call mmap (9)"));
+  test::ProcessResult reprotected = run_confined(Role::kEventLoop, "event loop", [] {
+    static char page[4096] __attribute__((aligned(4096)));
+    (void)::mprotect(page, sizeof page, PROT_READ | PROT_EXEC);
+  });
+  EXPECT_EQ(reprotected.exit_status, kForbiddenCallExitStatus) << reprotected.err;
+  EXPECT_THAT(reprotected.err, HasSubstr("made system call mprotect (10)"));
 }
 
 TEST(ThreadFilter, IoctlsGoThroughOnlyForKvmMshvAndVfio) {

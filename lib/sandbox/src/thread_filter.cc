@@ -1,5 +1,8 @@
 #include "ferry/sandbox/thread_filter.h"
 
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -56,7 +59,13 @@ Expected<void> confine_this_thread(Role role, std::string_view who) {
   std::unique_ptr<void, FilterRelease> filter(seccomp_init(SCMP_ACT_TRAP));
   if (!filter) return fail(Errc::kInternal, "seccomp_init failed for the {} thread", who);
   for (const AllowedCall& call : allow_list(role)) {
-    if (int r = seccomp_rule_add(filter.get(), SCMP_ACT_ALLOW, call.number, 0); r < 0) {
+    // Memory a confined thread maps or reprotects is never executable: a compromised device
+    // model cannot make itself code to run (W^X).
+    const bool prot_in_arg2 = call.number == SYS_mmap || call.number == SYS_mprotect;
+    const int r = prot_in_arg2 ? seccomp_rule_add(filter.get(), SCMP_ACT_ALLOW, call.number, 1,
+                                                  SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))
+                               : seccomp_rule_add(filter.get(), SCMP_ACT_ALLOW, call.number, 0);
+    if (r < 0) {
       return fail_errno(
           -r, fmt::format("seccomp: allowing {} to the {} thread", call_name(call.number), who));
     }
