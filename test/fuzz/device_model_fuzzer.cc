@@ -62,11 +62,10 @@
 #include "ferry/pci/pci_test_device.h"
 #include "ferry/pci/root_complex.h"
 #include "ferry/vfio/assignment.h"
-#include "ferry/vmm/exit_device.h"
 #include "ferry/vmm/memory_layout.h"
 #include "ferry/vmm/pci_platform.h"
+#include "ferry/vmm/platform_devices.h"
 #include "ferry/vmm/serial_16550.h"
-#include "ferry/vmm/test_device.h"
 
 namespace {
 
@@ -185,9 +184,9 @@ struct Target {
   unsigned bar = 0;
 };
 
-// The machine of lib/vmm's Machine::add_devices and create_pci, on a FakeVm and a FakeVfio.
-// Members are declared in the Machine's order, so teardown runs in its order too; the VM and the
-// VFIO files outlive it, to be checked after.
+// The machine lib/vmm's Machine builds (add_platform_devices, then a root complex as create_pci
+// does), on a FakeVm and a FakeVfio. Members are declared in the Machine's order, so teardown runs
+// in its order too; the VM and the VFIO files outlive it, to be checked after.
 struct Platform {
   Platform(FakeVm& vm, test::FakeVfio& vfio) : vm(vm), vfio(vfio) {}
 
@@ -208,15 +207,8 @@ struct Platform {
 };
 
 Expected<void> Platform::build() {
-  FERRY_ASSIGN(ioapic, irq::Ioapic::create(routes));
-  FERRY_TRY(mmio.insert(vmm::kIoapicAddress, irq::Ioapic::kMmioSize, ioapic));
-  FERRY_TRY(pio.insert(vmm::kCom1Port, vmm::kUartPorts,
-                       std::make_shared<vmm::Serial16550>(vmm::SerialOutput::discard(),
-                                                          &ioapic->line(vmm::kCom1Irq))));
-  FERRY_TRY(pio.insert(FERRY_EXIT_PORT, 1,
-                       std::make_shared<vmm::ExitDevice>([this](uint8_t) { ++exits; })));
-  FERRY_ASSIGN(auto test_device, vmm::TestDevice::create(routes));
-  FERRY_TRY(mmio.insert(FERRY_TESTDEV_BASE, FERRY_TESTDEV_SIZE, std::move(test_device)));
+  FERRY_ASSIGN(ioapic, vmm::add_platform_devices(mmio, pio, routes, vmm::SerialOutput::discard(),
+                                                 [this](uint8_t) { ++exits; }));
 
   const pci::RootComplexLayout layout{.windows = vmm::pci_windows(64 * kMiB, kPhysicalAddressBits),
                                       .ecam_base = vmm::kPciEcamBase,

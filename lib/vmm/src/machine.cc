@@ -7,15 +7,12 @@
 
 #include "ferry/base/checked.h"
 #include "ferry/base/file.h"
-#include "ferry/guests/testdev.h"
 #include "ferry/vmm/boot_state.h"
 #include "ferry/vmm/builtin_payloads.h"
 #include "ferry/vmm/cpuid.h"
-#include "ferry/vmm/exit_device.h"
 #include "ferry/vmm/payload_plan.h"
 #include "ferry/vmm/pci_platform.h"
-#include "ferry/vmm/serial_16550.h"
-#include "ferry/vmm/test_device.h"
+#include "ferry/vmm/platform_devices.h"
 
 namespace ferry::vmm {
 namespace {
@@ -145,16 +142,9 @@ Expected<void> Machine::add_devices() {
   if (config_.serial.mode == SerialMode::kFile) {
     FERRY_ASSIGN(output, SerialOutput::to_file(config_.serial.path));
   }
-  FERRY_ASSIGN(ioapic_, irq::Ioapic::create(*routes_));
-  FERRY_TRY(mmio_bus_.insert(kIoapicAddress, irq::Ioapic::kMmioSize, ioapic_));
-  FERRY_TRY(
-      pio_bus_.insert(kCom1Port, kUartPorts,
-                      std::make_shared<Serial16550>(std::move(output), &ioapic_->line(kCom1Irq))));
-  FERRY_TRY(pio_bus_.insert(FERRY_EXIT_PORT, 1, std::make_shared<ExitDevice>([this](uint8_t code) {
-                              end(Outcome::guest_exit(code));
-                            })));
-  FERRY_ASSIGN(auto test_device, TestDevice::create(*routes_));
-  FERRY_TRY(mmio_bus_.insert(FERRY_TESTDEV_BASE, FERRY_TESTDEV_SIZE, std::move(test_device)));
+  FERRY_ASSIGN(ioapic_,
+               add_platform_devices(mmio_bus_, pio_bus_, *routes_, std::move(output),
+                                    [this](uint8_t code) { end(Outcome::guest_exit(code)); }));
   return {};
 }
 
