@@ -953,6 +953,21 @@ static void zero_in_buffer(void) {
   for (uint32_t i = 0; i < DATA_BYTES / 8; ++i) ((volatile uint64_t*)in_buffer)[i] = 0;
 }
 
+/* Steps 1-6 on vCPU 0, the others halted for good (one driver is enough): the controller found,
+ * enabled, identified, its MSI-X set up and an I/O queue pair created. */
+static void bring_up_driver(uint32_t index) {
+  if (index != 0) {
+    for (;;) __asm__ volatile("cli; hlt");
+  }
+  install_idt();
+  find_controller();
+  enable_function();
+  start_controller();
+  identify_all();
+  setup_msix();
+  create_io_queues();
+}
+
 #ifndef FERRY_NVME_DRIVER_ONLY /* guests/nvme_dma_escape.c takes the driver above, not the steps */
 
 /* Step 7: read the nonce, write the pattern, flush, read back, compare. Word w (8 bytes, little
@@ -1044,16 +1059,7 @@ static void move_bar0(void) {
 
 int guest_main(uint32_t index, uint32_t count) {
   (void)count;
-  if (index != 0) { /* one driver is enough; the other vCPUs stay halted */
-    for (;;) __asm__ volatile("cli; hlt");
-  }
-  install_idt();
-  find_controller();
-  enable_function();
-  start_controller();
-  identify_all();
-  setup_msix();
-  create_io_queues();
+  bring_up_driver(index);
   move_bar0();
   exercise_io();
   say("wrote and read back ");

@@ -256,16 +256,7 @@ static void admin_queue_at(uint64_t outside) {
 
 int guest_main(uint32_t index, uint32_t count) {
   (void)count;
-  if (index != 0) {
-    for (;;) __asm__ volatile("cli; hlt");
-  }
-  install_idt();
-  find_controller();
-  enable_function();
-  start_controller();
-  identify_all();
-  setup_msix();
-  create_io_queues();
+  bring_up_driver(index);
   rw_command(NVM_READ, FERRY_NVMECHECK_NONCE_LBA, 1, in_buffer, in_prp_list, "Read LBA 0");
   barrier();
   nonce_ = in_buffer[0];
