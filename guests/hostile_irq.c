@@ -11,6 +11,7 @@
  *    architecture lets stick. Then the UART's pin (4) is fired with every refused message, edge
  *    and level: nothing arrives and no Remote IRR sticks; an NMI and a fixed vector still do.
  * Needs one pci-test device. Exits 0, or the failed check's number (20+). */
+#include "rt/checks.h"
 #include "rt/interrupts64.h"
 #include "rt/pci_config.h"
 
@@ -40,19 +41,8 @@ void on_interrupt(uint64_t vector) {
 STUBS(INTERRUPT_STUB)
 #define GATE(v) set_gate(v, stub_##v);
 
-#define CHECK(code, condition, what)             \
-  do {                                           \
-    if (!(condition)) return failed(code, what); \
-  } while (0)
-
-static uint32_t failed_detail;
 static int failed(int code, const char* what) {
-  puts_serial("hostile_irq: FAILED check ");
-  put_dec((uint32_t)code);
-  puts_serial(": ");
-  puts_serial(what);
-  puts_serial(" (case ");
-  put_hex(failed_detail);
+  print_failed_check("hostile_irq", code, what);
   puts_serial(", interrupts so far ");
   put_dec(total);
   puts_serial(")\n");

@@ -12,6 +12,7 @@
  * 3. All ones and then zeros to every dword of the device's 4 KiB (ECAM) and of the host
  *    bridge's, and reads of absent buses and functions: the IDs stay, absent ones read all ones.
  * Needs one pci-test device. Exits 0, or the failed check's number (20+). */
+#include "rt/checks.h"
 #include "rt/interrupts64.h"
 #include "rt/pci_config.h"
 
@@ -21,19 +22,8 @@
 #define PORTS_AT (FERRY_PCI_IO_BASE + 0x1000u)
 #define PATTERN 0xa5a5a5a5u
 
-#define CHECK(code, condition, what)             \
-  do {                                           \
-    if (!(condition)) return failed(code, what); \
-  } while (0)
-
-static uint32_t failed_detail;
 static int failed(int code, const char* what) {
-  puts_serial("hostile_pci: FAILED check ");
-  put_dec((uint32_t)code);
-  puts_serial(": ");
-  puts_serial(what);
-  puts_serial(" (case ");
-  put_hex(failed_detail);
+  print_failed_check("hostile_pci", code, what);
   puts_serial(")\n");
   return code;
 }
