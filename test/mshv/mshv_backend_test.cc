@@ -6,6 +6,29 @@
 
 namespace ferry::test {
 
+vmm::VmConfig fake_machine_config(const std::string& serial_path) {
+  vmm::VmConfig config;
+  config.name = "mshv";
+  config.memory_size = 16 * 1024 * 1024;
+  config.payload.builtin = "hello";
+  config.serial.mode = vmm::SerialMode::kFile;
+  config.serial.path = serial_path;
+  return config;
+}
+
+Expected<void> load_outsb_exit_guest(FakeMshvDriver& fake, const vmm::GuestMemory& memory) {
+  const uint64_t entry = fake.vp_register(0, mshv::kHvRegRip).low;
+  const uint8_t code[] = {0xf3, 0x6e, 0xe6, 0xf4, 0xf4};  // rep outsb; out 0xf4, al; hlt; hlt
+  const uint8_t text[] = {'h', 'i', '\n'};
+  FERRY_TRY(memory.write(entry, code));
+  FERRY_TRY(memory.write(0x300000, text));
+  fake.set_vp_register(0, mshv::kHvRegRsi, {0x300000, 0});
+  fake.set_vp_register(0, mshv::kHvRegRcx, {3, 0});
+  fake.set_vp_register(0, mshv::kHvRegRdx, {0x3f8, 0});
+  fake.set_vp_register(0, mshv::kHvRegRax, {7, 0});
+  return {};
+}
+
 FakeMshvOptions fake_options_with_host_cpuid() {
   FakeMshvOptions options;
   auto& c = options.host_cpuid;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "fake_mshv_driver.h"
@@ -15,6 +16,7 @@
 #include "ferry/mshv/mshv_hypervisor.h"
 #include "ferry/vmm/guest_memory.h"
 #include "ferry/vmm/payload.h"
+#include "ferry/vmm/vm_config.h"
 #include "support/recording_guest_io.h"
 
 namespace ferry::test {
@@ -22,6 +24,14 @@ namespace ferry::test {
 // A small but plausible host CPUID: VMX present (a partition cannot offer it), leaf 7 with one
 // extra subleaf, two topology levels, 1 GiB pages.
 FakeMshvOptions fake_options_with_host_cpuid();
+
+/// The spec of the Machine tests on the fake: 16 MiB, the built-in hello (whose code they
+/// replace: the fake cannot run C), serial output to `serial_path`.
+vmm::VmConfig fake_machine_config(const std::string& serial_path);
+
+/// Replaces the code at vCPU 0's entry point with a guest that prints "hi\n" to COM1 with
+/// REP OUTSB, then leaves through the exit port with status 7, and sets the registers it uses.
+Expected<void> load_outsb_exit_guest(FakeMshvDriver& fake, const vmm::GuestMemory& memory);
 
 class MshvBackendTest : public ::testing::Test {
  protected:

@@ -26,25 +26,12 @@ TEST(MshvMachine, RunsAGuestToItsExitStatus) {
   auto hypervisor = MshvHypervisor::open(fake);
   ASSERT_TRUE(hypervisor);
   TempDir dir;
-  vmm::VmConfig config;
-  config.name = "mshv";
-  config.memory_size = 16 * 1024 * 1024;
-  config.payload.builtin = "hello";
-  config.serial.mode = vmm::SerialMode::kFile;
-  config.serial.path = dir.path() + "/serial.txt";
-  auto machine = vmm::Machine::create(**hypervisor, config);
+  auto machine =
+      vmm::Machine::create(**hypervisor, fake_machine_config(dir.path() + "/serial.txt"));
   ASSERT_TRUE(machine) << machine.error().message();
 
   // The guest: rep outsb to the UART, then out al to the exit port, then hlt.
-  const uint64_t entry = fake.vp_register(0, kHvRegRip).low;
-  const uint8_t code[] = {0xf3, 0x6e, 0xe6, 0xf4, 0xf4};
-  const uint8_t text[] = {'h', 'i', '\n'};
-  ASSERT_TRUE((*machine)->memory().write(entry, code));
-  ASSERT_TRUE((*machine)->memory().write(0x300000, text));
-  fake.set_vp_register(0, kHvRegRsi, {0x300000, 0});
-  fake.set_vp_register(0, kHvRegRcx, {3, 0});
-  fake.set_vp_register(0, kHvRegRdx, {0x3f8, 0});
-  fake.set_vp_register(0, kHvRegRax, {7, 0});
+  ASSERT_TRUE(load_outsb_exit_guest(fake, (*machine)->memory()));
   fake.execute_guest(0);
 
   (*machine)->start();

@@ -25,7 +25,7 @@ namespace {
 using namespace mshv;
 using namespace std::chrono_literals;
 
-// Builds the fake-MSHV Machine of mshv_machine_test.cc (a guest that prints "hi" with REP OUTSB
+// Builds the fake-MSHV Machine of mshv_machine_test.cc (load_outsb_exit_guest: "hi" by REP OUTSB
 // and exits 7), each vCPU thread confined, then runs it; `after_confining` runs on the vCPU
 // thread right after its filter. Returns the guest's status, or 90+ for a setup failure.
 int run_confined_guest(const std::string& serial_path, void (*after_confining)()) {
@@ -33,30 +33,15 @@ int run_confined_guest(const std::string& serial_path, void (*after_confining)()
   FakeMshvDriver fake(fake_options_with_host_cpuid());
   auto hypervisor = MshvHypervisor::open(fake);
   if (!hypervisor) return 91;
-  vmm::VmConfig config;
-  config.name = "mshv";
-  config.memory_size = 16 * 1024 * 1024;
-  config.payload.builtin = "hello";
-  config.serial.mode = vmm::SerialMode::kFile;
-  config.serial.path = serial_path;
   vmm::MachineOptions options;
   options.thread_hooks.vcpu = [after_confining](unsigned index) -> Expected<void> {
     FERRY_TRY(sandbox::confine_this_thread(sandbox::Role::kVcpu, fmt::format("vCPU {}", index)));
     if (after_confining != nullptr) after_confining();
     return {};
   };
-  auto machine = vmm::Machine::create(**hypervisor, config, options);
+  auto machine = vmm::Machine::create(**hypervisor, fake_machine_config(serial_path), options);
   if (!machine) return 92;
-  const uint64_t entry = fake.vp_register(0, kHvRegRip).low;
-  const uint8_t code[] = {0xf3, 0x6e, 0xe6, 0xf4, 0xf4};
-  const uint8_t text[] = {'h', 'i', '\n'};
-  if (!(*machine)->memory().write(entry, code) || !(*machine)->memory().write(0x300000, text)) {
-    return 93;
-  }
-  fake.set_vp_register(0, kHvRegRsi, {0x300000, 0});
-  fake.set_vp_register(0, kHvRegRcx, {3, 0});
-  fake.set_vp_register(0, kHvRegRdx, {0x3f8, 0});
-  fake.set_vp_register(0, kHvRegRax, {7, 0});
+  if (!load_outsb_exit_guest(fake, (*machine)->memory())) return 93;
   fake.execute_guest(0);
   (*machine)->start();
   const vmm::Outcome outcome = (*machine)->wait();
