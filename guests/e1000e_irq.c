@@ -15,12 +15,18 @@
  * enables MSI or MSI-X.
  *
  * The device facts used (QEMU hw/net/e1000e_core.c, Linux drivers/net/ethernet/intel/e1000e):
- * while a cause stays set in ICR & IMS the device holds INTx asserted and sends no further MSI
- * for it, so each handler clears ICR before the next ICS; reading ICR clears it while MSI-X is off
- * (and always when IMS is 0), and writing ICR clears the bits written. With CTRL_EXT.IAME set an
- * ICR read would also clear the IAM bits from IMS, so the quiesce turns that off. ITR throttling
- * (500 x 256 ns after reset) can postpone an interrupt by up to 128 us, never drop it while its
- * cause stays set.
+ * while a cause stays set in ICR & IMS the device holds INTx asserted, so each handler clears ICR
+ * before the next ICS; reading ICR clears it while MSI-X is off (and always when IMS is 0), and
+ * writing ICR clears the bits written. With CTRL_EXT.IAME set an ICR read would also clear the IAM
+ * bits from IMS, so the quiesce turns that off. ITR throttling (500 x 256 ns after reset, and no
+ * write can go lower) can postpone an interrupt by up to 128 us, never drop it while its cause
+ * stays set. Under MSI, QEMU 7.2's e1000e (the lab's) also sends the MSI again each time that
+ * throttle expires with the cause still unread (e1000e_intrmgr_on_throttling_timer forgets what it
+ * sent); the lab's nested path often takes longer than 128 us to reach the handler, so such a
+ * re-send arrives after the handler has read ICR and finds the cause clear. Those are the device's,
+ * not ferry's (ferry is not on the VFIO MSI path: vfio signals KVM's irqfd directly), so the MSI
+ * step counts them apart and fails only on a lost cause or a cause taken twice. Exactly-once
+ * delivery through ferry's own paths is the hostile-irq guest's check.
  *
  * Waits spin with interrupts enabled and give up after TIMEOUT_CYCLES: hlt would need a wake-up
  * source that no other guest relies on (the LAPIC timer), and a lost interrupt must fail, not
@@ -85,6 +91,7 @@ static uint32_t slot_;
 static uintptr_t regs_;
 static uint32_t ioapic_pin_;
 static volatile uint32_t received[256];
+static volatile uint32_t with_cause[256];    /* handler runs that found CAUSE set in ICR */
 static volatile uint32_t without_cause[256]; /* handler runs that found CAUSE clear in ICR */
 static volatile uint32_t last_icr[256];
 
@@ -112,7 +119,11 @@ static void route_pin(uint32_t low) {
 void on_interrupt(uint64_t vector) {
   const uint32_t icr = reg(REG_ICR);
   last_icr[vector & 0xff] = icr;
-  if (!(icr & CAUSE)) without_cause[vector & 0xff]++;
+  if (icr & CAUSE) {
+    with_cause[vector & 0xff]++;
+  } else {
+    without_cause[vector & 0xff]++;
+  }
   received[vector & 0xff]++;
   lapic_eoi();
 }
@@ -154,9 +165,10 @@ static void put_state(void) {
   puts_serial("\n");
 }
 
-/* Waits for received[vector] to reach `count`; on a timeout says what it waited for. */
-static int wait_for(uint32_t vector, uint32_t count, const char* what) {
-  if (wait_until(&received[vector], count)) return 1;
+/* Waits for `counter` (received or with_cause)[vector] to reach `count`; on a timeout says what it
+ * waited for. */
+static int wait_for(volatile uint32_t* counter, uint32_t vector, uint32_t count, const char* what) {
+  if (wait_until(&counter[vector], count)) return 1;
   puts_serial("e1000e: timed out waiting for ");
   puts_serial(what);
   puts_serial(" interrupt ");
@@ -166,8 +178,10 @@ static int wait_for(uint32_t vector, uint32_t count, const char* what) {
   puts_serial(" (vector ");
   put_hex(vector);
   puts_serial("): got ");
+  put_dec(counter[vector]);
+  puts_serial(", ");
   put_dec(received[vector]);
-  puts_serial("\n");
+  puts_serial(" interrupts in all\n");
   put_state();
   return 0;
 }
@@ -263,6 +277,7 @@ static int intx(void) {
     put_hex(last_icr[VECTOR_INTX]);
     puts_serial(" (an assertion from before the quiesce)\n");
     received[VECTOR_INTX] = 0;
+    with_cause[VECTOR_INTX] = 0;
     without_cause[VECTOR_INTX] = 0;
   }
 
@@ -270,7 +285,7 @@ static int intx(void) {
   if (!(reg(REG_IMS) & CAUSE)) return fail(STEP_INTX, "IMS does not take the cause");
   for (uint32_t i = 1; i <= ROUNDS; ++i) {
     set_reg(REG_ICS, CAUSE);
-    if (!wait_for(VECTOR_INTX, i, "INTx")) {
+    if (!wait_for(received, VECTOR_INTX, i, "INTx")) {
       return fail(STEP_INTX, "INTx: an interrupt did not arrive");
     }
   }
@@ -336,21 +351,29 @@ static int msi(void) {
   set_reg(REG_IMS, CAUSE);
   for (uint32_t i = 1; i <= ROUNDS; ++i) {
     set_reg(REG_ICS, CAUSE);
-    if (!wait_for(VECTOR_MSI, i, "MSI")) return fail(STEP_MSI, "MSI: an interrupt did not arrive");
+    /* The count of causes taken, not of interrupts: a re-send (above) must not start the next
+     * round before this one's cause is read. */
+    if (!wait_for(with_cause, VECTOR_MSI, i, "MSI")) {
+      return fail(STEP_MSI, "MSI: an interrupt did not arrive");
+    }
   }
   delay_cycles(1ull << 28);
   set_reg(REG_IMC, 0xffffffffu);
   (void)reg(REG_ICR);
-  if (received[VECTOR_MSI] != ROUNDS || without_cause[VECTOR_MSI] != 0) {
+  if (with_cause[VECTOR_MSI] != ROUNDS) {
     puts_serial("e1000e: MSI: ");
-    put_dec(received[VECTOR_MSI]);
-    puts_serial(" interrupts for 3 causes, ");
-    put_dec(without_cause[VECTOR_MSI]);
-    puts_serial(" with the cause clear in ICR\n");
-    return fail(STEP_MSI, "MSI: more interrupts than causes raised");
+    put_dec(with_cause[VECTOR_MSI]);
+    puts_serial(" interrupts found the cause set, for 3 causes raised\n");
+    return fail(STEP_MSI, "MSI: a cause was taken more than once");
   }
   if (received[VECTOR_INTX] != ROUNDS) return fail(STEP_MSI, "an INTx interrupt arrived under MSI");
-  puts_serial("e1000e: MSI: 3 of 3 interrupts\n");
+  puts_serial("e1000e: MSI: 3 of 3 interrupts");
+  if (without_cause[VECTOR_MSI] != 0) {
+    puts_serial(" (and ");
+    put_dec(without_cause[VECTOR_MSI]);
+    puts_serial(" re-sent by the device for a cause not yet read)");
+  }
+  puts_serial("\n");
   return 0;
 }
 
