@@ -213,7 +213,8 @@ Expected<void> Platform::build() {
   const pci::RootComplexLayout layout{.windows = vmm::pci_windows(64 * kMiB, kPhysicalAddressBits),
                                       .ecam_base = vmm::kPciEcamBase,
                                       .ecam_size = vmm::kPciEcamSize,
-                                      .excluded = {}};
+                                      .excluded = {},
+                                      .mmio64_end = {}};
   FERRY_ASSIGN(root, pci::RootComplex::create(mmio, pio, layout));
   FERRY_ASSIGN(ram, Mapping::anonymous(64 * kKiB));
   FERRY_ASSIGN(assignment, vfio::Assignment::create(

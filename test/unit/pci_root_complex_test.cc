@@ -24,7 +24,8 @@ class RootComplexTest : public ::testing::Test {
                                                  .mmio64 = {4 * kGiB, 60 * kGiB}},
                                      .ecam_base = kEcamBase,
                                      .ecam_size = 256 * kMiB,
-                                     .excluded = {}});
+                                     .excluded = {},
+                                     .mmio64_end = {}});
     ASSERT_TRUE(root) << root.error().message();
     root_ = std::move(*root);
   }
@@ -161,7 +162,8 @@ TEST_F(RootComplexTest, ADeviceThatDoesNotFitSaysWhereAndWhy) {
       {.windows = {.io = {0xc000, 0x20}, .mmio32 = {0xc0000000, 64 * kKiB}, .mmio64 = {}},
        .ecam_base = kEcamBase,
        .ecam_size = 1 * kMiB,
-       .excluded = {}});
+       .excluded = {},
+       .mmio64_end = {}});
   ASSERT_TRUE(small);
   auto first = PciTestDevice::create((*small)->bar_spaces(), routes_);
   ASSERT_TRUE((*small)->add(*first, 4));  // the 64-bit BAR falls back below 4 GiB
@@ -182,7 +184,8 @@ TEST_F(RootComplexTest, ExcludedRangesGetNoBar) {
                                                .mmio64 = {4 * kGiB, 60 * kGiB}},
                                    .ecam_base = kEcamBase,
                                    .ecam_size = kMiB,
-                                   .excluded = {{0xbfff0000, 0x20000}, {4 * kGiB, 2 * kGiB}}});
+                                   .excluded = {{0xbfff0000, 0x20000}, {4 * kGiB, 2 * kGiB}},
+                                   .mmio64_end = {}});
   ASSERT_TRUE(root) << root.error().message();
   auto device = PciTestDevice::create((*root)->bar_spaces(), routes_);
   ASSERT_TRUE((*root)->add(*device, 1));
@@ -199,11 +202,13 @@ TEST_F(RootComplexTest, TheConfigPortsAndEcamAreClaimed) {
   bus::Bus mmio("mmio"), pio("port");
   ASSERT_TRUE(pio.insert(0xcfc, 1, std::make_shared<ConfigPorts>(nullptr)));
   auto clash = RootComplex::create(
-      mmio, pio, {.windows = {}, .ecam_base = kEcamBase, .ecam_size = kMiB, .excluded = {}});
+      mmio, pio,
+      {.windows = {}, .ecam_base = kEcamBase, .ecam_size = kMiB, .excluded = {}, .mmio64_end = {}});
   ASSERT_FALSE(clash);
   EXPECT_EQ(clash.error().code(), Errc::kExists);
   auto odd = RootComplex::create(
-      mmio_, pio_, {.windows = {}, .ecam_base = kEcamBase, .ecam_size = 1000, .excluded = {}});
+      mmio_, pio_,
+      {.windows = {}, .ecam_base = kEcamBase, .ecam_size = 1000, .excluded = {}, .mmio64_end = {}});
   ASSERT_FALSE(odd);
   EXPECT_NE(odd.error().message().find("1 MiB per bus"), std::string::npos);
 }

@@ -34,7 +34,8 @@ class PciTestDeviceTest : public ::testing::Test {
         {.windows = {{0xc000, 0x4000}, {0xc0000000, 512 * kMiB}, {4 * kGiB, 60 * kGiB}},
          .ecam_base = kEcam,
          .ecam_size = kMiB,
-         .excluded = {}});
+         .excluded = {},
+         .mmio64_end = {}});
     ASSERT_TRUE(root);
     root_ = std::move(*root);
     auto device = PciTestDevice::create(root_->bar_spaces(), routes_);

@@ -1,5 +1,5 @@
-// What the two tests that read the lab NVMe's backing file (SESSION/nvme.img) from this host
-// share: the session-or-skip check and the little-endian words the guests write.
+// What the tests that read a lab device's backing file (SESSION/nvme.img, SESSION/ivshmem.img)
+// from this host share: the session-or-skip check and the little-endian words the guests write.
 #pragma once
 
 #include <gtest/gtest.h>

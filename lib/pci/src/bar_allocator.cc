@@ -1,6 +1,9 @@
 #include "ferry/pci/bar_allocator.h"
 
 #include <algorithm>
+#include <utility>
+
+#include "ferry/base/units.h"
 
 namespace ferry::pci {
 
@@ -18,8 +21,13 @@ void exclude(AddressAllocator& allocator, const AddressWindow& range) {
 
 }  // namespace
 
-BarAllocator::BarAllocator(const BridgeWindows& windows, const std::vector<AddressWindow>& excluded)
-    : io_(windows.io), mmio32_(windows.mmio32), mmio64_(windows.mmio64) {
+BarAllocator::BarAllocator(const BridgeWindows& windows, const std::vector<AddressWindow>& excluded,
+                           std::string mmio64_end)
+    : io_(windows.io),
+      mmio32_(windows.mmio32),
+      mmio64_(windows.mmio64),
+      mmio64_end_(mmio64_end.empty() ? "where the guest's physical address bits end"
+                                     : std::move(mmio64_end)) {
   for (const AddressWindow& range : excluded) {
     exclude(mmio32_, range);
     exclude(mmio64_, range);
@@ -46,10 +54,12 @@ Expected<uint64_t> BarAllocator::allocate(const BarSpec& spec) {
                 describe(spec), describe(mmio32_.window()));
   }
   return fail(Errc::kNoResources,
-              "no room for a {} in the 64-bit MMIO window {} nor in the 32-bit window {}; the "
-              "64-bit window ends where the guest's physical address bits end, so the VM needs "
-              "more of them (a host with a wider physical address space) or fewer large BARs",
-              describe(spec), describe(mmio64_.window()), describe(mmio32_.window()));
+              "no room for a {} in the 64-bit MMIO window {} ({}) nor in the 32-bit window {}; "
+              "the 64-bit window starts above guest RAM and ends {}, so the VM needs fewer or "
+              "smaller large BARs, less RAM, or more physical address bits (a host whose CPU "
+              "and IOMMU address more memory)",
+              describe(spec), describe(mmio64_.window()), format_size(mmio64_.window().size),
+              describe(mmio32_.window()), mmio64_end_);
 }
 
 }  // namespace ferry::pci

@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "ferry/base/checked.h"
+#include "ferry/base/units.h"
 #include "ferry/irq/msi_batch.h"
 #include "ferry/pci/config_regs.h"
 
@@ -13,6 +15,11 @@ namespace ferry::vfio {
 namespace {
 
 constexpr uint64_t kPage = 4096;
+
+double milliseconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
 constexpr uint16_t kCommandForwarded = pci::kCommandIo | pci::kCommandMemory |
                                        pci::kCommandBusMaster | pci::kCommandParity |
                                        pci::kCommandSerr | pci::kCommandIntxDisable;
@@ -146,6 +153,7 @@ Expected<void> AssignedDevice::map_bar_pieces(unsigned index) {
     if (m->table_bar == index) holes.push_back({m->table_offset, m->table_bytes()});
     if (m->pba_bar == index) holes.push_back({m->pba_offset, m->pba_bytes()});
   }
+  const auto start = std::chrono::steady_clock::now();
   for (const Area& area : region.mmap_areas) {
     for (const Area& piece : subtract(area, holes)) {
       if (piece.offset % kPage != 0 || piece.size % kPage != 0 || piece.size == 0) continue;
@@ -158,6 +166,7 @@ Expected<void> AssignedDevice::map_bar_pieces(unsigned index) {
       pieces_[index].push_back({piece.offset, std::move(*host)});
     }
   }
+  mmap_ms_[index] = milliseconds_since(start);
   return {};
 }
 
@@ -379,6 +388,7 @@ void AssignedDevice::bar_moved(unsigned index, std::optional<uint64_t> from,
 
 void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
                                  std::optional<uint64_t> to) {
+  const auto start = std::chrono::steady_clock::now();
   for (const MappedPiece& piece : pieces_[index]) {
     if (from) {
       if (auto unmapped = vm_.unmap_memory(*from + piece.offset, piece.host.size()); !unmapped) {
@@ -396,6 +406,17 @@ void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
     }
   }
   guest_at_[index] = to;
+  // Where ferry put each mapped BAR and what mapping it cost (multi-GiB BARs: docs/vfio.md).
+  if (to && !pieces_[index].empty() && !announced_[index]) {
+    announced_[index] = true;
+    const uint64_t size = device_->region(index).size;
+    spdlog::info(
+        "{}: BAR {} ({}) at {:#x}-{:#x}, mapped into the guest in {:.3f} ms (mmap {:.3f} "
+        "ms, {} memory slot{} {:.3f} ms)",
+        bdf_, index, format_size(size), *to, *to + (size - 1),
+        mmap_ms_[index] + milliseconds_since(start), mmap_ms_[index], pieces_[index].size(),
+        pieces_[index].size() == 1 ? "" : "s", milliseconds_since(start));
+  }
 }
 
 void AssignedDevice::release() {

@@ -26,6 +26,18 @@ pci::BridgeWindows pci_windows(uint64_t ram_size, unsigned physical_address_bits
           .mmio64 = {base, end > base ? end - base : 0}};
 }
 
+std::string mmio64_end(unsigned physical_address_bits, const IommuConstraints& iommu) {
+  const unsigned iommu_bits = iommu.address_bits.value_or(64);
+  if (iommu_bits < physical_address_bits) {
+    return fmt::format(
+        "at 2^{}, where the host IOMMU's {}-bit DMA addresses end (the vCPU has {} physical "
+        "address bits)",
+        iommu_bits, iommu_bits, physical_address_bits);
+  }
+  return fmt::format("at 2^{}, where the vCPU's {} physical address bits end",
+                     physical_address_bits, physical_address_bits);
+}
+
 Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
                                                        unsigned physical_address_bits,
                                                        irq::MsiRouteTable& routes, bus::Bus& mmio,
@@ -37,11 +49,17 @@ Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
   const pci::RootComplexLayout layout{.windows = pci_windows(config.memory_size, bits),
                                       .ecam_base = kPciEcamBase,
                                       .ecam_size = kPciEcamSize,
-                                      .excluded = iommu.reserved};
+                                      .excluded = iommu.reserved,
+                                      .mmio64_end = mmio64_end(physical_address_bits, iommu)};
   FERRY_ASSIGN(auto root, pci::RootComplex::create(mmio, pio, layout));
-  spdlog::debug("PCI: I/O {}, 32-bit MMIO {}, 64-bit MMIO {} ({} physical address bits)",
-                pci::describe(layout.windows.io), pci::describe(layout.windows.mmio32),
-                pci::describe(layout.windows.mmio64), bits);
+  const bool assigns =
+      std::any_of(config.devices.begin(), config.devices.end(),
+                  [](const DeviceConfig& d) { return d.type == DeviceType::kVfio; });
+  // Where assigned devices' BARs can go is worth a line: a GPU's BAR may not fit.
+  spdlog::log(assigns ? spdlog::level::info : spdlog::level::debug,
+              "PCI: I/O {}, 32-bit MMIO {}, 64-bit MMIO {}; it ends {}",
+              pci::describe(layout.windows.io), pci::describe(layout.windows.mmio32),
+              pci::describe(layout.windows.mmio64), layout.mmio64_end);
   for (size_t i = 0; i < config.devices.size(); ++i) {
     const DeviceConfig& d = config.devices[i];
     const bool vfio = d.type == DeviceType::kVfio;

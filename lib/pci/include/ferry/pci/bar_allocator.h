@@ -5,9 +5,9 @@
 // (pci::host::plan_bars).
 #pragma once
 
-#include <vector>
-
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "ferry/base/error.h"
 #include "ferry/pci/address_allocator.h"
@@ -20,9 +20,12 @@ constexpr uint64_t kBarPageSize = 4096;
 class BarAllocator {
  public:
   /// No BAR is placed over `excluded` (the IOMMU's reserved regions of the VM's assigned
-  /// devices: DMA to a BAR there, peer to peer, could not be mapped).
+  /// devices: DMA to a BAR there, peer to peer, could not be mapped). `mmio64_end` says where
+  /// and why the 64-bit window ends ("at 2^39, where ..."), for the error of a BAR that does
+  /// not fit.
   explicit BarAllocator(const BridgeWindows& windows,
-                        const std::vector<AddressWindow>& excluded = {});
+                        const std::vector<AddressWindow>& excluded = {},
+                        std::string mmio64_end = {});
 
   /// An address for a BAR: I/O in the I/O window, 32-bit memory in the 32-bit window, 64-bit
   /// memory in the 64-bit window, or in the 32-bit window when the 64-bit one has no room.
@@ -32,6 +35,7 @@ class BarAllocator {
   AddressAllocator io_;
   AddressAllocator mmio32_;
   AddressAllocator mmio64_;
+  std::string mmio64_end_;
 };
 
 }  // namespace ferry::pci

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "ferry/base/error.h"
@@ -21,6 +22,7 @@ struct RootComplexLayout {
   uint64_t ecam_base = 0;
   uint64_t ecam_size = 0;  // 1 MiB per bus, 1 to 256 buses; functions sit on bus 0 only
   std::vector<AddressWindow> excluded;  // where no BAR may go (IOMMU reserved regions)
+  std::string mmio64_end;  // where and why the 64-bit window ends (BarAllocator's error)
 };
 
 class RootComplex {
@@ -40,7 +42,10 @@ class RootComplex {
 
  private:
   RootComplex(bus::Bus& mmio, bus::Bus& pio, const RootComplexLayout& layout)
-      : mmio_(mmio), pio_(pio), layout_(layout), allocator_(layout.windows, layout.excluded) {}
+      : mmio_(mmio),
+        pio_(pio),
+        layout_(layout),
+        allocator_(layout.windows, layout.excluded, layout.mmio64_end) {}
   Expected<void> assign_bars(Endpoint& endpoint, unsigned slot);
 
   bus::Bus& mmio_;

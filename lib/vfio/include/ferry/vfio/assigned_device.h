@@ -112,6 +112,8 @@ class AssignedDevice final : public pci::Endpoint {
   std::vector<std::string> notes_;
   std::array<std::vector<MappedPiece>, pci::kBarCount> pieces_;
   std::array<std::optional<uint64_t>, pci::kBarCount> guest_at_;  // under the config lock
+  std::array<double, pci::kBarCount> mmap_ms_{};                  // how long each BAR's mmap() took
+  std::array<bool, pci::kBarCount> announced_{};                  // its first placement was logged
   std::unique_ptr<IrqIndexState> msix_irqs_;
   std::unique_ptr<IrqIndexState> msi_irqs_;
   std::unique_ptr<pci::MsixTable> msix_;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "ferry/bus/bus.h"
 #include "ferry/irq/msi_route_table.h"
@@ -19,6 +20,9 @@ namespace ferry::vmm {
 /// The windows for a VM with `ram_size` bytes of RAM whose vCPUs have `physical_address_bits`:
 /// the 64-bit window runs from pci_mmio64_base() to 2^bits (empty if RAM reaches that far).
 pci::BridgeWindows pci_windows(uint64_t ram_size, unsigned physical_address_bits);
+
+/// Where and why the 64-bit window ends: at 2^bits of the vCPU, or of the narrower IOMMU.
+std::string mmio64_end(unsigned physical_address_bits, const IommuConstraints& iommu);
 
 /// Makes the function for host device entry devices[entry], its BARs on `spaces`.
 using HostDeviceMaker =

@@ -1,0 +1,166 @@
+/* ivshmem-bar: checks a large 64-bit BAR of an assigned device (VFIO) end to end. It finds the
+ * first ivshmem function on bus 0, sizes BAR 2 the way firmware does, checks that ferry placed it
+ * in the 64-bit window naturally aligned, maps the BAR's first and last 2 MiB into its own page
+ * tables (ferry's boot tables stop at 4 GiB and RAM), reads the host's nonce at offset 0, writes a
+ * pattern derived from it into the first and the last page, and reads it back
+ * (guests/include/ferry/guests/ivshmemcheck.h has the contract with the host test). */
+#include "ferry/guests/ivshmemcheck.h"
+#include "rt/pci_config.h"
+
+static void put_hex64(uint64_t v) {
+  puts_serial("0x");
+  int digits = 1;
+  while (digits < 16 && (v >> (digits * 4))) ++digits;
+  for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) {
+    putc_serial("0123456789abcdef"[(v >> shift) & 0xf]);
+  }
+}
+static void say(const char* s) {
+  puts_serial("ivshmem: ");
+  puts_serial(s);
+}
+static __attribute__((noreturn)) void fail(int status, const char* reason) {
+  say("FAIL: ");
+  puts_serial(reason);
+  puts_serial("\n");
+  guest_exit((uint8_t)status);
+}
+
+/* ---- The device and its BAR ------------------------------------------------------------------ */
+
+#define BAR_REG(index) (0x10u + 4u * (index))
+
+static uint32_t find_ivshmem(void) {
+  const uint32_t id = FERRY_IVSHMEMCHECK_DEVICE << 16 | FERRY_IVSHMEMCHECK_VENDOR;
+  for (uint32_t slot = 0; slot < 32; ++slot) {
+    if (mmio_read32(ecam_at(slot, 0)) == id) return slot;
+  }
+  return 32;
+}
+
+struct bar {
+  uint64_t address;
+  uint64_t size;
+};
+
+/* Reads BAR `index` (64-bit memory) and sizes it with all-ones writes, memory decoding off
+ * meanwhile, as firmware does; the BAR keeps the address ferry gave it. */
+static struct bar size_bar64(uint32_t slot, uint32_t index) {
+  const uintptr_t low_reg = ecam_at(slot, BAR_REG(index));
+  const uintptr_t high_reg = ecam_at(slot, BAR_REG(index + 1));
+  const uint32_t low = mmio_read32(low_reg);
+  if ((low & 1) || ((low >> 1) & 3) != 2) {
+    fail(FERRY_IVSHMEMCHECK_EXIT_NO_DEVICE, "BAR 2 is not a 64-bit memory BAR");
+  }
+  const uint32_t high = mmio_read32(high_reg);
+  const uint16_t command = mmio_read16(ecam_at(slot, PCI_COMMAND));
+  mmio_write16(ecam_at(slot, PCI_COMMAND), (uint16_t)(command & ~PCI_CMD_MEMORY));
+  mmio_write32(low_reg, 0xffffffffu);
+  mmio_write32(high_reg, 0xffffffffu);
+  const uint64_t mask = (uint64_t)mmio_read32(high_reg) << 32 | (mmio_read32(low_reg) & ~0xfu);
+  mmio_write32(low_reg, low);
+  mmio_write32(high_reg, high);
+  mmio_write16(ecam_at(slot, PCI_COMMAND), (uint16_t)(command | PCI_CMD_MEMORY));
+  const struct bar bar = {(uint64_t)high << 32 | (low & ~0xfu), ~mask + 1};
+  return bar;
+}
+
+/* ---- Page tables ----------------------------------------------------------------------------- */
+
+#define PTE_PRESENT 0x1ull
+#define PTE_WRITABLE 0x2ull
+#define PTE_PWT 0x8ull
+#define PTE_PCD 0x10ull
+#define PTE_HUGE 0x80ull
+#define PTE_ADDRESS 0x000ffffffffff000ull
+#define TWO_MIB (1ull << 21)
+
+static uint64_t spare_tables[4][512] __attribute__((aligned(4096)));
+static unsigned spare_tables_used;
+
+static uint64_t* table_below(uint64_t* entry) {
+  if (!(*entry & PTE_PRESENT)) {
+    if (spare_tables_used == sizeof spare_tables / sizeof spare_tables[0]) {
+      fail(FERRY_IVSHMEMCHECK_EXIT_PLACEMENT, "out of page tables to map the BAR");
+    }
+    uint64_t* table = spare_tables[spare_tables_used++];
+    for (int i = 0; i < 512; ++i) table[i] = 0;
+    *entry = (uint64_t)table | PTE_PRESENT | PTE_WRITABLE;
+  }
+  if (*entry & PTE_HUGE)
+    fail(FERRY_IVSHMEMCHECK_EXIT_PLACEMENT, "the BAR overlaps a huge page of RAM");
+  return (uint64_t*)(*entry & PTE_ADDRESS);
+}
+
+/* Identity-maps the 2 MiB page at `page` (2 MiB aligned, below 2^48) uncached. */
+static void map_2mib(uint64_t page) {
+  uint64_t cr3;
+  __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+  uint64_t* pml4 = (uint64_t*)(cr3 & PTE_ADDRESS);
+  uint64_t* pdpt = table_below(&pml4[(page >> 39) & 511]);
+  uint64_t* pd = table_below(&pdpt[(page >> 30) & 511]);
+  pd[(page >> 21) & 511] = page | PTE_PRESENT | PTE_WRITABLE | PTE_PWT | PTE_PCD | PTE_HUGE;
+  __asm__ volatile("mov %0, %%cr3" ::"r"(cr3) : "memory");
+}
+
+/* ---- The pattern ----------------------------------------------------------------------------- */
+
+/* Writes (or, with check, compares) the pattern at [from, to) of the BAR; the mismatches. */
+static uint64_t pattern(const struct bar* bar, uint64_t nonce, uint64_t from, uint64_t to,
+                        int check) {
+  uint64_t mismatches = 0;
+  for (uint64_t offset = from; offset < to; offset += 8) {
+    const uint64_t want = ferry_ivshmemcheck_pattern(nonce, offset);
+    if (!check) {
+      mmio_write64(bar->address + offset, want);
+    } else if (mmio_read64(bar->address + offset) != want) {
+      if (++mismatches <= 4) {
+        say("mismatch at BAR offset ");
+        put_hex64(offset);
+        puts_serial("\n");
+      }
+    }
+  }
+  return mismatches;
+}
+
+int guest_main(uint32_t index, uint32_t count) {
+  (void)count;
+  if (index != 0) return 0;
+  const uint32_t slot = find_ivshmem();
+  if (slot == 32) fail(FERRY_IVSHMEMCHECK_EXIT_NO_DEVICE, "no ivshmem (1af4:1110) on bus 0");
+  const struct bar bar = size_bar64(slot, FERRY_IVSHMEMCHECK_BAR);
+  say("BAR2 at ");
+  put_hex64(bar.address);
+  puts_serial(" size ");
+  put_hex64(bar.size);
+  puts_serial("\n");
+  if (bar.size < TWO_MIB || (bar.size & (bar.size - 1)) != 0) {
+    fail(FERRY_IVSHMEMCHECK_EXIT_NO_DEVICE, "BAR 2's size is not a power of two of 2 MiB or more");
+  }
+  if (bar.address < FERRY_IVSHMEMCHECK_WINDOW_FLOOR) {
+    fail(FERRY_IVSHMEMCHECK_EXIT_PLACEMENT, "BAR 2 lies below 4 GiB, not in the 64-bit window");
+  }
+  if (bar.address & (bar.size - 1)) {
+    fail(FERRY_IVSHMEMCHECK_EXIT_PLACEMENT, "BAR 2 is not aligned to its size");
+  }
+  if (bar.address + bar.size > (1ull << 48)) {
+    fail(FERRY_IVSHMEMCHECK_EXIT_PLACEMENT, "BAR 2 ends beyond 48-bit addresses");
+  }
+  map_2mib(bar.address);
+  map_2mib(bar.address + bar.size - TWO_MIB);
+
+  const uint64_t nonce = mmio_read64(bar.address);
+  say("nonce ");
+  put_hex64(nonce);
+  puts_serial("\n");
+  const uint64_t last = bar.size - FERRY_IVSHMEMCHECK_PAGE;
+  pattern(&bar, nonce, 8, FERRY_IVSHMEMCHECK_PAGE, 0);
+  pattern(&bar, nonce, last, bar.size, 0);
+  const uint64_t mismatches =
+      pattern(&bar, nonce, 8, FERRY_IVSHMEMCHECK_PAGE, 1) + pattern(&bar, nonce, last, bar.size, 1);
+  if (mismatches != 0) fail(FERRY_IVSHMEMCHECK_EXIT_MISMATCH, "the words read back differ");
+  say("first and last page written and read back\n");
+  say("ok\n");
+  return FERRY_IVSHMEMCHECK_EXIT_OK;
+}
