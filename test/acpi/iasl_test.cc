@@ -81,6 +81,22 @@ TEST_F(Iasl, RecompilesTheDsdtToTheSameAml) {
             std::string(ours.begin() + acpi::kHeaderSize, ours.end()));
 }
 
+// ACPICA's interpreter loads the DSDT into a namespace and evaluates \\_S5 as Linux's poweroff
+// does.
+TEST_F(Iasl, AcpiexecLoadsTheDsdtAndEvaluatesS5) {
+  const std::string dat = dir.path() + "/dsdt.dat";
+  std::ofstream(dat, std::ios::binary)
+      .write(reinterpret_cast<const char*>(tables["DSDT"].data()),
+             static_cast<std::streamsize>(tables["DSDT"].size()));
+  const ProcessResult r = run_process(
+      {"/usr/bin/acpiexec", "-b", "evaluate \\_S5; evaluate \\_SB.PCI0._HID", dat}, dir.path());
+  const std::string out = r.out + r.err;
+  EXPECT_EQ(r.exit_status, 0) << out;
+  EXPECT_THAT(out, Not(HasSubstr("Error"))) << out;
+  EXPECT_THAT(out, HasSubstr("[Integer] = 0000000000000005")) << out;
+  EXPECT_THAT(out, HasSubstr("[Integer] = 00000000080AD041")) << out;  // PNP0A08
+}
+
 TEST_F(Iasl, DisassemblesTheFadtAsHardwareReduced) {
   const std::string dsl = disassemble(dir, "facp", tables["FACP"]);
   EXPECT_THAT(dsl, HasSubstr("Hardware Reduced (V5) : 1"));
