@@ -8,11 +8,15 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
 
 #include "fake_mshv_driver.h"
 #include "ferry/mshv/mshv_hypervisor.h"
 #include "ferry/vmm/machine.h"
+#include "ferry/vmm/memory_layout.h"
+#include "ferry/vmm/power_control.h"
 #include "mshv_backend_test.h"
 #include "support/temp_dir.h"
 
@@ -101,6 +105,80 @@ TEST(MshvMachine, AnErrorInTheRunLoopEndsTheMachineWithTheRegisters) {
   EXPECT_THAT(vmm::describe(outcome), ::testing::HasSubstr("unsupported instruction fld"));
   EXPECT_THAT(vmm::describe(outcome), ::testing::HasSubstr("d9 03"));
   EXPECT_THAT(vmm::describe(outcome), ::testing::HasSubstr("rip="));
+}
+
+// A Machine whose guest runs `out dx, al` with the given port and value, then hlt.
+vmm::Outcome run_port_write(bool acpi, uint16_t port, uint8_t value,
+                            std::optional<uint64_t>* rsdp = nullptr,
+                            std::string* tables_start = nullptr) {
+  FakeMshvDriver fake(fake_options_with_host_cpuid());
+  auto hypervisor = MshvHypervisor::open(fake);
+  EXPECT_TRUE(hypervisor);
+  if (!hypervisor) return {};
+  TempDir dir;
+  vmm::VmConfig config = fake_machine_config(dir.path() + "/serial.txt");
+  config.acpi = acpi;
+  auto machine = vmm::Machine::create(**hypervisor, config);
+  EXPECT_TRUE(machine) << machine.error().message();
+  if (!machine) return {};
+  const uint64_t entry = fake.vp_register(0, kHvRegRip).low;
+  const uint8_t code[] = {0xee, 0xf4};  // out dx, al; hlt
+  EXPECT_TRUE((*machine)->memory().write(entry, code));
+  fake.set_vp_register(0, kHvRegRdx, {port, 0});
+  fake.set_vp_register(0, kHvRegRax, {value, 0});
+  fake.execute_guest(0);
+  if (rsdp) *rsdp = (*machine)->acpi_rsdp();
+  if (tables_start) {
+    const uint8_t* at = (*machine)->memory().host_span(vmm::kAcpiTablesBase, 8);
+    if (at) *tables_start = std::string(reinterpret_cast<const char*>(at), 8);
+  }
+  (*machine)->start();
+  return (*machine)->wait();
+}
+
+TEST(MshvMachine, SleepEnableWithS5PowersTheMachineOffWithStatus0) {
+  const vmm::Outcome outcome = run_port_write(false, vmm::kSleepControlPort, 0x34);
+  EXPECT_EQ(outcome.reason, vmm::Outcome::Reason::kPowerOff) << vmm::describe(outcome);
+  EXPECT_EQ(vmm::exit_status(outcome), 0);
+}
+
+TEST(MshvMachine, AnotherSleepValueDoesNothing) {
+  const vmm::Outcome outcome = run_port_write(false, vmm::kSleepControlPort, 0x14);  // no SLP_EN
+  EXPECT_EQ(outcome.reason, vmm::Outcome::Reason::kHalted) << vmm::describe(outcome);
+}
+
+TEST(MshvMachine, TheResetRegisterEndsTheMachineAsAReset) {
+  const vmm::Outcome outcome = run_port_write(false, vmm::kResetPort, vmm::kResetValue);
+  EXPECT_EQ(outcome.reason, vmm::Outcome::Reason::kReset) << vmm::describe(outcome);
+  EXPECT_EQ(vmm::exit_status(outcome), 3);
+}
+
+TEST(MshvMachine, AcpiTablesAreWrittenOnlyWhenAskedFor) {
+  std::optional<uint64_t> rsdp;
+  std::string start;
+  run_port_write(true, vmm::kSleepControlPort, 0x34, &rsdp, &start);
+  EXPECT_EQ(rsdp, vmm::kAcpiTablesBase);
+  EXPECT_EQ(start, "RSD PTR ");
+  run_port_write(false, vmm::kSleepControlPort, 0x34, &rsdp, &start);
+  EXPECT_EQ(rsdp, std::nullopt);
+  EXPECT_EQ(start, std::string(8, '\0'));
+}
+
+TEST(MshvMachine, APayloadOverTheAcpiTablesIsRefused) {
+  FakeMshvDriver fake(fake_options_with_host_cpuid());
+  auto hypervisor = MshvHypervisor::open(fake);
+  ASSERT_TRUE(hypervisor);
+  TempDir dir;
+  vmm::VmConfig config = fake_machine_config(dir.path() + "/serial.txt");
+  config.acpi = true;
+  config.payload.builtin.clear();
+  config.payload.file = dir.write("flat.bin", std::string(16, '\xf4'));
+  config.payload.format = vmm::PayloadFormat::kFlat;
+  config.payload.mode = vmm::BootMode::kReal;
+  config.payload.load_address = 0xefff0;
+  auto machine = vmm::Machine::create(**hypervisor, config);
+  ASSERT_FALSE(machine);
+  EXPECT_THAT(machine.error().message(), ::testing::HasSubstr("overlaps the ACPI tables"));
 }
 
 }  // namespace

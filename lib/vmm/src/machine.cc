@@ -7,9 +7,11 @@
 
 #include "ferry/base/checked.h"
 #include "ferry/base/file.h"
+#include "ferry/vmm/acpi_tables.h"
 #include "ferry/vmm/boot_state.h"
 #include "ferry/vmm/builtin_payloads.h"
 #include "ferry/vmm/cpuid.h"
+#include "ferry/vmm/memory_layout.h"
 #include "ferry/vmm/payload_plan.h"
 #include "ferry/vmm/pci_platform.h"
 #include "ferry/vmm/platform_devices.h"
@@ -80,6 +82,7 @@ Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor
   FERRY_TRY(machine->load_payload(has_gib_pages(cpuid)));
   FERRY_TRY(machine->add_devices());
   FERRY_TRY(machine->assign_host_devices(host_devices, physical_address_bits(cpuid)));
+  if (config.acpi) FERRY_TRY(machine->write_acpi());
   FERRY_TRY(machine->create_vcpus(cpuid, machine->options_.thread_hooks));
   return machine;
 }
@@ -131,8 +134,27 @@ Expected<void> Machine::load_payload(bool gib_pages) {
   const std::string& what = prepared->what;
   FERRY_TRY(write_boot_tables(*memory_, p.mode, gib_pages));
   entry_ = loaded->entry;
+  payload_range_ = {loaded->begin, loaded->end};
   spdlog::debug("{}: {:#x}-{:#x}, entry {:#x}, {} mode", what, loaded->begin, loaded->end, entry_,
                 boot_mode_name(p.mode));
+  return {};
+}
+
+Expected<void> Machine::write_acpi() {
+  if (payload_range_.first < kAcpiTablesBase + kAcpiTablesSize &&
+      kAcpiTablesBase < payload_range_.second) {
+    return fail(Errc::kInvalidArgument,
+                "the payload ({:#x}-{:#x}) overlaps the ACPI tables ({:#x}-{:#x}); load it "
+                "elsewhere or turn the ACPI tables off",
+                payload_range_.first, payload_range_.second, kAcpiTablesBase,
+                kAcpiTablesBase + kAcpiTablesSize);
+  }
+  const AcpiPlatform platform{.vcpus = config_.vcpus,
+                              .windows = pci_->layout().windows,
+                              .ecam_base = pci_->layout().ecam_base,
+                              .ecam_size = pci_->layout().ecam_size};
+  FERRY_ASSIGN(uint64_t rsdp, write_acpi_tables(*memory_, platform));
+  acpi_rsdp_ = rsdp;
   return {};
 }
 
@@ -143,8 +165,11 @@ Expected<void> Machine::add_devices() {
     FERRY_ASSIGN(output, SerialOutput::to_file(config_.serial.path));
   }
   FERRY_ASSIGN(ioapic_,
-               add_platform_devices(mmio_bus_, pio_bus_, *routes_, std::move(output),
-                                    [this](uint8_t code) { end(Outcome::guest_exit(code)); }));
+               add_platform_devices(
+                   mmio_bus_, pio_bus_, *routes_, std::move(output),
+                   [this](uint8_t code) { end(Outcome::guest_exit(code)); },
+                   {.power_off = [this] { end(Outcome::because(Outcome::Reason::kPowerOff)); },
+                    .reset = [this] { end(Outcome::because(Outcome::Reason::kReset)); }}));
   return {};
 }
 

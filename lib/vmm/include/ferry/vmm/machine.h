@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ferry/accel/hypervisor.h"
@@ -85,12 +86,16 @@ class Machine final : private VcpuRunner::Observer {
 
   MachineStats stats() const;
   const GuestMemory& memory() const { return *memory_; }
+  /// Where the ACPI tables' RSDP is (for boot_params' acpi_rsdp_addr); none unless config.acpi.
+  std::optional<uint64_t> acpi_rsdp() const { return acpi_rsdp_; }
 
  private:
   Machine(const VmConfig& config, MachineOptions options, EventFd done)
       : config_(config), options_(std::move(options)), done_(std::move(done)) {}
   Expected<void> load_payload(bool gib_pages);
   Expected<void> add_devices();
+  // The ACPI tables (config.acpi), once the PCI windows are known; refuses a payload in their way.
+  Expected<void> write_acpi();
   // The spec's PCI devices, the host ones through VFIO (after the guest's RAM exists).
   Expected<void> assign_host_devices(const HostDevicePlan& plan, unsigned physical_address_bits);
   Expected<void> create_vcpus(const std::vector<accel::CpuidEntry>& cpuid,
@@ -115,6 +120,8 @@ class Machine final : private VcpuRunner::Observer {
   std::vector<std::unique_ptr<BusIo>> vcpu_io_;  // one per vCPU: uncontended counters
   std::vector<std::unique_ptr<VcpuRunner>> runners_;
   uint64_t entry_ = 0;
+  std::pair<uint64_t, uint64_t> payload_range_;  // [begin, end) of the bytes it wrote
+  std::optional<uint64_t> acpi_rsdp_;
   unsigned next_intx_pin_ = 16;
 
   EventFd done_;

@@ -46,6 +46,9 @@ struct VmConfig {
   PayloadConfig payload;
   SerialConfig serial;
   std::vector<DeviceConfig> devices;
+  // ACPI tables in guest RAM (docs/acpi.md). Off for ferry's test guests, which may load over
+  // them; a payload that boots an ACPI operating system turns it on. No YAML key of its own.
+  bool acpi = false;
 };
 
 }  // namespace ferry::vmm
