@@ -34,6 +34,8 @@ std::string describe(const Outcome& outcome) {
       return "every vCPU halted with nothing left to wake it";
     case Outcome::Reason::kStopped:
       return fmt::format("stopped by signal {}", outcome.code);
+    case Outcome::Reason::kQuit:
+      return "quit from the console (Ctrl-A x)";
     case Outcome::Reason::kError:
       return outcome.error ? outcome.error->message() : "failed";
   }
@@ -46,6 +48,7 @@ int exit_status(const Outcome& outcome) {
       return outcome.code;
     case Outcome::Reason::kPowerOff:
     case Outcome::Reason::kHalted:
+    case Outcome::Reason::kQuit:
       return 0;
     case Outcome::Reason::kReset:
       return 3;
@@ -55,6 +58,10 @@ int exit_status(const Outcome& outcome) {
       return 1;
   }
   return 1;
+}
+
+bool ended_abnormally(const Outcome& outcome) {
+  return outcome.reason == Outcome::Reason::kReset || outcome.reason == Outcome::Reason::kError;
 }
 
 Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor,
@@ -138,13 +145,18 @@ Expected<void> Machine::load_payload(bool gib_pages) {
 
 Expected<void> Machine::add_devices() {
   SerialOutput output = SerialOutput::discard();
-  if (config_.serial.mode == SerialMode::kStdout) output = SerialOutput::to_stdout();
+  if (config_.serial.mode == SerialMode::kStdout || config_.serial.mode == SerialMode::kStdio) {
+    output = SerialOutput::to_stdout();
+  }
   if (config_.serial.mode == SerialMode::kFile) {
     FERRY_ASSIGN(output, SerialOutput::to_file(config_.serial.path));
   }
-  FERRY_ASSIGN(ioapic_,
+  output.keep_tail(console_tail_);
+  FERRY_ASSIGN(PlatformDevices platform,
                add_platform_devices(mmio_bus_, pio_bus_, *routes_, std::move(output),
                                     [this](uint8_t code) { end(Outcome::guest_exit(code)); }));
+  ioapic_ = std::move(platform.ioapic);
+  com1_ = std::move(platform.com1);
   return {};
 }
 
@@ -221,6 +233,10 @@ void Machine::on_vcpu_stopped(unsigned index, const Expected<accel::Exit>& why) 
 }
 
 void Machine::on_ioapic_eoi(uint8_t vector) { ioapic_->end_of_interrupt(vector); }
+
+size_t Machine::console_input(std::span<const uint8_t> bytes) {
+  return com1_->receive_input(bytes);
+}
 
 Outcome Machine::wait() {
   {

@@ -10,15 +10,20 @@
 #include "ferry/irq/ioapic.h"
 #include "ferry/irq/msi_route_table.h"
 #include "ferry/vmm/exit_device.h"
+#include "ferry/vmm/serial_16550.h"
 #include "ferry/vmm/serial_output.h"
 
 namespace ferry::vmm {
 
+struct PlatformDevices {
+  std::shared_ptr<irq::Ioapic> ioapic;  // its pins carry INTx too
+  std::shared_ptr<Serial16550> com1;    // the host console's input goes here
+};
+
 /// Puts the platform devices on the buses; COM1 writes to `serial` and interrupts through the
-/// IOAPIC, the exit port calls `on_exit`. Returns the IOAPIC (its pins carry INTx too).
-Expected<std::shared_ptr<irq::Ioapic>> add_platform_devices(bus::Bus& mmio, bus::Bus& pio,
-                                                            irq::MsiRouteTable& routes,
-                                                            SerialOutput serial,
-                                                            ExitDevice::OnExit on_exit);
+/// IOAPIC, the exit port calls `on_exit`.
+Expected<PlatformDevices> add_platform_devices(bus::Bus& mmio, bus::Bus& pio,
+                                               irq::MsiRouteTable& routes, SerialOutput serial,
+                                               ExitDevice::OnExit on_exit);
 
 }  // namespace ferry::vmm
