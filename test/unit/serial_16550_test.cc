@@ -182,6 +182,18 @@ TEST_F(Serial16550Test, HostInputRaisesTheReceivedDataInterruptAheadOfThrEmpty) 
   EXPECT_EQ(in(kIir), 0xc1);
 }
 
+// The line rises when the bytes arrive, not at the guest's next register access: a guest waiting
+// in HLT for its keyboard must be woken.
+TEST_F(Serial16550Test, HostInputRaisesTheLineAsItArrives) {
+  out(kMcr, 0x08);  // OUT2
+  out(kIer, 0x01);  // received data only
+  EXPECT_CALL(irq_, set_level(true));
+  EXPECT_EQ(uart_.receive_input(bytes_of("k")), 1u);
+  ::testing::Mock::VerifyAndClearExpectations(&irq_);
+  EXPECT_CALL(irq_, set_level(false));
+  EXPECT_EQ(in(kThr), 'k');  // reading the last byte drops it
+}
+
 TEST_F(Serial16550Test, HostInputWithTheReceiveInterruptOffRaisesNothing) {
   out(kMcr, 0x08);
   EXPECT_EQ(uart_.receive_input(bytes_of("a")), 1u);  // StrictMock: no set_level
