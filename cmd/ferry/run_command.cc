@@ -198,6 +198,12 @@ int run_command(const std::vector<std::string>& args) {
   if (!confine) return kExitUsage;
   std::optional<vmm::VmConfig> config = load_spec(spec);
   if (!config) return kExitUsage;
+  // With stdin closed, descriptor 0 would soon be one of the VM's own (an eventfd, /dev/kvm).
+  const bool interactive =
+      config->serial.mode == vmm::SerialMode::kStdio && ::fcntl(STDIN_FILENO, F_GETFD) >= 0;
+  if (config->serial.mode == vmm::SerialMode::kStdio && !interactive) {
+    spdlog::warn("serial: stdio, but stdin is closed: the guest gets no input");
+  }
   if (*confine) {
     if (auto prepared = sandbox::prepare_process(); !prepared) {
       spdlog::error("{}", prepared.error().message());
@@ -233,7 +239,6 @@ int run_command(const std::vector<std::string>& args) {
   spdlog::debug("VM {}: {} vCPU(s), {} of memory, starting", config->name, config->vcpus,
                 format_size(config->memory_size));
   // Declared after the machine, so the terminal is restored before the VM is torn down.
-  const bool interactive = config->serial.mode == vmm::SerialMode::kStdio;
   RawTerminal terminal(interactive ? STDIN_FILENO : -1);
   std::optional<ConsolePump> console;
   if (interactive) console.emplace(STDIN_FILENO, terminal.active());
