@@ -9,9 +9,13 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <cstring>
 #include <iostream>
+#include <optional>
+#include <span>
 
 #include "commands.h"
+#include "console.h"
 #include "dma_progress.h"
 #include "ferry/base/unique_fd.h"
 #include "ferry/sandbox/thread_filter.h"
@@ -53,13 +57,14 @@ void print_stats(const vmm::Machine& machine, int status_fd) {
       s.exits, s.io.pio, s.io.mmio, s.io.unclaimed, hwm, guest, hwm > guest ? hwm - guest : 0);
 }
 
-// Blocks SIGINT and SIGTERM in this thread (and so in every vCPU thread made after) and returns
-// a signalfd that reads them.
+// Blocks SIGINT, SIGTERM and SIGHUP (a closed terminal) in this thread (and so in every vCPU
+// thread made after) and returns a signalfd that reads them.
 Expected<UniqueFd> take_termination_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   if (int err = pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0) {
     return fail_errno(err, "pthread_sigmask");
   }
@@ -68,11 +73,13 @@ Expected<UniqueFd> take_termination_signals() {
   return UniqueFd(fd);
 }
 
-// Waits until the VM ends by itself or a termination signal asks it to.
-void wait_for_end_or_signal(vmm::Machine& machine, int signal_fd) {
-  pollfd fds[2] = {{signal_fd, POLLIN, 0}, {machine.done_fd(), POLLIN, 0}};
+// Waits until the VM ends by itself, a termination signal asks it to, or the user quits at the
+// console; meanwhile moves the console's input (serial: stdio) to COM1.
+void wait_for_end_or_signal(vmm::Machine& machine, int signal_fd, ConsolePump* console) {
+  pollfd fds[3] = {{signal_fd, POLLIN, 0}, {machine.done_fd(), POLLIN, 0}, {-1, POLLIN, 0}};
   for (;;) {
-    if (::poll(fds, 2, -1) < 0) {
+    fds[2].fd = console ? console->poll_fd() : -1;  // poll skips a negative descriptor
+    if (::poll(fds, 3, console ? console->timeout_ms() : -1) < 0) {
       if (errno == EINTR) continue;
       spdlog::error("poll: {}", std::strerror(errno));
       machine.stop(SIGTERM);
@@ -87,6 +94,21 @@ void wait_for_end_or_signal(vmm::Machine& machine, int signal_fd) {
         return;
       }
     }
+    if (console == nullptr) continue;
+    if (fds[2].revents) {
+      switch (console->read_input()) {
+        case EscapeFilter::Action::kQuit:
+          machine.quit();
+          return;
+        case EscapeFilter::Action::kHelp:
+          (void)!::write(STDERR_FILENO, console_help(), std::strlen(console_help()));
+          break;
+        case EscapeFilter::Action::kNone:
+          break;
+      }
+      if (console->at_eof()) spdlog::debug("the console's input ended; the guest runs on");
+    }
+    console->deliver([&](std::span<const uint8_t> bytes) { return machine.console_input(bytes); });
   }
 }
 
@@ -133,6 +155,7 @@ void log_outcome(const vmm::Outcome& outcome) {
     case Reason::kPowerOff:
     case Reason::kHalted:
     case Reason::kStopped:
+    case Reason::kQuit:
       spdlog::info("{}", text);
       break;
     case Reason::kReset:
@@ -175,6 +198,12 @@ int run_command(const std::vector<std::string>& args) {
   if (!confine) return kExitUsage;
   std::optional<vmm::VmConfig> config = load_spec(spec);
   if (!config) return kExitUsage;
+  // With stdin closed, descriptor 0 would soon be one of the VM's own (an eventfd, /dev/kvm).
+  const bool interactive =
+      config->serial.mode == vmm::SerialMode::kStdio && ::fcntl(STDIN_FILENO, F_GETFD) >= 0;
+  if (config->serial.mode == vmm::SerialMode::kStdio && !interactive) {
+    spdlog::warn("serial: stdio, but stdin is closed: the guest gets no input");
+  }
   if (*confine) {
     if (auto prepared = sandbox::prepare_process(); !prepared) {
       spdlog::error("{}", prepared.error().message());
@@ -209,6 +238,13 @@ int run_command(const std::vector<std::string>& args) {
   }
   spdlog::debug("VM {}: {} vCPU(s), {} of memory, starting", config->name, config->vcpus,
                 format_size(config->memory_size));
+  // Declared after the machine, so the terminal is restored before the VM is torn down.
+  RawTerminal terminal(interactive ? STDIN_FILENO : -1);
+  std::optional<ConsolePump> console;
+  if (interactive) console.emplace(STDIN_FILENO, terminal.active());
+  if (terminal.active()) {
+    spdlog::info("console on this terminal: Ctrl-A x quits, Ctrl-A h for help");
+  }
   (*machine)->start();
   if (*confine) {
     // After start: the vCPU threads exist and confine themselves, and they inherit no filter.
@@ -219,9 +255,11 @@ int run_command(const std::vector<std::string>& args) {
       return kExitFailure;
     }
   }
-  wait_for_end_or_signal(**machine, signal_fd->get());
+  wait_for_end_or_signal(**machine, signal_fd->get(), console ? &*console : nullptr);
   const vmm::Outcome outcome = (*machine)->wait();
   log_outcome(outcome);
+  if (vmm::ended_abnormally(outcome))
+    std::cerr << vmm::format_console_tail((*machine)->console_tail());
   if (stats) print_stats(**machine, status_fd.get());
   return vmm::exit_status(outcome);
 }

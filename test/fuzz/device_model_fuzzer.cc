@@ -207,10 +207,11 @@ struct Platform {
 };
 
 Expected<void> Platform::build() {
-  FERRY_ASSIGN(ioapic,
+  FERRY_ASSIGN(vmm::PlatformDevices platform,
                vmm::add_platform_devices(
                    mmio, pio, routes, vmm::SerialOutput::discard(), [this](uint8_t) { ++exits; },
                    {.power_off = [this] { ++exits; }, .reset = [this] { ++exits; }}));
+  ioapic = std::move(platform.ioapic);
 
   const pci::RootComplexLayout layout{.windows = vmm::pci_windows(64 * kMiB, kPhysicalAddressBits),
                                       .ecam_base = vmm::kPciEcamBase,

@@ -98,7 +98,7 @@ TEST_F(CliSpec, WrongTypesAndImpossibleValuesNameTheKeyAndTheRange) {
   expect_refused("memory: {size: 64M, hugepages: yes}\npayload: {builtin: hello}\n",
                  "vm.yaml:1:32: memory.hugepages: 'yes' is not one of: none, thp, 2M, 1G");
   expect_refused("serial: loud\npayload: {builtin: hello}\n",
-                 "vm.yaml:1:9: serial: 'loud' is not one of: stdout, off");
+                 "vm.yaml:1:9: serial: 'loud' is not one of: stdout, stdio, off");
   expect_refused("name: \"a b\"\npayload: {builtin: hello}\n",
                  "vm.yaml:1:7: name: use at most 64 letters, digits");
   expect_refused("version: 2\npayload: {builtin: hello}\n",

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -117,6 +118,31 @@ TEST(ThreadFilter, IoctlsGoThroughOnlyForKvmMshvAndVfio) {
   EXPECT_EQ(r.exit_status, kForbiddenCallExitStatus) << r.err;
   EXPECT_THAT(r.err, HasSubstr("the vCPU 2 thread made system call ioctl (16) with request "
                                "0x541b, which its filter forbids"));
+}
+
+// The console's terminal mode is restored by the main thread after the VM ends: TCSETS on stdin
+// goes through (ENOTTY when stdin is no terminal, but not trapped); on another descriptor, from
+// another role, or another terminal request it traps.
+void set_terminal_mode(int fd) {
+  termios mode{};
+  (void)::ioctl(fd, TCSETS, &mode);
+}
+
+TEST(ThreadFilter, OnlyTheMainThreadRestoresATerminalAndOnlyOnStdin) {
+  test::ProcessResult main = run_confined(Role::kMain, "main", [] { set_terminal_mode(0); });
+  EXPECT_EQ(main.exit_status, 0) << main.err;
+  EXPECT_EQ(main.out, "survived\n");
+  test::ProcessResult other_fd = run_confined(Role::kMain, "main", [] { set_terminal_mode(1); });
+  EXPECT_EQ(other_fd.exit_status, kForbiddenCallExitStatus) << other_fd.err;
+  EXPECT_THAT(other_fd.err, HasSubstr("made system call ioctl (16) with request 0x5402"));
+  test::ProcessResult vcpu = run_confined(Role::kVcpu, "vCPU 0", [] { set_terminal_mode(0); });
+  EXPECT_EQ(vcpu.exit_status, kForbiddenCallExitStatus) << vcpu.err;
+  test::ProcessResult read_mode = run_confined(Role::kMain, "main", [] {
+    termios mode{};
+    (void)::ioctl(0, TCGETS, &mode);
+  });
+  EXPECT_EQ(read_mode.exit_status, kForbiddenCallExitStatus) << read_mode.err;
+  EXPECT_THAT(read_mode.err, HasSubstr("with request 0x5401"));
 }
 
 TEST(ThreadFilter, AFilterBindsOnlyTheThreadThatLoadedIt) {

@@ -29,6 +29,13 @@ TEST(ConfigLoader, DefaultsAreOneVcpu64MiBAndSerialOnStdout) {
   EXPECT_EQ(config->payload.mode, BootMode::kLong);
 }
 
+TEST(ConfigLoader, SerialStdioIsTheInteractiveConsole) {
+  auto config = parse("serial: stdio\npayload: {builtin: hello}\n");
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_EQ(config->serial.mode, SerialMode::kStdio);
+  EXPECT_EQ(parse("serial: off\npayload: {builtin: hello}\n")->serial.mode, SerialMode::kOff);
+}
+
 TEST(ConfigLoader, MemoryShorthandAndHugepages) {
   EXPECT_EQ(parse("memory: 1G\npayload: {builtin: hello}\n")->memory_size, kGiB);
   auto config = parse("memory: {size: 0x40000000, hugepages: 1G}\npayload: {builtin: hello}\n");

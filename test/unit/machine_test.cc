@@ -58,6 +58,22 @@ class MachineCreate : public ::testing::Test {
   bool vm_destroyed_ = false;
 };
 
+TEST(MachineOutcome, StatusesAndWhichEndsShowTheConsoleTail) {
+  using Reason = Outcome::Reason;
+  EXPECT_EQ(exit_status(Outcome::because(Reason::kReset)), 3);
+  EXPECT_EQ(exit_status(Outcome::because(Reason::kQuit)), 0);
+  EXPECT_EQ(exit_status(Outcome::because(Reason::kPowerOff)), 0);
+  EXPECT_EQ(exit_status(Outcome::failed(Error(Errc::kInternal, "x"))), 1);
+  EXPECT_THAT(describe(Outcome::because(Reason::kQuit)), HasSubstr("Ctrl-A x"));
+  EXPECT_TRUE(ended_abnormally(Outcome::because(Reason::kReset)));
+  EXPECT_TRUE(ended_abnormally(Outcome::failed(Error(Errc::kInternal, "x"))));
+  for (Reason normal : {Reason::kPowerOff, Reason::kHalted, Reason::kQuit}) {
+    EXPECT_FALSE(ended_abnormally(Outcome::because(normal)));
+  }
+  EXPECT_FALSE(ended_abnormally(Outcome::guest_exit(7)));
+  EXPECT_FALSE(ended_abnormally(Outcome::stopped(15)));
+}
+
 TEST_F(MachineCreate, AnAcceleratorThatRefusesTheVmIsReported) {
   EXPECT_CALL(hypervisor_, supported_cpuid())
       .WillOnce(Return(Expected<std::vector<accel::CpuidEntry>>{}));

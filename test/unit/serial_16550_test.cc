@@ -131,5 +131,75 @@ TEST_F(Serial16550Test, TurningFifosOnOrOffEmptiesThem) {
   EXPECT_EQ(in(kLsr)&kLsrDataReady, 0);
 }
 
+std::span<const uint8_t> bytes_of(const std::string& text) {
+  return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+}
+
+// The host console's input fills the 16-byte FIFO and no more: the caller keeps the rest, so
+// nothing is lost and nothing overruns.
+TEST_F(Serial16550Test, HostInputFillsTheFifoAndLeavesTheRestToTheCaller) {
+  out(kIir, 0x01);  // FIFOs on
+  EXPECT_EQ(in(kLsr)&kLsrDataReady, 0);
+  const std::string text = "abcdefghijklmnopqrstuvwxyz";
+  EXPECT_EQ(uart_.receive_input(bytes_of(text)), 16u);
+  EXPECT_EQ(uart_.receive_input(bytes_of("z")), 0u);  // full
+  EXPECT_EQ(in(kLsr) & (kLsrDataReady | kLsrOverrun), kLsrDataReady);
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(in(kThr), text[i]) << i;
+  EXPECT_EQ(in(kLsr)&kLsrDataReady, 0);
+  EXPECT_EQ(uart_.receive_input(bytes_of(text.substr(16))), 10u);
+  EXPECT_EQ(in(kThr), 'q');
+}
+
+TEST_F(Serial16550Test, HostInputWithoutFifoTakesOneByteAtATime) {
+  EXPECT_EQ(uart_.receive_input(bytes_of("xy")), 1u);
+  EXPECT_EQ(in(kThr), 'x');
+  EXPECT_EQ(uart_.receive_input(bytes_of("y")), 1u);
+  EXPECT_EQ(in(kThr), 'y');
+}
+
+// A guest in loopback hears only itself.
+TEST_F(Serial16550Test, HostInputWaitsWhileTheGuestLoopsBack) {
+  out(kMcr, 0x10);
+  EXPECT_EQ(uart_.receive_input(bytes_of("x")), 0u);
+  EXPECT_EQ(in(kLsr)&kLsrDataReady, 0);
+}
+
+// Received data raises the line (with OUT2) until the FIFO is drained, and IIR reports it
+// before a pending THR-empty interrupt.
+TEST_F(Serial16550Test, HostInputRaisesTheReceivedDataInterruptAheadOfThrEmpty) {
+  out(kIir, 0x01);
+  out(kMcr, 0x08);  // OUT2
+  InSequence order;
+  EXPECT_CALL(irq_, set_level(true));
+  out(kIer, 0x03);  // received data and THR empty: THR empty is pending at once
+  EXPECT_EQ(uart_.receive_input(bytes_of("ok")), 2u);
+  EXPECT_EQ(in(kIir), 0xc4);  // received data first (FIFOs on)
+  EXPECT_EQ(in(kThr), 'o');
+  EXPECT_EQ(in(kIir), 0xc4);  // one byte left
+  EXPECT_EQ(in(kThr), 'k');
+  EXPECT_CALL(irq_, set_level(false));
+  EXPECT_EQ(in(kIir), 0xc2);  // then THR empty, which this read acknowledges
+  EXPECT_EQ(in(kIir), 0xc1);
+}
+
+// The line rises when the bytes arrive, not at the guest's next register access: a guest waiting
+// in HLT for its keyboard must be woken.
+TEST_F(Serial16550Test, HostInputRaisesTheLineAsItArrives) {
+  out(kMcr, 0x08);  // OUT2
+  out(kIer, 0x01);  // received data only
+  EXPECT_CALL(irq_, set_level(true));
+  EXPECT_EQ(uart_.receive_input(bytes_of("k")), 1u);
+  ::testing::Mock::VerifyAndClearExpectations(&irq_);
+  EXPECT_CALL(irq_, set_level(false));
+  EXPECT_EQ(in(kThr), 'k');  // reading the last byte drops it
+}
+
+TEST_F(Serial16550Test, HostInputWithTheReceiveInterruptOffRaisesNothing) {
+  out(kMcr, 0x08);
+  EXPECT_EQ(uart_.receive_input(bytes_of("a")), 1u);  // StrictMock: no set_level
+  EXPECT_EQ(in(kIir)&0x0f, 0x01);
+  EXPECT_EQ(in(kLsr)&kLsrDataReady, kLsrDataReady);
+}
+
 }  // namespace
 }  // namespace ferry::vmm

@@ -9,7 +9,7 @@ namespace {
 
 // Every thread: memory, locks, time, logging, signals and its own end.
 constexpr AllowedCall kEveryThread[] = {
-    {SYS_read, "eventfds and the signalfd"},
+    {SYS_read, "eventfds, the signalfd, the console's stdin (main thread)"},
     {SYS_write, "log lines, the serial output, eventfd signals"},
     {SYS_writev, "stdio may gather a buffered line and the rest in one call"},
     {SYS_fstat, "stdio asks a stream's type before its first write"},
@@ -56,7 +56,7 @@ constexpr AllowedCall kEventLoop[] = {
 
 // The main thread once the VM runs: waits for its end or a signal, then tears it down.
 constexpr AllowedCall kMain[] = {
-    {SYS_poll, "waiting on the signalfd and the VM's done eventfd"},
+    {SYS_poll, "waiting on the signalfd, the VM's done eventfd and the console's stdin"},
     {SYS_ppoll, "poll as some glibc builds spell it"},
     {SYS_lseek, "rereading /proc/self/status (opened before the filter) for --stats"},
     {SYS_mincore, "counting the guest's resident pages for --stats"},

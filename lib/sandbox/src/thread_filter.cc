@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -75,6 +77,14 @@ Expected<void> confine_this_thread(Role role, std::string_view who) {
     const int r = seccomp_rule_add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                                    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, type << 8));
     if (r < 0) return fail_errno(-r, fmt::format("seccomp: allowing ioctl type {:#x}", type));
+  }
+  if (role == Role::kMain) {
+    // Restoring the console's terminal mode (ferry run's serial: stdio) when the VM ends: this
+    // one request, on stdin only.
+    const int r =
+        seccomp_rule_add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+                         SCMP_A0(SCMP_CMP_EQ, STDIN_FILENO), SCMP_A1(SCMP_CMP_EQ, TCSETS));
+    if (r < 0) return fail_errno(-r, "seccomp: allowing ioctl TCSETS on stdin");
   }
   name_this_thread(who);
   // A blocked SIGSYS would kill the thread's process without the report.

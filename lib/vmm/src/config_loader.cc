@@ -271,8 +271,10 @@ Expected<void> SpecParser::parse_serial(const YAML::Node& node, SerialConfig& se
     }
     return {};
   }
-  FERRY_ASSIGN(std::string mode, r_.choice(node, "serial", {"stdout", "off"}));
-  serial.mode = mode == "stdout" ? SerialMode::kStdout : SerialMode::kOff;
+  FERRY_ASSIGN(std::string mode, r_.choice(node, "serial", {"stdout", "stdio", "off"}));
+  serial.mode = mode == "stdout"  ? SerialMode::kStdout
+                : mode == "stdio" ? SerialMode::kStdio
+                                  : SerialMode::kOff;
   return {};
 }
 

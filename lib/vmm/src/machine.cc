@@ -36,6 +36,8 @@ std::string describe(const Outcome& outcome) {
       return "every vCPU halted with nothing left to wake it";
     case Outcome::Reason::kStopped:
       return fmt::format("stopped by signal {}", outcome.code);
+    case Outcome::Reason::kQuit:
+      return "quit from the console (Ctrl-A x)";
     case Outcome::Reason::kError:
       return outcome.error ? outcome.error->message() : "failed";
   }
@@ -48,6 +50,7 @@ int exit_status(const Outcome& outcome) {
       return outcome.code;
     case Outcome::Reason::kPowerOff:
     case Outcome::Reason::kHalted:
+    case Outcome::Reason::kQuit:
       return 0;
     case Outcome::Reason::kReset:
       return 3;
@@ -57,6 +60,10 @@ int exit_status(const Outcome& outcome) {
       return 1;
   }
   return 1;
+}
+
+bool ended_abnormally(const Outcome& outcome) {
+  return outcome.reason == Outcome::Reason::kReset || outcome.reason == Outcome::Reason::kError;
 }
 
 Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor,
@@ -160,16 +167,21 @@ Expected<void> Machine::write_acpi() {
 
 Expected<void> Machine::add_devices() {
   SerialOutput output = SerialOutput::discard();
-  if (config_.serial.mode == SerialMode::kStdout) output = SerialOutput::to_stdout();
+  if (config_.serial.mode == SerialMode::kStdout || config_.serial.mode == SerialMode::kStdio) {
+    output = SerialOutput::to_stdout();
+  }
   if (config_.serial.mode == SerialMode::kFile) {
     FERRY_ASSIGN(output, SerialOutput::to_file(config_.serial.path));
   }
-  FERRY_ASSIGN(ioapic_,
+  output.keep_tail(console_tail_);
+  FERRY_ASSIGN(PlatformDevices platform,
                add_platform_devices(
                    mmio_bus_, pio_bus_, *routes_, std::move(output),
                    [this](uint8_t code) { end(Outcome::guest_exit(code)); },
                    {.power_off = [this] { end(Outcome::because(Outcome::Reason::kPowerOff)); },
                     .reset = [this] { end(Outcome::because(Outcome::Reason::kReset)); }}));
+  ioapic_ = std::move(platform.ioapic);
+  com1_ = std::move(platform.com1);
   return {};
 }
 
@@ -246,6 +258,10 @@ void Machine::on_vcpu_stopped(unsigned index, const Expected<accel::Exit>& why) 
 }
 
 void Machine::on_ioapic_eoi(uint8_t vector) { ioapic_->end_of_interrupt(vector); }
+
+size_t Machine::console_input(std::span<const uint8_t> bytes) {
+  return com1_->receive_input(bytes);
+}
 
 Outcome Machine::wait() {
   {

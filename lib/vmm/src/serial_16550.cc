@@ -54,6 +54,17 @@ void Serial16550::write_register(uint64_t offset, unsigned size, uint64_t value)
   update_irq();
 }
 
+size_t Serial16550::receive_input(std::span<const uint8_t> bytes) {
+  std::lock_guard lock(mutex_);
+  // In loopback the receiver hears only the transmitter, as on the chip.
+  if (mcr_ & kMcrLoop) return 0;
+  const unsigned capacity = (fcr_ & kFcrEnable) ? kRxFifoSize : 1;
+  size_t taken = 0;
+  while (taken < bytes.size() && rx_count_ < capacity) receive(bytes[taken++]);
+  update_irq();
+  return taken;
+}
+
 uint8_t Serial16550::read_locked(uint64_t offset) {
   const bool dlab = lcr_ & kLcrDlab;
   switch (offset) {

@@ -49,6 +49,7 @@ Expected<SerialOutput> SerialOutput::to_file(const std::string& path) {
 }
 
 void SerialOutput::put(uint8_t byte) const {
+  if (tail_) tail_->put(byte);
   if (fd_ < 0) return;
   while (::write(fd_, &byte, 1) < 0 && errno == EINTR) {
   }

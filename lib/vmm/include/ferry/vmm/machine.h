@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,8 +21,10 @@
 #include "ferry/pci/root_complex.h"
 #include "ferry/vfio/assignment.h"
 #include "ferry/vmm/bus_io.h"
+#include "ferry/vmm/console_tail.h"
 #include "ferry/vmm/guest_memory.h"
 #include "ferry/vmm/host_devices.h"
+#include "ferry/vmm/serial_16550.h"
 #include "ferry/vmm/vcpu_runner.h"
 #include "ferry/vmm/vm_config.h"
 
@@ -29,7 +32,7 @@ namespace ferry::vmm {
 
 // Why a VM ended, and the status `ferry run` exits with (docs/cli.md).
 struct Outcome {
-  enum class Reason : uint8_t { kGuestExit, kPowerOff, kReset, kHalted, kStopped, kError };
+  enum class Reason : uint8_t { kGuestExit, kPowerOff, kReset, kHalted, kStopped, kQuit, kError };
   Reason reason = Reason::kError;
   int code = 0;  // kGuestExit: the byte the guest wrote; kStopped: the signal number
   std::optional<Error> error;
@@ -42,6 +45,9 @@ struct Outcome {
 
 std::string describe(const Outcome& outcome);
 int exit_status(const Outcome& outcome);
+/// Whether the guest ended other than it meant to: a reset (a triple fault, or a panicking Linux
+/// with panic=-1 rebooting) or an error. ferry run then shows the console's last lines.
+bool ended_abnormally(const Outcome& outcome);
 
 // Code each thread of the VM runs on itself once its setup is done, before its work begins
 // (ferry run loads the thread's seccomp filter there). An error ends the VM (vCPU) or its
@@ -79,10 +85,18 @@ class Machine final : private VcpuRunner::Observer {
   void resume();
   /// Ends the VM on behalf of a signal (or a caller); safe from any thread.
   void stop(int signal_number);
+  /// Ends the VM because the user quit from the console (Ctrl-A x); safe from any thread.
+  void quit() { end(Outcome::because(Outcome::Reason::kQuit)); }
   /// Readable (an eventfd) once the VM has ended; for poll() beside a signalfd.
   int done_fd() const { return done_.fd(); }
   /// Waits for the end, joins every vCPU thread, and says why it ended.
   Outcome wait();
+
+  /// Feeds the host console's bytes to COM1's receiver; returns how many it took (it takes more
+  /// once the guest has read some). Safe from any thread.
+  size_t console_input(std::span<const uint8_t> bytes);
+  /// The last lines the guest wrote to COM1, whatever `serial:` sends them to.
+  std::vector<std::string> console_tail() const { return console_tail_->lines(); }
 
   MachineStats stats() const;
   const GuestMemory& memory() const { return *memory_; }
@@ -112,6 +126,8 @@ class Machine final : private VcpuRunner::Observer {
   std::unique_ptr<irq::EventLoop> event_loop_;  // with assigned devices: their masked vectors
   std::unique_ptr<irq::MsiRouteTable> routes_;
   std::shared_ptr<irq::Ioapic> ioapic_;
+  std::shared_ptr<ConsoleTail> console_tail_ = std::make_shared<ConsoleTail>();
+  std::shared_ptr<Serial16550> com1_;
   bus::Bus mmio_bus_{"mmio"};
   bus::Bus pio_bus_{"port"};
   std::unique_ptr<pci::RootComplex> pci_;   // its devices live on until the buses let go

@@ -11,17 +11,21 @@
 #include "ferry/irq/msi_route_table.h"
 #include "ferry/vmm/exit_device.h"
 #include "ferry/vmm/power_control.h"
+#include "ferry/vmm/serial_16550.h"
 #include "ferry/vmm/serial_output.h"
 
 namespace ferry::vmm {
 
+struct PlatformDevices {
+  std::shared_ptr<irq::Ioapic> ioapic;  // its pins carry INTx too
+  std::shared_ptr<Serial16550> com1;    // the host console's input goes here
+};
+
 /// Puts the platform devices on the buses; COM1 writes to `serial` and interrupts through the
-/// IOAPIC, the exit port calls `on_exit`, the power registers `power`'s events. Returns the
-/// IOAPIC (its pins carry INTx too).
-Expected<std::shared_ptr<irq::Ioapic>> add_platform_devices(bus::Bus& mmio, bus::Bus& pio,
-                                                            irq::MsiRouteTable& routes,
-                                                            SerialOutput serial,
-                                                            ExitDevice::OnExit on_exit,
-                                                            PowerControl::Events power);
+/// IOAPIC, the exit port calls `on_exit`, the power registers `power`'s events.
+Expected<PlatformDevices> add_platform_devices(bus::Bus& mmio, bus::Bus& pio,
+                                               irq::MsiRouteTable& routes, SerialOutput serial,
+                                               ExitDevice::OnExit on_exit,
+                                               PowerControl::Events power);
 
 }  // namespace ferry::vmm

@@ -1,13 +1,16 @@
 // A 16550A UART (8 I/O ports) whose transmitter is always ready. Enough of the chip for polled
 // consoles and Linux's 8250 driver: divisor latch, FIFO control, THR-empty and line-status
 // interrupts gated by OUT2, loopback and the modem-status mirror used for chip detection.
-// Receive is loopback only for now (no host input), into a 16-byte FIFO (one byte with FIFOs
-// off) that overruns as the chip does, so a guest cannot grow ferry's memory through it.
+// Received bytes (the host console's input, or the guest's own in loopback) go into a 16-byte
+// FIFO (one byte with FIFOs off) that raises the received-data interrupt. Loopback overruns as
+// the chip does; host input waits for room instead, so a paste loses nothing and a guest cannot
+// grow ferry's memory through it.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <mutex>
+#include <span>
 
 #include "ferry/bus/bus_device.h"
 #include "ferry/irq/irq_line.h"
@@ -25,6 +28,10 @@ class Serial16550 final : public bus::RegisterDevice<Serial16550> {
 
   uint64_t read_register(uint64_t offset, unsigned size);
   void write_register(uint64_t offset, unsigned size, uint64_t value);
+
+  /// Puts the host console's bytes into the receive FIFO, as many as fit (none while the guest
+  /// loops back), raises the interrupt, and returns how many it took: the caller keeps the rest.
+  size_t receive_input(std::span<const uint8_t> bytes);
 
  private:
   uint8_t read_locked(uint64_t offset);

@@ -1,11 +1,14 @@
-// Where a UART's transmitted bytes go: stdout, a file, or nowhere.
+// Where a UART's transmitted bytes go: stdout, a file, or nowhere; and a ConsoleTail that keeps
+// the last lines wherever they go.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "ferry/base/error.h"
 #include "ferry/base/unique_fd.h"
+#include "ferry/vmm/console_tail.h"
 
 namespace ferry::vmm {
 
@@ -20,6 +23,9 @@ class SerialOutput {
   /// Creates or truncates `path`, a regular file.
   static Expected<SerialOutput> to_file(const std::string& path);
 
+  /// Also hands every byte to `tail`.
+  void keep_tail(std::shared_ptr<ConsoleTail> tail) { tail_ = std::move(tail); }
+
   /// Writes one byte now (unbuffered, so prompts without a newline show up).
   void put(uint8_t byte) const;
 
@@ -27,6 +33,7 @@ class SerialOutput {
   SerialOutput(int fd, UniqueFd owned) : fd_(fd), owned_(std::move(owned)) {}
   int fd_;
   UniqueFd owned_;
+  std::shared_ptr<ConsoleTail> tail_;
 };
 
 }  // namespace ferry::vmm

@@ -12,7 +12,8 @@
 
 namespace ferry::vmm {
 
-enum class SerialMode : uint8_t { kStdout, kOff, kFile };
+// kStdio: output to stdout and ferry's stdin to the guest (an interactive console, docs/linux.md).
+enum class SerialMode : uint8_t { kStdout, kOff, kFile, kStdio };
 
 struct SerialConfig {
   SerialMode mode = SerialMode::kStdout;
