@@ -12,6 +12,9 @@ namespace ferry::vmm {
 constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t kLegacyHoleStart = 0xa0000;  // VGA window: unclaimed MMIO, as on a PC
 constexpr uint64_t kLegacyHoleEnd = 0xc0000;
+// ACPI tables live in the BIOS area, where a kernel looks for the RSDP; reserved in the e820 map.
+constexpr uint64_t kAcpiTablesBase = 0xe0000;
+constexpr uint64_t kAcpiTablesSize = 0x20000;
 constexpr uint64_t kLowRamLimit = 3 * kGiB;  // 3-4 GiB holds the 32-bit device windows
 constexpr uint64_t kHighRamStart = 4 * kGiB;
 constexpr uint64_t kMinRamSize = 2 * kMiB;
