@@ -95,7 +95,9 @@ TEST_F(CliLinux, ValidateShowsWhereTheKernelInitrdAndCommandLineGo) {
   EXPECT_EQ(r.exit_status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("payload Linux kernel " + dir_.path() +
                                "/bzImage (bzImage at 0x1000000-0x1800000, 64-bit entry 0x1000200; "
-                               "initrd " + dir_.path() + "/initrd at 0x3ffe000; cmdline "
+                               "initrd " +
+                               dir_.path() +
+                               "/initrd at 0x3ffe000; cmdline "
                                "\"console=ttyS0\")"));
 }
 
@@ -116,9 +118,10 @@ TEST_F(CliLinux, AKernelIsAPayloadOfItsOwn) {
 }
 
 TEST_F(CliLinux, UnknownKeysListTheLinuxOnes) {
-  expect_refused("payload: {kernel: bzImage, initramfs: initrd}\n",
-                 "vm.yaml:1:28: unknown key 'initramfs' in payload; allowed: builtin, file, format, "
-                 "mode, load_address, entry, kernel, initrd, cmdline");
+  expect_refused(
+      "payload: {kernel: bzImage, initramfs: initrd}\n",
+      "vm.yaml:1:28: unknown key 'initramfs' in payload; allowed: builtin, file, format, "
+      "mode, load_address, entry, kernel, initrd, cmdline");
 }
 
 TEST_F(CliLinux, TheHeadersChecksNameTheKeyAtFault) {

@@ -31,8 +31,8 @@ TEST(LinuxOnKvm, TheLabKernelPrintsItsBannerAndCommandLine) {
                                 FERRY_LINUX_KERNEL));
   Process ferry({FERRY_BINARY, "run", spec}, dir.path());
   // Nested KVM under TCG is slow: the banner comes after seconds to minutes.
-  const bool echoed = ferry.wait_for_output("Kernel command line: console=ttyS0 panic=-1 ferry-test",
-                                            std::chrono::minutes(4));
+  const bool echoed = ferry.wait_for_output(
+      "Kernel command line: console=ttyS0 panic=-1 ferry-test", std::chrono::minutes(4));
   ::kill(ferry.pid(), SIGTERM);
   ProcessResult r = ferry.wait(std::chrono::seconds(30));
   EXPECT_TRUE(echoed) << r.out << r.err;

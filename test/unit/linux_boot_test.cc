@@ -14,9 +14,9 @@
 namespace ferry::vmm {
 namespace {
 
+using test::BzImageBuilder;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using test::BzImageBuilder;
 
 template <typename T>
 T field(const PayloadPiece& piece, size_t at) {
