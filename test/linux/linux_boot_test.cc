@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <iostream>
 
 #include "support/kvm_required.h"
 #include "support/process.h"
@@ -36,6 +37,11 @@ TEST(LinuxOnKvm, TheLabKernelPrintsItsBannerAndCommandLine) {
   ::kill(ferry.pid(), SIGTERM);
   ProcessResult r = ferry.wait(std::chrono::seconds(30));
   EXPECT_TRUE(echoed) << r.out << r.err;
+  // How far Linux got, for whoever reads the log: its last lines.
+  size_t tail = r.out.size();
+  for (int lines = 0; lines < 12 && tail > 0; ++lines) tail = r.out.rfind('\n', tail - 1);
+  std::cout << "Linux's last console lines:\n"
+            << r.out.substr(tail == std::string::npos ? 0 : tail);
   EXPECT_THAT(r.out, HasSubstr("Linux version 6."));
   EXPECT_THAT(r.out, HasSubstr("BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable"));
   EXPECT_THAT(r.out, HasSubstr("BIOS-e820: [mem 0x00000000000e0000-0x00000000000fffff] reserved"));
