@@ -23,7 +23,7 @@ constexpr uint16_t kCode32Selector = 0x10;
 constexpr uint16_t kDataSelector = 0x18;
 constexpr uint16_t kTssSelector = 0x20;
 // Linux's boot protocol wants __BOOT_CS = 0x10 and __BOOT_DS = 0x18: its GDT has 0x10 as 64-bit
-// code, 0x18 as data and the TSS at 0x20, as Linux's own boot GDT does.
+// code, 0x18 as data and the TSS at 0x20, as Linux's decompressor GDT has them (0x08 empty).
 constexpr uint16_t kLinuxCodeSelector = 0x10;
 constexpr uint16_t kLinuxDataSelector = 0x18;
 
