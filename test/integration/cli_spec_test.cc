@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "support/bzimage_builder.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -74,6 +75,64 @@ TEST_F(CliSpec, SeccompIsOnOrOff) {
   EXPECT_EQ(r.exit_status, 2) << r.err;
   EXPECT_THAT(r.err, HasSubstr("--seccomp maybe: expected on or off"));
   EXPECT_EQ(r.out, "");
+}
+
+// A Linux payload: a synthetic bzImage (cmdline_size 20) written beside the spec.
+class CliLinux : public CliSpec {
+ protected:
+  CliLinux() {
+    BzImageBuilder b;
+    b.cmdline_size = 20;
+    const std::vector<uint8_t> image = b.bytes();
+    dir_.write("bzImage", std::string(image.begin(), image.end()));
+    dir_.write("initrd", std::string(0x1800, 'i'));
+  }
+};
+
+TEST_F(CliLinux, ValidateShowsWhereTheKernelInitrdAndCommandLineGo) {
+  ProcessResult r = with_spec(
+      "validate", "payload: {kernel: bzImage, initrd: initrd, cmdline: \"console=ttyS0\"}\n");
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("payload Linux kernel " + dir_.path() +
+                               "/bzImage (bzImage at 0x1000000-0x1800000, 64-bit entry 0x1000200; "
+                               "initrd " +
+                               dir_.path() +
+                               "/initrd at 0x3ffe000; cmdline "
+                               "\"console=ttyS0\")"));
+}
+
+TEST_F(CliLinux, AMissingKernelOrInitrdIsNamedAtItsKey) {
+  expect_refused("payload: {kernel: nothere}\n",
+                 "vm.yaml:1:19: payload.kernel: opening " + dir_.path() + "/nothere");
+  expect_refused("payload: {kernel: bzImage, initrd: gone}\n",
+                 "vm.yaml:1:36: payload.initrd: opening " + dir_.path() + "/gone");
+}
+
+TEST_F(CliLinux, AKernelIsAPayloadOfItsOwn) {
+  expect_refused("payload: {kernel: bzImage, builtin: hello}\n",
+                 "vm.yaml:1:37: payload.builtin: a Linux kernel is a payload of its own");
+  expect_refused("payload: {kernel: bzImage, mode: long}\n",
+                 "vm.yaml:1:34: payload.mode: a Linux kernel is a payload of its own");
+  expect_refused("payload: {builtin: hello, cmdline: quiet}\n",
+                 "vm.yaml:1:36: payload.cmdline: is for a Linux kernel; add kernel: <bzImage>");
+}
+
+TEST_F(CliLinux, UnknownKeysListTheLinuxOnes) {
+  expect_refused(
+      "payload: {kernel: bzImage, initramfs: initrd}\n",
+      "vm.yaml:1:28: unknown key 'initramfs' in payload; allowed: builtin, file, format, "
+      "mode, load_address, entry, kernel, initrd, cmdline");
+}
+
+TEST_F(CliLinux, TheHeadersChecksNameTheKeyAtFault) {
+  expect_refused("payload: {kernel: initrd}\n",
+                 "vm.yaml:1:19: payload.kernel: not a Linux bzImage");
+  expect_refused("payload: {kernel: bzImage, cmdline: \"console=ttyS0 loglevel=8\"}\n",
+                 "vm.yaml:1:37: payload.cmdline: is 24 bytes; this kernel takes at most 20");
+  expect_refused("memory: {size: 16M}\npayload: {kernel: bzImage}\n",
+                 "vm.yaml:2:19: payload.kernel: the kernel decompresses in place over init_size 8 "
+                 "MiB from 0x1000000, up to 0x1800000, past the guest's low RAM (16 MiB of "
+                 "memory); raise memory.size to at least 24 MiB");
 }
 
 TEST_F(CliSpec, UnknownKeysAreRefusedWithASuggestion) {

@@ -18,6 +18,7 @@
 #include "ferry/vmm/memory_layout.h"
 #include "ferry/vmm/power_control.h"
 #include "mshv_backend_test.h"
+#include "support/bzimage_builder.h"
 #include "support/temp_dir.h"
 
 namespace ferry::test {
@@ -45,6 +46,36 @@ TEST(MshvMachine, RunsAGuestToItsExitStatus) {
   EXPECT_EQ(dir.read("serial.txt"), "hi\n");
   EXPECT_EQ(fake.property(kHvPropertyTimeFreeze), 0u) << "the clock runs once the guest does";
   EXPECT_GE((*machine)->stats().io.pio, 4u);
+}
+
+// A Linux payload on MSHV: the boot vCPU gets the 64-bit entry state; parking the others until
+// INIT/SIPI is not implemented there, so more than one vCPU is refused (docs/boot.md).
+TEST(MshvMachine, ALinuxKernelStartsOnOneVcpuAndMoreAreRefused) {
+  TempDir dir;
+  const std::vector<uint8_t> image = BzImageBuilder().bytes();
+  vmm::VmConfig config = fake_machine_config(dir.path() + "/serial.txt");
+  config.memory_size = 32 * 1024 * 1024;
+  config.payload = vmm::PayloadConfig{};
+  config.payload.format = vmm::PayloadFormat::kLinux;
+  config.payload.file = dir.write("bzImage", std::string(image.begin(), image.end()));
+  {
+    FakeMshvDriver fake(fake_options_with_host_cpuid());
+    auto hypervisor = MshvHypervisor::open(fake);
+    ASSERT_TRUE(hypervisor);
+    auto machine = vmm::Machine::create(**hypervisor, config);
+    ASSERT_TRUE(machine) << machine.error().message();
+    EXPECT_EQ(fake.vp_register(0, kHvRegRip).low, 0x1000200u);
+    EXPECT_EQ(fake.vp_register(0, kHvRegRsi).low, 0x8000u);
+  }
+  config.vcpus = 2;
+  FakeMshvDriver fake(fake_options_with_host_cpuid());
+  auto hypervisor = MshvHypervisor::open(fake);
+  ASSERT_TRUE(hypervisor);
+  auto machine = vmm::Machine::create(**hypervisor, config);
+  ASSERT_FALSE(machine);
+  EXPECT_THAT(machine.error().message(),
+              ::testing::HasSubstr("vCPU 1: parking an application processor until INIT/SIPI is "
+                                   "not implemented on MSHV"));
 }
 
 // A Machine with the "mmio" payload and the fake ready to execute `code` at the entry point with

@@ -39,6 +39,15 @@ TEST(BootTables, LongModeIdentityMapsTheFirst4GiBWith2MiBPages) {
   EXPECT_EQ(read_u64(memory, lapic_pde), 0xfee00000u | 0x83);
 }
 
+TEST(BootTables, LinuxGdtHas64BitCodeAt0x10AndDataAt0x18) {
+  auto memory = *GuestMemory::allocate(64 * kMiB);
+  ASSERT_TRUE(write_boot_tables(memory, BootMode::kLong, false, GdtLayout::kLinux));
+  EXPECT_EQ(read_u64(memory, kBootGdtAddress + 8), 0u);
+  EXPECT_EQ(read_u64(memory, kBootGdtAddress + kLinuxCodeSelector), 0x00af9b000000ffffu);
+  EXPECT_EQ(read_u64(memory, kBootGdtAddress + kLinuxDataSelector), 0x00cf93000000ffffu);
+  EXPECT_EQ(read_u64(memory, kBootPml4Address), kBootPdptAddress | 3);  // the same page tables
+}
+
 TEST(BootTables, RamAbove4GiBUses1GiBPagesWhenTheCpuHasThem) {
   auto memory = *GuestMemory::allocate(5 * kGiB);  // 2 GiB above 4 GiB: ends at 6 GiB
   ASSERT_TRUE(write_boot_tables(memory, BootMode::kLong, true));
@@ -86,6 +95,36 @@ TEST_F(EntryState, LongModeHasPagingFlatSegmentsAndTheBootProtocolRegisters) {
   EXPECT_EQ(sregs.efer, 0x500u);            // LME, LMA
   EXPECT_EQ(sregs.apic_base, 0xfee00900u);  // untouched
   EXPECT_EQ(sregs.tr.type, 0xb);
+}
+
+TEST_F(EntryState, LinuxStartsInLongModeOnItsBootSelectorsWithBootParamsInRsi) {
+  accel::SpecialRegs reset;
+  reset.cr0 = 0x60000010;
+  accel::SpecialRegs sregs;
+  accel::Regs regs;
+  accel::SpecialRegs first;
+  EXPECT_CALL(vcpu_, get_special_regs()).WillRepeatedly(::testing::ReturnPointee(&first));
+  first = reset;
+  EXPECT_CALL(vcpu_, set_special_regs(_))
+      .WillRepeatedly(DoAll(SaveArg<0>(&sregs), SaveArg<0>(&first), Return(Expected<void>{})));
+  EXPECT_CALL(vcpu_, set_regs(_))
+      .WillRepeatedly(DoAll(SaveArg<0>(&regs), Return(Expected<void>{})));
+  ASSERT_TRUE(set_linux_entry_state(vcpu_, 0x1000200, 0x8000, 0xb000));
+  EXPECT_EQ(regs.rip, 0x1000200u);
+  EXPECT_EQ(regs.rsi, 0x8000u);
+  EXPECT_EQ(regs.rsp, 0xb000u);
+  EXPECT_EQ(regs.rdi, 0u);
+  EXPECT_EQ(regs.rflags, 2u);  // interrupts off
+  EXPECT_EQ(sregs.cs.selector, 0x10);
+  EXPECT_TRUE(sregs.cs.l);
+  for (const accel::Segment* s : {&sregs.ds, &sregs.es, &sregs.ss}) {
+    EXPECT_EQ(s->selector, 0x18);
+    EXPECT_EQ(s->base, 0u);
+    EXPECT_EQ(s->limit, 0xffffffffu);
+  }
+  EXPECT_EQ(sregs.cr3, kBootPml4Address);
+  EXPECT_EQ(sregs.efer, 0x500u);  // LME, LMA
+  EXPECT_EQ(sregs.cr0 & accel::kCr0Pg, accel::kCr0Pg);
 }
 
 TEST_F(EntryState, ProtectedModeHasNoPaging) {

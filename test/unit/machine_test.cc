@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include "ferry/vmm/builtin_payloads.h"
+#include "ferry/vmm/linux_boot.h"
+#include "support/bzimage_builder.h"
 #include "support/mock_accel.h"
+#include "support/temp_dir.h"
 
 namespace ferry::vmm {
 namespace {
@@ -15,6 +18,7 @@ using test::MockHypervisor;
 using test::MockVcpu;
 using test::StrictMockVm;
 using ::testing::_;
+using ::testing::DoAll;
 using ::testing::HasSubstr;
 using ::testing::NiceMock;
 using ::testing::Return;
@@ -43,11 +47,11 @@ VmConfig hello_config(unsigned vcpus = 1) {
 class MachineCreate : public ::testing::Test {
  protected:
   // Hands out a TrackedVm whose memory mapping is expected.
-  void expect_vm() {
+  void expect_vm(uint64_t memory_size = 4 * kMiB) {
     auto vm = std::make_unique<TrackedVm>(&vm_destroyed_);
     vm_ = vm.get();
     EXPECT_CALL(*vm_, map_memory(0, 0xa0000, _, true)).WillOnce(Return(Expected<void>{}));
-    EXPECT_CALL(*vm_, map_memory(0xc0000, 4 * kMiB - 0xc0000, _, true))
+    EXPECT_CALL(*vm_, map_memory(0xc0000, memory_size - 0xc0000, _, true))
         .WillOnce(Return(Expected<void>{}));
     EXPECT_CALL(hypervisor_, create_vm(_))
         .WillOnce(Return(::testing::ByMove(Expected<std::unique_ptr<accel::Vm>>(std::move(vm)))));
@@ -121,6 +125,49 @@ TEST_F(MachineCreate, EachVcpuGetsItsCpuidEntryStateAndStartsRunnable) {
   ASSERT_TRUE(machine) << machine.error().message();
   machine->reset();
   EXPECT_TRUE(vm_destroyed_);
+}
+
+TEST_F(MachineCreate, ALinuxKernelStartsOnVcpu0AndTheOthersWaitForSipi) {
+  test::TempDir dir;
+  const std::vector<uint8_t> image = test::BzImageBuilder().bytes();
+  VmConfig config = hello_config(3);
+  config.memory_size = 32 * kMiB;
+  config.payload = PayloadConfig{};
+  config.payload.format = PayloadFormat::kLinux;
+  config.payload.file = dir.write("bzImage", std::string(image.begin(), image.end()));
+  config.payload.cmdline = "console=ttyS0";
+  expect_vm(config.memory_size);
+  EXPECT_CALL(hypervisor_, supported_cpuid())
+      .WillOnce(Return(Expected<std::vector<accel::CpuidEntry>>{}));
+  accel::Regs boot_regs;
+  for (unsigned i = 0; i < 3; ++i) {
+    auto vcpu = std::make_unique<NiceMock<MockVcpu>>();
+    ON_CALL(*vcpu, get_special_regs()).WillByDefault(Return(accel::SpecialRegs{}));
+    ON_CALL(*vcpu, set_special_regs(_)).WillByDefault(Return(Expected<void>{}));
+    ON_CALL(*vcpu, set_cpuid(_)).WillByDefault(Return(Expected<void>{}));
+    if (i == 0) {
+      EXPECT_CALL(*vcpu, set_regs(_))
+          .WillRepeatedly(DoAll(::testing::SaveArg<0>(&boot_regs), Return(Expected<void>{})));
+      EXPECT_CALL(*vcpu, set_mp_state(accel::MpState::kRunnable))
+          .WillOnce(Return(Expected<void>{}));
+    } else {
+      // An application processor gets no entry registers: Linux sends it INIT and SIPI.
+      EXPECT_CALL(*vcpu, set_regs(_)).Times(0);
+      EXPECT_CALL(*vcpu, set_mp_state(accel::MpState::kWaitForSipi))
+          .WillOnce(Return(Expected<void>{}));
+    }
+    EXPECT_CALL(*vm_, create_vcpu(i))
+        .WillOnce(Return(::testing::ByMove(Expected<std::unique_ptr<accel::Vcpu>>(
+            std::unique_ptr<accel::Vcpu>(std::move(vcpu))))));
+  }
+  auto machine = Machine::create(hypervisor_, config);
+  ASSERT_TRUE(machine) << machine.error().message();
+  EXPECT_EQ(boot_regs.rip, 0x1000200u);
+  EXPECT_EQ(boot_regs.rsi, kLinuxBootParamsAddress);
+  const uint8_t* cmdline = (*machine)->memory().host_span(kLinuxCmdlineAddress, 14);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(cmdline)), "console=ttyS0");
+  EXPECT_EQ(*(*machine)->memory().host_span(0x1000000, 1), image[4 * 512]);  // the kernel
+  machine->reset();
 }
 
 TEST_F(MachineCreate, AMissingPayloadFileIsReportedBeforeAnyVcpuExists) {

@@ -45,9 +45,13 @@ Expected<void> write_u64s(const GuestMemory& memory, uint64_t gpa,
 
 }  // namespace
 
-Expected<void> write_boot_tables(const GuestMemory& memory, BootMode mode, bool gib_pages) {
+Expected<void> write_boot_tables(const GuestMemory& memory, BootMode mode, bool gib_pages,
+                                 GdtLayout layout) {
   if (mode == BootMode::kReal) return {};
-  const std::array<uint64_t, 6> gdt = {0, kGdtCode64, kGdtCode32, kGdtData, kGdtTss, 0};
+  const std::array<uint64_t, 6> gdt =
+      layout == GdtLayout::kLinux
+          ? std::array<uint64_t, 6>{0, 0, kGdtCode64, kGdtData, kGdtTss, 0}
+          : std::array<uint64_t, 6>{0, kGdtCode64, kGdtCode32, kGdtData, kGdtTss, 0};
   FERRY_TRY(write_u64s(memory, kBootGdtAddress, gdt));
   if (mode != BootMode::kLong) return {};
 
@@ -71,6 +75,23 @@ Expected<void> write_boot_tables(const GuestMemory& memory, BootMode mode, bool 
     }
     FERRY_TRY(write_u64s(memory, kBootPdAddress + gib * kPageSize, table));
   }
+  return {};
+}
+
+Expected<void> set_linux_entry_state(accel::Vcpu& vcpu, uint64_t entry, uint64_t boot_params,
+                                     uint64_t stack_top) {
+  FERRY_TRY(set_entry_state(vcpu, BootMode::kLong, entry, 0, 1));
+  FERRY_ASSIGN(accel::SpecialRegs sregs, vcpu.get_special_regs());
+  sregs.cs = flat_segment(kLinuxCodeSelector, 0xb, true);
+  sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss =
+      flat_segment(kLinuxDataSelector, 0x3, false);
+  FERRY_TRY(vcpu.set_special_regs(sregs));
+  accel::Regs regs;
+  regs.rsi = boot_params;
+  regs.rsp = stack_top;
+  regs.rip = entry;
+  regs.rflags = 0x2;
+  FERRY_TRY(vcpu.set_regs(regs));
   return {};
 }
 

@@ -66,6 +66,7 @@ class SpecParser {
   Expected<void> parse_memory(const YAML::Node& node, VmConfig& config);
   Expected<void> parse_payload(const YAML::Node& node, PayloadConfig& payload);
   Expected<void> parse_file_payload(const YAML::Node& node, PayloadConfig& payload);
+  Expected<void> parse_linux_payload(const YAML::Node& node, PayloadConfig& payload);
   Expected<void> check_payload_loads(const YAML::Node& node, const VmConfig& config);
   Expected<void> parse_serial(const YAML::Node& node, SerialConfig& serial);
   Expected<void> parse_devices(const YAML::Node& node, std::vector<DeviceConfig>& devices);
@@ -105,7 +106,7 @@ Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& 
   if (!root["payload"]) {
     return fail(r_.error(root, "payload",
                          "is missing; say what to run, e.g. payload: {builtin: "
-                         "hello} or payload: {file: guest.elf}"));
+                         "hello}, payload: {file: guest.elf} or payload: {kernel: bzImage}"));
   }
   FERRY_TRY(parse_payload(root["payload"], config.payload));
   FERRY_TRY(check_payload_loads(root["payload"], config));
@@ -154,13 +155,22 @@ Expected<void> SpecParser::parse_memory(const YAML::Node& node, VmConfig& config
 
 Expected<void> SpecParser::parse_payload(const YAML::Node& node, PayloadConfig& payload) {
   FERRY_TRY(r_.check_map(node, "payload",
-                         {"builtin", "file", "format", "mode", "load_address", "entry"}));
+                         {"builtin", "file", "format", "mode", "load_address", "entry", "kernel",
+                          "initrd", "cmdline"}));
   if (node["builtin"] && node["file"]) {
     return fail(r_.error(node, "payload", "has both builtin and file; keep one"));
   }
+  if (node["kernel"]) return parse_linux_payload(node, payload);
+  for (const char* key : {"initrd", "cmdline"}) {
+    if (node[key]) {
+      return fail(r_.error(node[key], fmt::format("payload.{}", key),
+                           "is for a Linux kernel; add kernel: <bzImage> or remove this key"));
+    }
+  }
   if (node["file"]) return parse_file_payload(node, payload);
   if (!node["builtin"]) {
-    return fail(r_.error(node, "payload", "needs builtin: <name> or file: <path>"));
+    return fail(
+        r_.error(node, "payload", "needs builtin: <name>, file: <path> or kernel: <bzImage>"));
   }
   FERRY_ASSIGN(payload.builtin, r_.string(node["builtin"], "payload.builtin"));
   const BuiltinPayload* builtin = find_builtin_payload(payload.builtin);
@@ -177,6 +187,36 @@ Expected<void> SpecParser::parse_payload(const YAML::Node& node, PayloadConfig& 
     }
   }
   payload = builtin->config();
+  return {};
+}
+
+Expected<void> SpecParser::parse_linux_payload(const YAML::Node& node, PayloadConfig& payload) {
+  for (const char* key : {"builtin", "file", "format", "mode", "load_address", "entry"}) {
+    if (node[key]) {
+      return fail(r_.error(node[key], fmt::format("payload.{}", key),
+                           "a Linux kernel is a payload of its own and starts at its 64-bit "
+                           "entry; keep kernel (with initrd and cmdline) or this key, not both"));
+    }
+  }
+  payload = PayloadConfig{};
+  payload.format = PayloadFormat::kLinux;
+  payload.mode = BootMode::kLong;
+  FERRY_ASSIGN(std::string kernel, r_.string(node["kernel"], "payload.kernel"));
+  payload.file = absolute_from(base_dir_, kernel);
+  // Read the start now so that `ferry validate` names a missing or unreadable file at its key.
+  if (auto head = read_file_prefix(payload.file, 64); !head) {
+    return fail(r_.error(node["kernel"], "payload.kernel", head.error().message()));
+  }
+  if (node["initrd"]) {
+    FERRY_ASSIGN(std::string initrd, r_.string(node["initrd"], "payload.initrd"));
+    payload.initrd = absolute_from(base_dir_, initrd);
+    if (auto head = read_file_prefix(payload.initrd, 64); !head) {
+      return fail(r_.error(node["initrd"], "payload.initrd", head.error().message()));
+    }
+  }
+  if (node["cmdline"]) {
+    FERRY_ASSIGN(payload.cmdline, r_.string(node["cmdline"], "payload.cmdline"));
+  }
   return {};
 }
 
@@ -243,9 +283,13 @@ Expected<void> SpecParser::parse_file_payload(const YAML::Node& node, PayloadCon
 
 // The loader's checks, made here so that `ferry validate` refuses what `ferry run` would.
 Expected<void> SpecParser::check_payload_loads(const YAML::Node& node, const VmConfig& config) {
-  auto prepared = prepare_payload(config.payload, config.memory_size);
+  std::string linux_key;
+  auto prepared = prepare_payload(config.payload, config.memory_size, &linux_key);
   if (prepared) return {};
   const PayloadConfig& p = config.payload;
+  if (p.format == PayloadFormat::kLinux) {
+    return fail(r_.error(node[linux_key], "payload." + linux_key, prepared.error().message()));
+  }
   std::string key = p.builtin.empty() ? "file" : "builtin";
   // A flat image's placement is the fault of the key that placed it, not of the file.
   std::error_code ec;

@@ -11,6 +11,7 @@
 #include "ferry/vmm/boot_state.h"
 #include "ferry/vmm/builtin_payloads.h"
 #include "ferry/vmm/cpuid.h"
+#include "ferry/vmm/linux_boot.h"
 #include "ferry/vmm/memory_layout.h"
 #include "ferry/vmm/payload_plan.h"
 #include "ferry/vmm/pci_platform.h"
@@ -89,7 +90,10 @@ Expected<std::unique_ptr<Machine>> Machine::create(accel::Hypervisor& hypervisor
   FERRY_TRY(machine->load_payload(has_gib_pages(cpuid)));
   FERRY_TRY(machine->add_devices());
   FERRY_TRY(machine->assign_host_devices(host_devices, physical_address_bits(cpuid)));
-  if (config.acpi) FERRY_TRY(machine->write_acpi());
+  // Linux finds its hardware (vCPUs, IOAPIC, PCI host bridge, COM1, power-off) only there.
+  if (config.acpi || config.payload.format == PayloadFormat::kLinux) {
+    FERRY_TRY(machine->write_acpi());
+  }
   FERRY_TRY(machine->create_vcpus(cpuid, machine->options_.thread_hooks));
   return machine;
 }
@@ -139,7 +143,9 @@ Expected<void> Machine::load_payload(bool gib_pages) {
   Expected<LoadedPayload> loaded = write_payload(*memory_, prepared->plan);
   if (!loaded) return fail(loaded.error().context(prepared->what));
   const std::string& what = prepared->what;
-  FERRY_TRY(write_boot_tables(*memory_, p.mode, gib_pages));
+  const bool linux = p.format == PayloadFormat::kLinux;
+  FERRY_TRY(write_boot_tables(*memory_, p.mode, gib_pages,
+                              linux ? GdtLayout::kLinux : GdtLayout::kFerry));
   entry_ = loaded->entry;
   payload_range_ = {loaded->begin, loaded->end};
   spdlog::debug("{}: {:#x}-{:#x}, entry {:#x}, {} mode", what, loaded->begin, loaded->end, entry_,
@@ -190,9 +196,17 @@ Expected<void> Machine::create_vcpus(const std::vector<accel::CpuidEntry>& cpuid
   for (unsigned i = 0; i < config_.vcpus; ++i) {
     FERRY_ASSIGN(auto vcpu, vm_->create_vcpu(i));
     FERRY_TRY(vcpu->set_cpuid(vcpu_cpuid(cpuid, i)));
-    FERRY_TRY(set_entry_state(*vcpu, config_.payload.mode, entry_, i, config_.vcpus));
-    // Every vCPU starts at the entry point; none waits for INIT/SIPI.
-    FERRY_TRY(vcpu->set_mp_state(accel::MpState::kRunnable));
+    if (config_.payload.format != PayloadFormat::kLinux) {
+      // Every vCPU of ferry's own payloads starts at the entry point; none waits for INIT/SIPI.
+      FERRY_TRY(set_entry_state(*vcpu, config_.payload.mode, entry_, i, config_.vcpus));
+      FERRY_TRY(vcpu->set_mp_state(accel::MpState::kRunnable));
+    } else if (i == 0) {
+      FERRY_TRY(set_linux_entry_state(*vcpu, entry_, kLinuxBootParamsAddress, kLinuxStackTop));
+      FERRY_TRY(vcpu->set_mp_state(accel::MpState::kRunnable));
+    } else {
+      // Linux starts its application processors itself, with INIT and SIPI.
+      FERRY_TRY(vcpu->set_mp_state(accel::MpState::kWaitForSipi));
+    }
     vcpus_.push_back(std::move(vcpu));
     vcpu_io_.push_back(std::make_unique<BusIo>(mmio_bus_, pio_bus_));
   }

@@ -64,7 +64,8 @@ Expected<PayloadPlan> plan_flat(std::span<const uint8_t> image, uint64_t memory_
                 image.size(), address, format_size(memory_size), ram_text(memory_size));
   }
   PayloadPlan plan{.pieces = {{.gpa = address, .bytes = image, .size = image.size()}},
-                   .loaded = {entry.value_or(address), address, address + image.size()}};
+                   .loaded = {entry.value_or(address), address, address + image.size()},
+                   .storage = {}};
   if (plan.loaded.entry < plan.loaded.begin || plan.loaded.entry >= plan.loaded.end) {
     return fail(Errc::kInvalidArgument,
                 "entry {:#x} is outside the loaded image {:#x}-{:#x}; point it at the image's "
@@ -114,7 +115,7 @@ Expected<PayloadPlan> plan_elf64(std::span<const uint8_t> image, uint64_t memory
                 "outside the {}-byte file",
                 header.e_phnum, header.e_phoff, image.size());
   }
-  PayloadPlan plan{.pieces = {}, .loaded = {header.e_entry, UINT64_MAX, 0}};
+  PayloadPlan plan{.pieces = {}, .loaded = {header.e_entry, UINT64_MAX, 0}, .storage = {}};
   bool entry_loaded = false;
   for (unsigned i = 0; i < header.e_phnum; ++i) {
     Elf64_Phdr ph;

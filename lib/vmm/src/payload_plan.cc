@@ -7,10 +7,66 @@
 #include "ferry/base/units.h"
 #include "ferry/vmm/boot_state.h"
 #include "ferry/vmm/builtin_payloads.h"
+#include "ferry/vmm/linux_boot.h"
 
 namespace ferry::vmm {
 
-Expected<PreparedPayload> prepare_payload(const PayloadConfig& p, uint64_t memory_size) {
+namespace {
+
+// Reads a payload file no larger than the guest's RAM.
+Expected<std::vector<uint8_t>> read_payload_file(const std::string& path, uint64_t memory_size) {
+  std::error_code ec;
+  if (const uint64_t size = std::filesystem::file_size(path, ec); !ec && size > memory_size) {
+    return fail(Errc::kInvalidArgument,
+                "{} is {}, more than the {} of guest RAM; raise memory.size or use a smaller "
+                "image",
+                path, format_size(size), format_size(memory_size));
+  }
+  return read_file(path, memory_size);
+}
+
+const char* linux_key(LinuxPart part) {
+  switch (part) {
+    case LinuxPart::kKernel:
+      return "kernel";
+    case LinuxPart::kInitrd:
+      return "initrd";
+    case LinuxPart::kCmdline:
+      return "cmdline";
+  }
+  return "kernel";
+}
+
+Expected<PreparedPayload> prepare_linux(const PayloadConfig& p, uint64_t memory_size,
+                                        std::string* fault_key) {
+  PreparedPayload prepared;
+  prepared.what = fmt::format("Linux kernel {}", p.file);
+  auto set_key = [&](LinuxPart part) {
+    if (fault_key != nullptr) *fault_key = linux_key(part);
+  };
+  set_key(LinuxPart::kKernel);
+  FERRY_ASSIGN(prepared.file_bytes, read_payload_file(p.file, memory_size));
+  if (!p.initrd.empty()) {
+    set_key(LinuxPart::kInitrd);
+    FERRY_ASSIGN(prepared.initrd_bytes, read_payload_file(p.initrd, memory_size));
+  }
+  LinuxPart blame = LinuxPart::kKernel;
+  auto plan = plan_bzimage(
+      {.kernel = prepared.file_bytes, .initrd = prepared.initrd_bytes, .cmdline = p.cmdline},
+      memory_size, &blame);
+  if (!plan) {
+    set_key(blame);
+    return fail(plan.error());
+  }
+  prepared.plan = std::move(*plan);
+  return prepared;
+}
+
+}  // namespace
+
+Expected<PreparedPayload> prepare_payload(const PayloadConfig& p, uint64_t memory_size,
+                                          std::string* fault_key) {
+  if (p.format == PayloadFormat::kLinux) return prepare_linux(p, memory_size, fault_key);
   PreparedPayload prepared;
   std::span<const uint8_t> image;
   if (!p.builtin.empty()) {
@@ -21,14 +77,7 @@ Expected<PreparedPayload> prepare_payload(const PayloadConfig& p, uint64_t memor
     image = builtin->image;
     prepared.what = fmt::format("payload (built-in {})", p.builtin);
   } else {
-    std::error_code ec;
-    if (const uint64_t size = std::filesystem::file_size(p.file, ec); !ec && size > memory_size) {
-      return fail(Errc::kInvalidArgument,
-                  "{} is {}, more than the {} of guest RAM; raise memory.size or use a smaller "
-                  "image",
-                  p.file, format_size(size), format_size(memory_size));
-    }
-    FERRY_ASSIGN(prepared.file_bytes, read_file(p.file, memory_size));
+    FERRY_ASSIGN(prepared.file_bytes, read_payload_file(p.file, memory_size));
     image = prepared.file_bytes;
     prepared.what = fmt::format("payload {}", p.file);
   }

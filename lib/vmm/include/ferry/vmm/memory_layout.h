@@ -17,8 +17,10 @@ constexpr uint64_t kHighRamStart = 4 * kGiB;
 constexpr uint64_t kMinRamSize = 2 * kMiB;
 constexpr uint64_t kMaxRamSize = 1024 * kGiB;
 
-constexpr uint64_t kAcpiTablesBase = 0xe0000;  // ACPI tables, RSDP first (docs/acpi.md)
-constexpr uint64_t kAcpiTablesSize = 0x20000;  // up to 1 MiB: the BIOS area Linux scans
+// ACPI tables, RSDP first (docs/acpi.md), in the BIOS area where Linux scans for the RSDP; the
+// Linux payload's e820 map reserves it.
+constexpr uint64_t kAcpiTablesBase = 0xe0000;
+constexpr uint64_t kAcpiTablesSize = 0x20000;
 
 // Platform devices in the 3-4 GiB hole.
 constexpr uint64_t kIoapicAddress = 0xfec00000;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -13,7 +14,7 @@
 namespace ferry::vmm {
 
 enum class BootMode : uint8_t { kReal, kProtected, kLong };
-enum class PayloadFormat : uint8_t { kFlat, kElf };
+enum class PayloadFormat : uint8_t { kFlat, kElf, kLinux };
 
 std::string_view boot_mode_name(BootMode mode);  // "real", "protected", "long"
 std::optional<BootMode> parse_boot_mode(std::string_view name);
@@ -35,6 +36,9 @@ struct PayloadPiece {
 struct PayloadPlan {
   std::vector<PayloadPiece> pieces;
   LoadedPayload loaded;
+  // Bytes that pieces point at and no file holds (Linux's boot_params); shared so copies of the
+  // plan keep them alive at the same address.
+  std::vector<std::shared_ptr<const std::vector<uint8_t>>> storage;
 };
 
 /// Lays out a flat image at `address` in a `memory_size` guest; entry defaults to address.

@@ -13,13 +13,17 @@
 namespace ferry::vmm {
 
 struct PreparedPayload {
-  std::vector<uint8_t> file_bytes;  // a file payload's bytes; the plan's pieces point into them
+  std::vector<uint8_t> file_bytes;    // a file payload's bytes; the plan's pieces point into them
+  std::vector<uint8_t> initrd_bytes;  // a Linux payload's initrd, likewise
   PayloadPlan plan;
   std::string what;  // "payload (built-in hello)" or "payload /path/guest.elf", for messages
 };
 
 /// Reads the payload and lays it out in the RAM of a `memory_size` guest: the image's format,
 /// that it fits RAM, that it stays clear of the boot tables, and a real-mode entry below 1 MiB.
-Expected<PreparedPayload> prepare_payload(const PayloadConfig& payload, uint64_t memory_size);
+/// A Linux payload's error says which key it is about through `fault_key` ("kernel", "initrd" or
+/// "cmdline") when that is not null.
+Expected<PreparedPayload> prepare_payload(const PayloadConfig& payload, uint64_t memory_size,
+                                          std::string* fault_key = nullptr);
 
 }  // namespace ferry::vmm

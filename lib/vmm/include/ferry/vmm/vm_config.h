@@ -22,8 +22,10 @@ struct SerialConfig {
 
 struct PayloadConfig {
   std::string builtin;  // a built-in guest's name, or empty when `file` is set
-  std::string file;     // absolute path
+  std::string file;     // absolute path; the bzImage for kLinux (payload.kernel)
   PayloadFormat format = PayloadFormat::kElf;
+  std::string initrd;   // kLinux only: absolute path, or empty for none
+  std::string cmdline;  // kLinux only
   BootMode mode = BootMode::kLong;
   uint64_t load_address = 0;      // flat only
   std::optional<uint64_t> entry;  // flat only; defaults to load_address
@@ -48,7 +50,7 @@ struct VmConfig {
   SerialConfig serial;
   std::vector<DeviceConfig> devices;
   // ACPI tables in guest RAM (docs/acpi.md). Off for ferry's test guests, which may load over
-  // them; a payload that boots an ACPI operating system turns it on. No YAML key of its own.
+  // them; a Linux payload (payload.kernel) always has them. No YAML key of its own.
   bool acpi = false;
 };
 
