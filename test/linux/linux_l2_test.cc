@@ -20,7 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "lab_choice.h"
-#include "lab_nvme_image.h"
+#include "../vfio/lab_nvme_image.h"
 #include "lab_session.h"
 
 namespace ferry::test {
