@@ -36,7 +36,7 @@ std::string expected_pattern(const std::string& nonce) {
   std::string pattern;
   for (int line = 0; line < 64; ++line) {
     char buffer[80];
-    std::snprintf(buffer, sizeof buffer, "ferry-l2 %s line %02d%*s\n", nonce.c_str(), line, 29, "");
+    std::snprintf(buffer, sizeof buffer, "ferry-l2 %s line %02d%*s\n", nonce.c_str(), line, 30, "");
     pattern += buffer;
   }
   return pattern;
