@@ -1,6 +1,7 @@
 #include "ferry/vmm/linux_boot.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "ferry/base/checked.h"
@@ -91,6 +92,8 @@ std::vector<uint8_t> make_boot_params(std::span<const uint8_t> kernel, const BzI
   write_le<uint32_t>(params, kExtRamdiskImage, static_cast<uint32_t>(initrd_gpa >> 32));
   write_le<uint32_t>(params, kExtRamdiskSize, static_cast<uint32_t>(initrd_size >> 32));
   const std::vector<E820Entry> map = linux_e820_map(memory_size);
+  // A handful of entries by construction; the table in boot_params holds 128.
+  if (map.size() > kE820MaxEntries) std::abort();
   params[kE820Count] = static_cast<uint8_t>(map.size());
   for (size_t i = 0; i < map.size(); ++i) {
     const size_t at = kE820Table + i * kE820EntrySize;
