@@ -6,6 +6,7 @@
  * (guests/include/ferry/guests/ivshmemcheck.h has the contract with the host test). */
 #include "ferry/guests/ivshmemcheck.h"
 #include "rt/pci_config.h"
+#include "rt/uncached_map.h"
 
 static void put_hex64(uint64_t v) {
   puts_serial("0x");
@@ -67,40 +68,10 @@ static struct bar size_bar64(uint32_t slot, uint32_t index) {
 
 /* ---- Page tables ----------------------------------------------------------------------------- */
 
-#define PTE_PRESENT 0x1ull
-#define PTE_WRITABLE 0x2ull
-#define PTE_PWT 0x8ull
-#define PTE_PCD 0x10ull
-#define PTE_HUGE 0x80ull
-#define PTE_ADDRESS 0x000ffffffffff000ull
-#define TWO_MIB (1ull << 21)
-
-static uint64_t spare_tables[4][512] __attribute__((aligned(4096)));
-static unsigned spare_tables_used;
-
-static uint64_t* table_below(uint64_t* entry) {
-  if (!(*entry & PTE_PRESENT)) {
-    if (spare_tables_used == sizeof spare_tables / sizeof spare_tables[0]) {
-      fail(FERRY_IVSHMEMCHECK_EXIT_PLACEMENT, "out of page tables to map the BAR");
-    }
-    uint64_t* table = spare_tables[spare_tables_used++];
-    for (int i = 0; i < 512; ++i) table[i] = 0;
-    *entry = (uint64_t)table | PTE_PRESENT | PTE_WRITABLE;
-  }
-  if (*entry & PTE_HUGE)
-    fail(FERRY_IVSHMEMCHECK_EXIT_PLACEMENT, "the BAR overlaps a huge page of RAM");
-  return (uint64_t*)(*entry & PTE_ADDRESS);
-}
-
-/* Identity-maps the 2 MiB page at `page` (2 MiB aligned, below 2^48) uncached. */
+/* Identity-maps the 2 MiB page at `page` (2 MiB aligned) uncached (rt/uncached_map.h). */
 static void map_2mib(uint64_t page) {
-  uint64_t cr3;
-  __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
-  uint64_t* pml4 = (uint64_t*)(cr3 & PTE_ADDRESS);
-  uint64_t* pdpt = table_below(&pml4[(page >> 39) & 511]);
-  uint64_t* pd = table_below(&pdpt[(page >> 30) & 511]);
-  pd[(page >> 21) & 511] = page | PTE_PRESENT | PTE_WRITABLE | PTE_PWT | PTE_PCD | PTE_HUGE;
-  __asm__ volatile("mov %0, %%cr3" ::"r"(cr3) : "memory");
+  const char* why = map_uncached(page, TWO_MIB);
+  if (why != 0) fail(FERRY_IVSHMEMCHECK_EXIT_PLACEMENT, why);
 }
 
 /* ---- The pattern ----------------------------------------------------------------------------- */

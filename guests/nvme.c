@@ -15,6 +15,7 @@
 #include "ferry/guests/nvmecheck.h"
 #include "ferry/guests/pcitest.h"
 #include "rt/interrupts64.h"
+#include "rt/uncached_map.h"
 
 /* ---- Console --------------------------------------------------------------------------------- */
 
@@ -198,53 +199,14 @@ static uint64_t memory_bar(uint32_t index, int* is_64) {
 
 /* ---- Page tables ----------------------------------------------------------------------------- */
 
-/* ferry's boot tables map [0, 4 GiB) with 2 MiB pages, write-back, and RAM above; a 64-bit BAR
- * usually lies above both. map_uncached() maps the 2 MiB pages of a register range uncached (PCD,
- * PWT), adding tables as needed, and rewrites the boot mapping when the range is below 4 GiB:
- * device registers must not be cached whatever memory type the hypervisor lets the guest pick. */
-#define PTE_PRESENT 0x1ull
-#define PTE_WRITABLE 0x2ull
-#define PTE_PWT 0x8ull
-#define PTE_PCD 0x10ull
-#define PTE_HUGE 0x80ull
-#define PTE_ADDRESS 0x000ffffffffff000ull
-#define TWO_MIB (1ull << 21)
-
-static uint64_t spare_tables[6][512] __attribute__((aligned(4096)));
-static unsigned spare_tables_used;
-
-static uint64_t* table_below(uint64_t* entry, const char* level) {
-  if (!(*entry & PTE_PRESENT)) {
-    if (spare_tables_used == sizeof spare_tables / sizeof spare_tables[0]) {
-      fail(FERRY_NVMECHECK_EXIT_NO_CONTROLLER, "out of page tables to map the BARs");
-    }
-    uint64_t* table = spare_tables[spare_tables_used++];
-    for (int i = 0; i < 512; ++i) table[i] = 0;
-    *entry = (uint64_t)table | PTE_PRESENT | PTE_WRITABLE;
-  }
-  if (*entry & PTE_HUGE) {
-    fail_begin("a BAR lies in a huge page of the boot tables (RAM?) at the ");
-    puts_serial(level);
-    die(FERRY_NVMECHECK_EXIT_NO_CONTROLLER);
-  }
-  return (uint64_t*)(*entry & PTE_ADDRESS);
-}
-
-static void map_uncached(uint64_t address, uint64_t length) {
-  if (address + length > (1ull << 48) || address + length < address) {
-    fail_begin("a BAR range is beyond 48-bit addresses: ");
-    put_hex64(address);
-    die(FERRY_NVMECHECK_EXIT_NO_CONTROLLER);
-  }
-  uint64_t cr3;
-  __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
-  uint64_t* pml4 = (uint64_t*)(cr3 & PTE_ADDRESS);
-  for (uint64_t page = address & ~(TWO_MIB - 1); page < address + length; page += TWO_MIB) {
-    uint64_t* pdpt = table_below(&pml4[(page >> 39) & 511], "PML4");
-    uint64_t* pd = table_below(&pdpt[(page >> 30) & 511], "PDPT (1 GiB page)");
-    pd[(page >> 21) & 511] = page | PTE_PRESENT | PTE_WRITABLE | PTE_PWT | PTE_PCD | PTE_HUGE;
-  }
-  __asm__ volatile("mov %0, %%cr3" ::"r"(cr3) : "memory");
+/* Maps a register range uncached (rt/uncached_map.h), or fails naming why and where. */
+static void map_registers(uint64_t address, uint64_t length) {
+  const char* why = map_uncached(address, length);
+  if (why == 0) return;
+  fail_begin(why);
+  puts_serial(": ");
+  put_hex64(address);
+  die(FERRY_NVMECHECK_EXIT_NO_CONTROLLER);
 }
 
 /* ---- NVMe registers (NVMe 1.4, section 3.1) -------------------------------------------------- */
@@ -650,7 +612,7 @@ static void find_controller(void) {
   }
   /* The registers and the doorbells of the two queue pairs fit in 8 KiB at any stride up to
    * 256 bytes; the stride is checked against CAP once BAR 0 is readable. */
-  map_uncached(regs_, 2 * PAGE);
+  map_registers(regs_, 2 * PAGE);
 }
 
 /* Step 2: memory decoding and bus mastering on, INTx off. */
@@ -851,8 +813,8 @@ static void setup_msix(void) {
   if (vectors <= IO_MSIX_ENTRY) fail(status, "MSI-X has fewer than 2 vectors");
   if (table_bar == 0 || pba_bar == 0) fail(status, "the MSI-X table or PBA BAR is not memory");
   const uint64_t table_at = table_bar + (table & ~7u);
-  map_uncached(table_at, vectors * 16ull);
-  map_uncached(pba_bar + (pba & ~7u), (vectors + 63) / 64 * 8ull);
+  map_registers(table_at, vectors * 16ull);
+  map_registers(pba_bar + (pba & ~7u), (vectors + 63) / 64 * 8ull);
   io_pba_dword_ = pba_bar + (pba & ~7u) + IO_MSIX_ENTRY / 32 * 4;
 
   enable_lapic_and_interrupts();
@@ -968,7 +930,8 @@ static void bring_up_driver(uint32_t index) {
   create_io_queues();
 }
 
-#ifndef FERRY_NVME_DRIVER_ONLY /* guests/nvme_dma_escape.c takes the driver above, not the steps */
+#ifndef FERRY_NVME_DRIVER_ONLY /* guests/nvme_dma_escape.c takes the driver above, not the steps \
+                                */
 
 /* Step 7: read the nonce, write the pattern, flush, read back, compare. Word w (8 bytes, little
  * endian) of the block at LBA l is nonce ^ (l << 32) ^ (w * 0x9e3779b97f4a7c15) modulo 2^64,
@@ -1041,8 +1004,9 @@ static void move_bar0(void) {
   if (is_64) mmio_write32(ecam(0x14), (uint32_t)(to >> 32));
   cfg_write16(PCI_COMMAND, command);
   int check_64 = 0;
-  if (memory_bar(0, &check_64) != to) fail(FERRY_NVMECHECK_EXIT_COMMAND, "BAR 0 did not take its new address");
-  map_uncached(to, 2 * PAGE);
+  if (memory_bar(0, &check_64) != to)
+    fail(FERRY_NVMECHECK_EXIT_COMMAND, "BAR 0 did not take its new address");
+  map_registers(to, 2 * PAGE);
   regs_ = to;
   if (io_pba_dword_) io_pba_dword_ = io_pba_dword_ - from + to;
   say("moved BAR0 from ");
@@ -1073,7 +1037,8 @@ int guest_main(uint32_t index, uint32_t count) {
    * long it polls): the test compares the accesses with the VMM's MMIO exits. */
   const uint32_t version = reg32(NVME_VS);
   for (int i = 0; i < 1000; ++i) {
-    if (reg32(NVME_VS) != version) fail(FERRY_NVMECHECK_EXIT_CONTROLLER, "VS changed between reads");
+    if (reg32(NVME_VS) != version)
+      fail(FERRY_NVMECHECK_EXIT_CONTROLLER, "VS changed between reads");
   }
   say("BAR0 register and doorbell accesses: ");
   put_dec(register_accesses_);
