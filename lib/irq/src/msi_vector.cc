@@ -50,6 +50,7 @@ Expected<void> MsiVector::take_down_if_changed(accel::Vm& vm) {
   if (irqfd_assigned_ && (!wants_live() || retarget)) {
     // Before the route changes or leaves: a signal must never meet a GSI without its route.
     FERRY_TRY(vm.unregister_irqfd(eventfd_->fd(), *gsi_));
+    spdlog::trace("GSI {}: irqfd deassigned ({})", *gsi_, wants_live() ? "retarget" : "masked");
     irqfd_assigned_ = false;
     if (!wants_live() && !closing_) watch();
   }
@@ -84,6 +85,7 @@ Expected<void> MsiVector::stage_route() {
 Expected<void> MsiVector::attach_trigger() {
   if (!trigger_ || trigger_attached_ || !wants_live() || !eventfd_) return {};
   FERRY_TRY(trigger_->attach(eventfd_->fd()));
+  spdlog::trace("MSI vector trigger attached to eventfd {}", eventfd_->fd());
   trigger_attached_ = true;
   return {};
 }
@@ -95,6 +97,7 @@ Expected<void> MsiVector::assign_irqfd(accel::Vm& vm) {
                 *gsi_);
   }
   FERRY_TRY(vm.register_irqfd(eventfd_->fd(), *gsi_));
+  spdlog::trace("GSI {}: irqfd assigned, MSI {:#x}/{:#x}", *gsi_, address_, data_);
   irqfd_assigned_ = true;
   assigned_address_ = address_;
   assigned_data_ = data_;
@@ -103,6 +106,7 @@ Expected<void> MsiVector::assign_irqfd(accel::Vm& vm) {
 
 void MsiVector::send_pending() {
   if (!irqfd_assigned_ || !pending_.exchange(false)) return;
+  spdlog::trace("GSI {}: pending message sent at unmask", *gsi_);
   if (signal() == Signal::kFailed) pending_.store(true);
 }
 
@@ -129,7 +133,10 @@ void MsiVector::stop_watching() {
 
 void MsiVector::take_signals_as_pending() {
   auto count = eventfd_->drain();
-  if (count && *count > 0) pending_.store(true, std::memory_order_release);
+  if (count && *count > 0) {
+    spdlog::trace("GSI {}: {} signal(s) taken as pending", gsi_.value_or(0), *count);
+    pending_.store(true, std::memory_order_release);
+  }
 }
 
 void MsiVector::tear_down() {

@@ -44,6 +44,7 @@ uint64_t MsixTable::read_table(uint64_t offset, unsigned size) {
 void MsixTable::write_table(uint64_t offset, unsigned size, uint64_t value) {
   if ((size != 4 && size != 8) || offset % size != 0 || offset >= table_bytes()) return;
   std::lock_guard lock(mutex_);
+  spdlog::trace("{}: MSI-X table {:#x} <- {:#x} ({} bytes)", owner_, offset, value, size);
   write_dword(offset, static_cast<uint32_t>(value));
   if (size == 8) write_dword(offset + 4, static_cast<uint32_t>(value >> 32));
   irq::MsiBatch batch(routes_);  // one table write exit, one commit
@@ -98,6 +99,8 @@ void MsixTable::write_dword(uint64_t offset, uint32_t value) {
 
 void MsixTable::set_control(bool enabled, bool function_masked) {
   std::lock_guard lock(mutex_);
+  spdlog::trace("{}: MSI-X {}, function {}", owner_, enabled ? "enabled" : "disabled",
+                function_masked ? "masked" : "unmasked");
   enabled_ = enabled;
   function_masked_ = function_masked;
   irq::MsiBatch batch(routes_);  // enabling N vectors commits once

@@ -361,7 +361,19 @@ void AssignedDevice::config_written(uint16_t offset, unsigned size) {
 
 void AssignedDevice::update_msix_control() {
   const uint32_t control = config().get(plan_.msix->cap + pci::kMsixControl, 2);
-  msix_->set_control((control & pci::kMsixEnable) != 0, (control & pci::kMsixFunctionMask) != 0);
+  const bool enabled = (control & pci::kMsixEnable) != 0;
+  // The device's enable bit changes first when the guest sets it, last when it clears it, so the
+  // vectors lib/irq brings up or down always find it on (irq_index.h).
+  if (enabled) mirror_enable(*msix_irqs_, true, "MSI-X");
+  msix_->set_control(enabled, (control & pci::kMsixFunctionMask) != 0);
+  if (!enabled) mirror_enable(*msix_irqs_, false, "MSI-X");
+}
+
+void AssignedDevice::mirror_enable(IrqIndexState& irqs, bool enabled, const char* what) {
+  if (auto mirrored = irqs.set_guest_enabled(enabled); !mirrored) {
+    spdlog::warn("{}: {} {} on the device: {}", bdf_, enabled ? "enabling" : "disabling", what,
+                 mirrored.error().message());
+  }
 }
 
 void AssignedDevice::update_msi() {
@@ -372,12 +384,14 @@ void AssignedDevice::update_msi() {
   if (msi.is_64bit) address |= uint64_t{c.get(msi.cap + pci::kMsiAddress + 4, 4)} << 32;
   const uint32_t data = c.get(msi.cap + msi.data_offset(), 2);
   const bool masked = msi.per_vector_mask && (c.get(msi.cap + msi.mask_offset(), 4) & 1);
+  if (enabled) mirror_enable(*msi_irqs_, true, "MSI");
   irq::MsiBatch batch(routes_);
   msi_->set_message(batch, address, data);
   msi_->set_masked(batch, !enabled || masked);
   if (auto committed = batch.commit(); !committed) {
     spdlog::warn("{}: MSI: {}", bdf_, committed.error().message());
   }
+  if (!enabled) mirror_enable(*msi_irqs_, false, "MSI");
 }
 
 void AssignedDevice::bar_moved(unsigned index, std::optional<uint64_t> from,

@@ -26,11 +26,9 @@ Expected<void> IrqIndexState::attach(unsigned vector, int eventfd) {
     return fail(Errc::kInvalidArgument, "{}: vector {} of {}", device_.bdf(), vector, fds_.size());
   }
   if (!enabled_) {
-    if (before_enable_) before_enable_();
     std::vector<int32_t> all = fds_;
     all[vector] = eventfd;
-    FERRY_TRY(device_.set_irq_eventfds(index_, 0, all));
-    enabled_ = true;
+    FERRY_TRY(enable_with(all));
   } else {
     const int32_t fd = eventfd;
     FERRY_TRY(device_.set_irq_eventfds(index_, vector, std::span(&fd, 1)));
@@ -44,12 +42,28 @@ Expected<void> IrqIndexState::detach(unsigned vector) {
   if (vector >= fds_.size() || fds_[vector] < 0) return {};
   fds_[vector] = -1;
   if (!enabled_) return {};
-  if (std::all_of(fds_.begin(), fds_.end(), [](int32_t fd) { return fd < 0; })) {
+  if (!guest_enabled_ && std::all_of(fds_.begin(), fds_.end(), [](int32_t fd) { return fd < 0; })) {
     enabled_ = false;
     return device_.disable_irqs(index_);
   }
   const int32_t none = -1;
   return device_.set_irq_eventfds(index_, vector, std::span(&none, 1));
+}
+
+Expected<void> IrqIndexState::set_guest_enabled(bool enabled) {
+  std::lock_guard lock(mutex_);
+  guest_enabled_ = enabled;
+  if (enabled == enabled_) return {};
+  if (enabled) return enable_with(fds_);
+  enabled_ = false;
+  return device_.disable_irqs(index_);
+}
+
+Expected<void> IrqIndexState::enable_with(std::span<const int32_t> fds) {
+  if (before_enable_) before_enable_();
+  FERRY_TRY(device_.set_irq_eventfds(index_, 0, fds));
+  enabled_ = true;
+  return {};
 }
 
 void IrqIndexState::disable() {

@@ -100,6 +100,7 @@ class AssignedDevice final : public pci::Endpoint {
   void move_pieces(unsigned index, std::optional<uint64_t> from, std::optional<uint64_t> to);
   void update_msi();
   void update_msix_control();
+  void mirror_enable(IrqIndexState& irqs, bool enabled, const char* what);
 
   std::optional<Device> device_;
   const std::string bdf_;
