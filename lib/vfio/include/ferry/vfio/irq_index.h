@@ -49,8 +49,8 @@ class IrqIndexState {
 
   Device& device_;
   const IrqIndex index_;
-  std::mutex mutex_;          // a leaf
-  std::vector<int32_t> fds_;  // per vector: the attached eventfd or -1
+  std::mutex mutex_;            // a leaf
+  std::vector<int32_t> fds_;    // per vector: the attached eventfd or -1
   bool enabled_ = false;        // on in VFIO
   bool guest_enabled_ = false;  // on in the guest's view of the capability
   std::function<void()> before_enable_;
