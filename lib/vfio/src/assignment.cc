@@ -90,11 +90,11 @@ Expected<void> Assignment::join(unsigned number, const Group& group) {
     // device can be told to DMA.
     const auto start = std::chrono::steady_clock::now();
     for (const GuestRam& r : ram_) FERRY_TRY(container_.map_dma(r.gpa, r.size, r.host));
-    spdlog::info("VFIO: guest RAM ({} in {} range{}) mapped for DMA in {:.1f} ms (IOMMU group {})",
-                 format_size(container_.mapped_bytes()), ram_.size(), ram_.size() == 1 ? "" : "s",
-                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                     .count(),
-                 number);
+    spdlog::info(
+        "VFIO: guest RAM ({} in {} range{}) mapped for DMA in {:.1f} ms (IOMMU group {})",
+        format_size(container_.mapped_bytes()), ram_.size(), ram_.size() == 1 ? "" : "s",
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
+        number);
   } else {
     spdlog::info("VFIO: IOMMU group {} joins the container; guest RAM stays mapped once", number);
   }
