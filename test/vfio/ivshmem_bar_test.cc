@@ -1,6 +1,6 @@
 // The large-BAR test (ctest -L vfio, issue 13): runs HERE, not in the lab, because it needs the
 // lab session's ivshmem backing file (SESSION/ivshmem.img: the memory behind the lab ivshmem's
-// 1 GiB BAR 2, a memory-backend-file the outer QEMU maps shared). It zeroes the first and last
+// 16 GiB BAR 2, a memory-backend-file the outer QEMU maps shared). It zeroes the first and last
 // page of that file and writes a random nonce at offset 0, has the lab run the ivshmem-bar guest
 // with the ivshmem assigned (guests/ivshmem_bar.c: sizes BAR 2, checks where ferry put it, writes
 // a pattern derived from the nonce into both pages and reads it back), then checks where ferry
@@ -32,9 +32,10 @@ namespace {
 using testing::HasSubstr;
 
 constexpr uint64_t kPage = FERRY_IVSHMEMCHECK_PAGE;
-constexpr uint64_t kBarSize = uint64_t{1} << 30;  // scripts/lab: memory-backend-file, size=1G
+constexpr uint64_t kBarSize = uint64_t{16} << 30;  // scripts/lab: memory-backend-file, size=16G
+constexpr const char* kBarSizeText = "16 GiB";     // as ferry logs it
 
-std::smatch search(const std::string& text, const char* pattern) {
+std::smatch search(const std::string& text, const std::string& pattern) {
   std::smatch match;
   std::regex_search(text, match, std::regex(pattern));
   return match;
@@ -58,7 +59,7 @@ int mismatches_in_page(const std::vector<uint8_t>& page, uint64_t offset, uint64
   return mismatches;
 }
 
-TEST(VfioIvshmem, TheGuestWritesBothEndsOfA1GiBBarInThe64BitWindow) {
+TEST(VfioIvshmem, TheGuestWritesBothEndsOfA16GiBBarInThe64BitWindow) {
   const std::string session_dir = vfio_lab_session_dir();
   const LabSession session(session_dir);
   FERRY_REQUIRE_LAB_SESSION(session);
@@ -93,7 +94,8 @@ TEST(VfioIvshmem, TheGuestWritesBothEndsOfA1GiBBarInThe64BitWindow) {
       search(result->output, R"(ivshmem: BAR2 at 0x([0-9a-f]+) size 0x([0-9a-f]+))");
   const std::smatch placed = search(
       result->output,
-      R"(0000:07:00\.0: BAR 2 \(1 GiB\) at 0x([0-9a-f]+)-0x([0-9a-f]+), mapped into the guest in ([0-9.]+) ms \(mmap ([0-9.]+) ms)");
+      std::string(R"(0000:07:00\.0: BAR 2 \()") + kBarSizeText +
+          R"(\) at 0x([0-9a-f]+)-0x([0-9a-f]+), mapped into the guest in ([0-9.]+) ms \(mmap ([0-9.]+) ms)");
   const std::smatch window = search(result->output, R"(64-bit MMIO 0x([0-9a-f]+)-0x([0-9a-f]+))");
   ASSERT_EQ(guest.size(), 3u) << "the guest did not report BAR 2";
   ASSERT_EQ(placed.size(), 5u) << "ferry did not say where it mapped BAR 2";
@@ -105,8 +107,8 @@ TEST(VfioIvshmem, TheGuestWritesBothEndsOfA1GiBBarInThe64BitWindow) {
   EXPECT_GE(bar, hex(window[1]));
   EXPECT_LE(bar + kBarSize - 1, hex(window[2]));
   EXPECT_EQ(bar % kBarSize, 0u) << "not naturally aligned";
-  std::cout << "BAR 2 (1 GiB) at 0x" << std::hex << bar << std::dec << ": ferry mapped it in "
-            << placed[3] << " ms (mmap " << placed[4] << " ms)\n";
+  std::cout << "BAR 2 (" << kBarSizeText << ") at 0x" << std::hex << bar << std::dec
+            << ": ferry mapped it in " << placed[3] << " ms (mmap " << placed[4] << " ms)\n";
 
   std::vector<uint8_t> first(kPage), tail(kPage);
   ASSERT_EQ(::pread(fd, first.data(), kPage, 0), static_cast<ssize_t>(kPage));
