@@ -42,6 +42,33 @@ Expected<Mapping> Mapping::anonymous_aligned(size_t size, size_t alignment) {
   return Mapping(reinterpret_cast<void*>(aligned), size);
 }
 
+Expected<Mapping> Mapping::of_fd_aligned(int fd, size_t size, int prot, off_t offset,
+                                         size_t alignment) {
+  if (alignment <= 4096) return of_fd(fd, size, prot, offset);
+  if (!std::has_single_bit(alignment)) {
+    return fail(Errc::kInvalidArgument, "alignment {} is not a power of two", alignment);
+  }
+  // Reserve size + alignment of address space, map the fd over its aligned part, give back the
+  // rest.
+  const size_t padded = size + alignment;
+  void* raw =
+      ::mmap(nullptr, padded, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) return fail_errno(errno, "mmap (address space for an aligned mapping)");
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (begin + alignment - 1) & ~(uintptr_t{alignment} - 1);
+  void* data =
+      ::mmap(reinterpret_cast<void*>(aligned), size, prot, MAP_SHARED | MAP_FIXED, fd, offset);
+  if (data == MAP_FAILED) {
+    const int error = errno;
+    ::munmap(raw, padded);
+    return fail_errno(error, "mmap");
+  }
+  if (aligned > begin) ::munmap(raw, aligned - begin);
+  const uintptr_t tail = aligned + size;
+  if (begin + padded > tail) ::munmap(reinterpret_cast<void*>(tail), begin + padded - tail);
+  return Mapping(data, size);
+}
+
 Expected<Mapping> Mapping::of_fd(int fd, size_t size, int prot, off_t offset) {
   void* data = ::mmap(nullptr, size, prot, MAP_SHARED, fd, offset);
   if (data == MAP_FAILED) return fail_errno(errno, "mmap");

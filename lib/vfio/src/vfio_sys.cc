@@ -5,6 +5,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <bit>
 #include <cerrno>
 
 namespace ferry::vfio {
@@ -37,8 +39,17 @@ ssize_t VfioSys::pwrite(int fd, const void* data, size_t size, off_t offset) {
   return n >= 0 ? n : -errno;
 }
 
+size_t bar_map_alignment(size_t size, uint64_t offset) {
+  constexpr size_t kLargest = size_t{1} << 30;  // the largest page table entry x86 has
+  size_t alignment = std::min(std::bit_floor(size), kLargest);
+  // The BAR's own alignment at `offset` (VFIO region offsets keep the BAR's low bits).
+  if (offset != 0) alignment = std::min<size_t>(alignment, offset & -offset);
+  return alignment;
+}
+
 Expected<Mapping> VfioSys::map(int fd, size_t size, off_t offset) {
-  return Mapping::of_fd(fd, size, PROT_READ | PROT_WRITE, offset);
+  return Mapping::of_fd_aligned(fd, size, PROT_READ | PROT_WRITE, offset,
+                                bar_map_alignment(size, static_cast<uint64_t>(offset)));
 }
 
 }  // namespace ferry::vfio

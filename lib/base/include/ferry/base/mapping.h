@@ -19,6 +19,10 @@ class Mapping {
   static Expected<Mapping> anonymous_aligned(size_t size, size_t alignment);
   // Maps an fd (a vCPU run page, a VFIO BAR) shared.
   static Expected<Mapping> of_fd(int fd, size_t size, int prot, off_t offset);
+  // The same, starting at a multiple of `alignment` (a power of two): a BAR mapped so, and
+  // mapped at a guest address aligned alike, can take 2 MiB or 1 GiB page table entries.
+  static Expected<Mapping> of_fd_aligned(int fd, size_t size, int prot, off_t offset,
+                                         size_t alignment);
 
   Mapping(Mapping&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
