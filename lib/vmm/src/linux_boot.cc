@@ -107,12 +107,14 @@ std::vector<uint8_t> make_boot_params(std::span<const uint8_t> kernel, const BzI
 }  // namespace
 
 std::vector<E820Entry> linux_e820_map(uint64_t memory_size) {
-  // ferry's GDT, page tables, boot_params, command line and first stack; and the ACPI window.
+  // ferry's GDT, page tables, boot_params, command line and first stack; the ACPI window; and
+  // the ECAM ACPI describes, which Linux uses from early boot only if e820 reserves it.
   const std::vector<E820Entry> reserved = {
       {.addr = kBootTablesBegin,
        .size = kLinuxLowPagesEnd - kBootTablesBegin,
        .type = kE820Reserved},
-      {.addr = kAcpiTablesBase, .size = kAcpiTablesSize, .type = kE820Reserved}};
+      {.addr = kAcpiTablesBase, .size = kAcpiTablesSize, .type = kE820Reserved},
+      {.addr = kPciEcamBase, .size = kPciEcamDescribedSize, .type = kE820Reserved}};
   std::vector<E820Entry> map = reserved;
   for (const RamRange& r : ram_ranges(memory_size)) {
     uint64_t begin = r.gpa;
