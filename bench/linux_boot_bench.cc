@@ -47,6 +47,7 @@ struct Options {
   std::string ferry = FERRY_BINARY;
   std::string qemu;
   bool no_qemu = false;
+  bool show_console = false;  // print each VMM's console (its first boot, not timed)
   std::string cmdline = "console=ttyS0 panic=-1 quiet";
 };
 
@@ -95,13 +96,15 @@ std::optional<Options> parse_options(int argc, char** argv) {
     } else if (arg == "--no-qemu") {
       o.qemu.clear();
       o.no_qemu = true;
+    } else if (arg == "--show-console") {
+      o.show_console = true;
     } else if (arg == "--cmdline") {
       o.cmdline = next();
     } else {
       std::fprintf(stderr,
                    "usage: linux_boot_bench [--kernel BZIMAGE] [--reps N] [--timeout SEC] "
                    "[--init STATIC_INIT] [--ferry PATH] [--qemu PATH | --no-qemu] "
-                   "[--cmdline TEXT]\n");
+                   "[--cmdline TEXT] [--show-console]\n");
       return std::nullopt;
     }
   }
@@ -124,34 +127,57 @@ std::string why_this_kvm_cannot_boot_linux() {
   if (!fs::exists("/sys/module/kvm_pvm")) return "";
   if (fs::exists("/sys/module/kvm_intel") || fs::exists("/sys/module/kvm_amd")) return "";
   return "this host's KVM is kvm-pvm, on which a stock Linux kernel hangs after decompression "
-         "(docs/lab.md); ./dev bench runs this benchmark in the lab there";
+         "(docs/lab.md); `FERRY_KVM=lab ./dev bench` measures it in the lab";
 }
 
 std::vector<std::string> qemu_command(const Options& o, const std::string& machine,
-                                      const std::string& initrd) {
-  return {o.qemu,         "-accel",  "kvm",       "-M",     machine,    "-cpu",
-          "host",         "-m",      "256",       "-smp",   "1",        "-nodefaults",
-          "-no-user-config", "-display", "none",  "-serial", "stdio",   "-no-reboot",
-          "-kernel",      o.kernel,  "-initrd",   initrd,   "-append",  o.cmdline};
+                                      const std::string& initrd, const std::string& bios) {
+  std::vector<std::string> command = {o.qemu,
+                                      "-accel",
+                                      "kvm",
+                                      "-M",
+                                      machine,
+                                      "-cpu",
+                                      "host",
+                                      "-m",
+                                      "256",
+                                      "-smp",
+                                      "1",
+                                      "-nodefaults",
+                                      "-no-user-config",
+                                      "-display",
+                                      "none",
+                                      "-serial",
+                                      "stdio",
+                                      "-no-reboot",
+                                      "-kernel",
+                                      o.kernel,
+                                      "-initrd",
+                                      initrd,
+                                      "-append",
+                                      o.cmdline};
+  if (!bios.empty()) command.insert(command.end(), {"-bios", bios});
+  return command;
 }
 
 // One boot; what went wrong (empty when it booted to init) is returned, the numbers recorded.
-std::string boot_once(Runner& r, int timeout_s, bool record) {
+std::string boot_once(Runner& r, int timeout_s, bool record, std::string* console = nullptr) {
   const int grace_ms = timeout_s * 1000;
-  const WatchedRun run =
-      run_child_until(r.command, [](const std::string& out) { return marker_line_end(out).has_value(); },
-                      timeout_s * 1000, grace_ms);
+  const WatchedRun run = run_child_until(
+      r.command, [](const std::string& out) { return marker_line_end(out).has_value(); },
+      timeout_s * 1000, grace_ms);
   if (!run.started) return "could not start it (pipe or fork failed)";
+  if (console) *console = run.out + run.err;
   // Its last words: a missing firmware file, a kernel panic.
   auto tail = [](const std::string& text) {
     return text.size() > 1500 ? "..." + text.substr(text.size() - 1500) : text;
   };
   if (run.timed_out) {
-    return fmt::format(
-        "no marker line from init {}\n  its stderr: {}\n  its stdout: {}",
-        run.ended_ms < 0 ? fmt::format("within {} s (killed)", timeout_s)
-                         : fmt::format("before it ended (exit status {})", run.status),
-        tail(run.err), tail(run.out));
+    return fmt::format("no marker line from init {}\n  its stderr: {}\n  its stdout: {}",
+                       run.ended_ms < 0
+                           ? fmt::format("within {} s (killed)", timeout_s)
+                           : fmt::format("before it ended (exit status {})", run.status),
+                       tail(run.err), tail(run.out));
   }
   const std::optional<double> kernel = marker_boottime_ms(run.out);
   if (!kernel) return "the marker line has no readable boottime: " + tail(run.out);
@@ -188,7 +214,8 @@ void report(const std::vector<Runner>& runners, const Options& o) {
   fmt::print("\nraw samples, in the order taken:\n");
   for (const Metric& m : metrics) {
     fmt::print("  {}\n", m.label);
-    for (const Runner& r : runners) fmt::print("    {:<14}{}\n", r.name, show_samples(r.*m.samples, 1));
+    for (const Runner& r : runners)
+      fmt::print("    {:<14}{}\n", r.name, show_samples(r.*m.samples, 1));
   }
   fmt::print("\neach VMM: median [quartiles] (min-max) of {} runs\n", o.reps);
   for (const Metric& m : metrics) {
@@ -201,8 +228,8 @@ void report(const std::vector<Runner>& runners, const Options& o) {
   for (const Runner& r : runners) {
     std::string statuses;
     for (int s : r.statuses) statuses += fmt::format(" {}", s);
-    fmt::print("{}: exit statuses{}; killed after {} s without ending by itself: {} of {}\n", r.name,
-               statuses, o.timeout_s, r.killed, r.statuses.size());
+    fmt::print("{}: exit statuses{}; killed after {} s without ending by itself: {} of {}\n",
+               r.name, statuses, o.timeout_s, r.killed, r.statuses.size());
   }
 
   const Runner& ferry = runners[0];
@@ -258,12 +285,14 @@ int bench_main(int argc, char** argv) {
   fs::create_directories(dir);
   const std::string initrd = write_file(
       dir / "initramfs.cpio",
-      newc_archive({{.name = "dev", .mode = 040755, .rdev_major = 0, .rdev_minor = 0, .data = ""},
-                    {.name = "dev/console", .mode = 020600, .rdev_major = 5, .rdev_minor = 1, .data = ""},
-                    {.name = "init", .mode = 0100755, .rdev_major = 0, .rdev_minor = 0, .data = init}}));
-  fmt::print("kernel: {} ({} bytes)\ninitramfs: /dev/console and a static /init ({} bytes, {}) "
-             "that prints the marker and powers off: {} bytes, uncompressed\n",
-             o->kernel, fs::file_size(o->kernel), init.size(), o->init, fs::file_size(initrd));
+      newc_archive(
+          {{.name = "dev", .mode = 040755, .rdev_major = 0, .rdev_minor = 0, .data = ""},
+           {.name = "dev/console", .mode = 020600, .rdev_major = 5, .rdev_minor = 1, .data = ""},
+           {.name = "init", .mode = 0100755, .rdev_major = 0, .rdev_minor = 0, .data = init}}));
+  fmt::print(
+      "kernel: {} ({} bytes)\ninitramfs: /dev/console and a static /init ({} bytes, {}) "
+      "that prints the marker and powers off: {} bytes, uncompressed\n",
+      o->kernel, fs::file_size(o->kernel), init.size(), o->init, fs::file_size(initrd));
   fmt::print("guest: 1 vCPU, 256 MiB, command line \"{}\", console on COM1 to the VMM's stdout\n",
              o->cmdline);
 
@@ -274,32 +303,44 @@ int bench_main(int argc, char** argv) {
                   "payload:\n  kernel: {}\n  initrd: {}\n  cmdline: \"{}\"\nserial: stdout\n",
                   o->kernel, initrd, o->cmdline));
   runners.push_back({.name = "ferry", .command = {o->ferry, "run", spec}});
-  if (const std::string problem = boot_once(runners[0], o->timeout_s, false); !problem.empty()) {
+  std::string console;
+  if (const std::string problem = boot_once(runners[0], o->timeout_s, false, &console);
+      !problem.empty()) {
     std::fprintf(stderr, "linux_boot_bench: ferry (%s run %s) did not boot to init: %s\n",
                  o->ferry.c_str(), spec.c_str(), problem.c_str());
     fs::remove_all(dir);
     return 1;
   }
-  fmt::print("ferry: {} run SPEC (vcpus 1, memory 256M, serial stdout, payload kernel/initrd/"
-             "cmdline)\n",
-             o->ferry);
+  fmt::print(
+      "ferry: {} run SPEC (vcpus 1, memory 256M, serial stdout, payload kernel/initrd/"
+      "cmdline)\n",
+      o->ferry);
+  if (o->show_console) fmt::print("ferry's console and stderr (first boot):\n{}\n", console);
   if (o->qemu.empty()) {
     fmt::print("QEMU: {}\n", o->no_qemu ? "left out (--no-qemu)"
                                         : "not found (apt-get install qemu-system-x86 to compare)");
   } else {
     // microvm as one picks it for start time: no option ROMs (qboot loads the kernel from
     // fw_cfg itself), no legacy PIT, PIC or RTC; its ISA serial port stays, for the console.
-    const std::pair<const char*, const char*> machines[] = {
-        {"QEMU q35", "q35"},
-        {"QEMU microvm", "microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on"}};
-    for (const auto& [name, machine] : machines) {
-      Runner r{.name = name, .command = qemu_command(*o, machine, initrd)};
-      if (const std::string problem = boot_once(r, o->timeout_s, false); !problem.empty()) {
+    // Its firmware is named: qboot, which Debian's default bios-microvm.bin links to (a
+    // symbolic link the lab's --include does not keep).
+    struct Machine {
+      const char *name, *machine, *bios;
+    };
+    const Machine machines[] = {
+        {"QEMU q35", "q35", ""},
+        {"QEMU microvm", "microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on",
+         "qboot.rom"}};
+    for (const auto& [name, machine, bios] : machines) {
+      Runner r{.name = name, .command = qemu_command(*o, machine, initrd, bios)};
+      if (const std::string problem = boot_once(r, o->timeout_s, false, &console);
+          !problem.empty()) {
         fmt::print("{} (-M {}) cannot boot this kernel to init, left out: {}\n", name, machine,
                    problem);
         continue;
       }
       fmt::print("{}: {}\n", name, fmt::join(r.command, " "));
+      if (o->show_console) fmt::print("{}'s console and stderr (first boot):\n{}\n", name, console);
       runners.push_back(std::move(r));
     }
   }

@@ -16,9 +16,10 @@ void append_entry(std::string& out, uint32_t inode, const CpioEntry& e) {
   // the device holding it (major, minor), the device it is (major, minor), the name's size with
   // its NUL, and a checksum (0 for newc).
   const bool directory = (e.mode & 0170000) == 040000;
-  out += fmt::format("070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
-                     inode, e.mode, 0, 0, directory ? 2 : 1, 0, e.data.size(), 0, 0, e.rdev_major,
-                     e.rdev_minor, e.name.size() + 1, 0);
+  out += fmt::format(
+      "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}", inode,
+      e.mode, 0, 0, directory ? 2 : 1, 0, e.data.size(), 0, 0, e.rdev_major, e.rdev_minor,
+      e.name.size() + 1, 0);
   out += e.name;
   out += '\0';
   pad_to_4(out);
@@ -32,7 +33,8 @@ std::string newc_archive(const std::vector<CpioEntry>& entries) {
   std::string out;
   uint32_t inode = 1;
   for (const CpioEntry& e : entries) append_entry(out, inode++, e);
-  append_entry(out, 0, {.name = "TRAILER!!!", .mode = 0, .rdev_major = 0, .rdev_minor = 0, .data = ""});
+  append_entry(out, 0,
+               {.name = "TRAILER!!!", .mode = 0, .rdev_major = 0, .rdev_minor = 0, .data = ""});
   return out;
 }
 
@@ -51,7 +53,8 @@ std::optional<double> marker_boottime_ms(const std::string& console) {
   const std::string rest = console.substr(number, *end - number);
   char* parsed_end = nullptr;
   const double seconds = std::strtod(rest.c_str(), &parsed_end);
-  if (parsed_end == rest.c_str() || std::string(parsed_end).rfind(" s", 0) != 0) return std::nullopt;
+  if (parsed_end == rest.c_str() || std::string(parsed_end).rfind(" s", 0) != 0)
+    return std::nullopt;
   return seconds * 1000.0;
 }
 
