@@ -261,10 +261,16 @@ int bench_main(int argc, char** argv) {
   const bool in_lab = fs::exists(kLabMarker);
   fmt::print("ferry Linux boot benchmark: VMM process start -> the guest's init, {} rounds\n{}",
              o->reps, host_info(o->qemu));
+  const bool have_kvm = fs::exists("/dev/kvm");
   fmt::print("where: {}\n",
              in_lab ? "inside the lab (scripts/lab): nested kvm-amd under QEMU TCG, an emulated "
                       "CPU; these are nested-TCG numbers, not a real-host claim"
-                    : "this host's own /dev/kvm");
+             : have_kvm ? "this host's own /dev/kvm"
+                        : "this host, which has no /dev/kvm");
+  if (!have_kvm) {
+    fmt::print("not measured: no /dev/kvm here; ./dev bench runs it in the lab's nested KVM\n");
+    return 1;
+  }
   if (const std::string why = why_this_kvm_cannot_boot_linux(); !why.empty()) {
     fmt::print("not measured: {}\n", why);
     return 0;
