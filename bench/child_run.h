@@ -2,6 +2,7 @@
 // and its peak resident memory.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,5 +18,21 @@ struct ChildRun {
 };
 
 ChildRun run_child(const std::vector<std::string>& argv);
+
+struct WatchedRun {
+  bool started = false;    // the pipes and fork worked
+  double until_ms = -1;    // from fork to `until(stdout)` first being true; -1: never
+  double ended_ms = -1;    // from fork to its end; -1: killed
+  bool timed_out = false;  // `until` never came within the timeout
+  int status = -1;         // exit status; -1 when killed or ended by a signal
+  std::string out, err;
+};
+
+/// Runs argv (stdin /dev/null), timestamps when `until` first holds for its stdout so far, and
+/// gives it `grace_ms` more to end by itself before SIGKILL. Without `until` by `timeout_ms` it
+/// is killed then. Always reaped.
+WatchedRun run_child_until(const std::vector<std::string>& argv,
+                           const std::function<bool(const std::string&)>& until, int timeout_ms,
+                           int grace_ms);
 
 }  // namespace ferry::bench
