@@ -87,16 +87,17 @@ std::string reserve_hugepages(uint64_t page, long pages) {
   if (free_pages < 0 || total < 0) return fmt::format("this kernel has no {} pool", dir);
   if (free_pages >= pages) return "";
   if (::geteuid() != 0) {
-    return fmt::format("{} has {} free pages, {} needed (run as root to grow it)", dir,
-                       free_pages, pages);
+    return fmt::format("{} has {} free pages, {} needed (run as root to grow it)", dir, free_pages,
+                       pages);
   }
   if (!grown_pools.contains(dir)) grown_pools[dir] = total;
   std::ofstream(dir + "/nr_hugepages") << total + (pages - free_pages);
   const long now_free = read_long(dir + "/free_hugepages");
   if (now_free >= pages) return "";
-  return fmt::format("{}: asked the kernel for {} more pages, it found {} free (memory too "
-                     "fragmented or too small)",
-                     dir, pages - free_pages, now_free);
+  return fmt::format(
+      "{}: asked the kernel for {} more pages, it found {} free (memory too "
+      "fragmented or too small)",
+      dir, pages - free_pages, now_free);
 }
 
 void give_back_hugepages() {
@@ -233,9 +234,9 @@ Expected<Sample> measure(const Options& o, const Backing& b, Dma* dma, Row row, 
     FERRY_TRY(memory.populate(threads));
     s.populate = seconds_since(start);
     if (b.ram.transparent_huge_pages) {
-      note = fmt::format("{:.0f}% of it in THP pages after populate",
-                         100.0 * static_cast<double>(anon_huge_kib()) * kKiB /
-                             static_cast<double>(o.size));
+      note = fmt::format(
+          "{:.0f}% of it in THP pages after populate",
+          100.0 * static_cast<double>(anon_huge_kib()) * kKiB / static_cast<double>(o.size));
     }
   }
   if (dma == nullptr) return s;
@@ -336,15 +337,15 @@ int run(const Options& o) {
   }
   std::vector<Result> results;
   for (const Plan& p : plans) {
-    results.push_back({p.backing->name, p.name, p.threads, spread_of(p.populate),
-                       spread_of(p.map), spread_of(p.total), p.note});
+    results.push_back({p.backing->name, p.name, p.threads, spread_of(p.populate), spread_of(p.map),
+                       spread_of(p.total), p.note});
   }
   give_back_hugepages();
 
   fmt::print("\nseconds per GiB, median [quartiles] of {} samples{}\n", o.repeats,
              dma_used ? "" : " (populate only: no VFIO container)");
-  fmt::print("{:<5} {:<17} {:>7}  {:<22} {:<22} {:<22}\n", "RAM", "steps", "threads",
-             "populate", "map (pin)", "total");
+  fmt::print("{:<5} {:<17} {:>7}  {:<22} {:<22} {:<22}\n", "RAM", "steps", "threads", "populate",
+             "map (pin)", "total");
   for (const Result& r : results) {
     fmt::print("{:<5} {:<17} {:>7}  {:<22} {:<22} {:<22}{}\n", r.backing, r.row, r.threads,
                r.row == "cold map" ? "-" : show_spread(r.populate, 3),
@@ -368,8 +369,7 @@ int run(const Options& o) {
       fmt::print("  4K / {:<3} on {} thread{}: total {:.2f}x, populate {:.2f}x{}{}\n", huge, t,
                  t == 1 ? "" : "s", small->total.median / big->total.median,
                  small->populate.median / big->populate.median,
-                 dma_used ? fmt::format(", map {:.2f}x", small->map.median / big->map.median)
-                          : "",
+                 dma_used ? fmt::format(", map {:.2f}x", small->map.median / big->map.median) : "",
                  std::string(huge) == "2M" ? "   (target: total >= 5x)" : "");
     }
   }
@@ -377,17 +377,18 @@ int run(const Options& o) {
     if (r.row != "populate, map" || r.threads != 1) continue;
     const Result* many = find(r.backing, "populate, map", n);
     if (!many) continue;
-    fmt::print("  {:<3} 1 / {} threads: total {:.2f}x, populate {:.2f}x   (target: >= 1.6x on 2 "
-               "cores)\n",
-               r.backing, n, r.total.median / many->total.median,
-               r.populate.median / many->populate.median);
+    fmt::print(
+        "  {:<3} 1 / {} threads: total {:.2f}x, populate {:.2f}x   (target: >= 1.6x on 2 "
+        "cores)\n",
+        r.backing, n, r.total.median / many->total.median,
+        r.populate.median / many->populate.median);
   }
   if (dma_used) {
     for (const Result& r : results) {
       if (r.row != "populate, map" || r.threads != n) continue;
       if (const Result* split = find(r.backing, "populate, map xN", n)) {
-        fmt::print("  {:<3} map on 1 / map in {} chunks on {} threads: {:.2f}x\n", r.backing, n,
-                   n, r.map.median / split->map.median);
+        fmt::print("  {:<3} map on 1 / map in {} chunks on {} threads: {:.2f}x\n", r.backing, n, n,
+                   r.map.median / split->map.median);
       }
       if (const Result* cold = find(r.backing, "cold map", 1)) {
         fmt::print("  {:<3} cold map / populate on {} threads then map: {:.2f}x\n", r.backing, n,

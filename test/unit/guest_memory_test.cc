@@ -96,17 +96,16 @@ TEST(HugepagePoolError, GibPagesAlsoSayHowToReserveThemAtBoot) {
             std::string::npos)
       << message;
   EXPECT_NE(message.find("echo 9 | sudo tee"), std::string::npos) << message;
-  EXPECT_NE(message.find("hugepagesz=1G hugepages=9 on the kernel command line"),
-            std::string::npos)
+  EXPECT_NE(message.find("hugepagesz=1G hugepages=9 on the kernel command line"), std::string::npos)
       << message;
 }
 
 TEST(HugepagePoolError, AMissingPoolAndAPoolWithEnoughPagesSayWhatTheyAre) {
-  const Error missing = hugepage_pool_error(
-      2 * kGiB, kGiB, {.dir = "/sys/x", .free_pages = -1, .total_pages = -1}, Error(Errc::kIo, "x"));
+  const Error missing =
+      hugepage_pool_error(2 * kGiB, kGiB, {.dir = "/sys/x", .free_pages = -1, .total_pages = -1},
+                          Error(Errc::kIo, "x"));
   EXPECT_EQ(missing.code(), Errc::kUnsupported);
-  EXPECT_NE(missing.message().find("no 1 GiB hugepage pool (/sys/x is missing)"),
-            std::string::npos)
+  EXPECT_NE(missing.message().find("no 1 GiB hugepage pool (/sys/x is missing)"), std::string::npos)
       << missing.message();
   // Enough pages free, yet mmap failed (a cgroup limit, say): the mmap's own error.
   const Error other =

@@ -46,9 +46,9 @@ TEST(AssignmentPinningTest, MapsGuestRamInGibChunksAndReportsEachOne) {
   std::vector<std::pair<uint64_t, uint64_t>> maps;  // iova, size
   for (const FakeVfio::DmaMap& m : vfio.dma_maps()) maps.emplace_back(m.iova, m.size);
   std::sort(maps.begin(), maps.end());
-  EXPECT_THAT(maps, ElementsAre(Pair(0, kGiB), Pair(kGiB, kGiB), Pair(2 * kGiB, kGiB),
-                                Pair(4 * kGiB, kGiB), Pair(5 * kGiB, kGiB),
-                                Pair(6 * kGiB, 512 * kMiB)));
+  EXPECT_THAT(
+      maps, ElementsAre(Pair(0, kGiB), Pair(kGiB, kGiB), Pair(2 * kGiB, kGiB), Pair(4 * kGiB, kGiB),
+                        Pair(5 * kGiB, kGiB), Pair(6 * kGiB, 512 * kMiB)));
   for (const FakeVfio::DmaMap& m : vfio.dma_maps()) {
     const uint64_t host_offset = m.iova < 4 * kGiB ? m.iova : m.iova - kGiB;
     EXPECT_EQ(m.vaddr, reinterpret_cast<uint64_t>(ram->data() + host_offset));

@@ -30,13 +30,13 @@ bool has_cap_ipc_lock() {
 Error memlock_error(uint64_t bytes, uint64_t limit, uint64_t hard_limit) {
   const std::string hard =
       hard_limit == RLIM_INFINITY ? "unlimited" : fmt::format("{} KiB", hard_limit >> 10);
-  return Error(Errc::kPermission,
-               fmt::format("an assigned device needs all {} KiB of guest RAM pinned for DMA, but "
-                           "this process may lock only {} KiB (RLIMIT_MEMLOCK; hard limit {}), "
-                           "{} KiB short; run ferry as root, or raise the limit first (ulimit -l "
-                           "{} or unlimited, or LimitMEMLOCK=infinity in a systemd unit)",
-                           bytes >> 10, limit >> 10, hard, (bytes - limit) >> 10,
-                           (bytes + 1023) >> 10));
+  return Error(
+      Errc::kPermission,
+      fmt::format("an assigned device needs all {} KiB of guest RAM pinned for DMA, but "
+                  "this process may lock only {} KiB (RLIMIT_MEMLOCK; hard limit {}), "
+                  "{} KiB short; run ferry as root, or raise the limit first (ulimit -l "
+                  "{} or unlimited, or LimitMEMLOCK=infinity in a systemd unit)",
+                  bytes >> 10, limit >> 10, hard, (bytes - limit) >> 10, (bytes + 1023) >> 10));
 }
 
 Expected<void> check_memlock(uint64_t bytes) {

@@ -79,18 +79,19 @@ Error hugepage_pool_error(uint64_t size, uint64_t huge_page_size, const Hugepage
   }
   if (pool.free_pages >= needed) return cause.context("memory.hugepages");
   // 1 GiB pages rarely come free on a running host: memory is too fragmented by then.
-  const std::string at_boot =
-      huge_page_size >= kGiB ? fmt::format(" (or reserve them at boot: hugepagesz=1G "
-                                           "hugepages={} on the kernel command line)",
-                                           pool.total_pages + (needed - pool.free_pages))
-                             : "";
+  const std::string at_boot = huge_page_size >= kGiB
+                                  ? fmt::format(
+                                        " (or reserve them at boot: hugepagesz=1G "
+                                        "hugepages={} on the kernel command line)",
+                                        pool.total_pages + (needed - pool.free_pages))
+                                  : "";
   return Error(Errc::kNoResources,
                fmt::format("memory.hugepages: {} of guest memory needs {} free {} hugepages but "
                            "the host has {} free, {} short. Grow the pool with: echo {} | sudo "
                            "tee {}/nr_hugepages{}, or set memory.hugepages: none",
-                           format_size(size), needed, format_size(huge_page_size),
-                           pool.free_pages, needed - pool.free_pages,
-                           pool.total_pages + (needed - pool.free_pages), pool.dir, at_boot));
+                           format_size(size), needed, format_size(huge_page_size), pool.free_pages,
+                           needed - pool.free_pages, pool.total_pages + (needed - pool.free_pages),
+                           pool.dir, at_boot));
 }
 
 Expected<GuestMemory> GuestMemory::allocate(uint64_t size, RamBacking backing) {
