@@ -18,10 +18,14 @@ constexpr double kRedrawSeconds = 0.1;
 
 double gib(uint64_t bytes) { return static_cast<double>(bytes) / static_cast<double>(kGiB); }
 
+const char* step_name(vmm::PinStep step) {
+  return step == vmm::PinStep::kPopulate ? "populating" : "mapping";
+}
+
 std::string progress_text(const vmm::PopulateProgress& p) {
   const double rate = p.seconds > 0 ? gib(p.done_bytes) / p.seconds : 0;
-  return fmt::format("pinning guest RAM for DMA: {:.1f} of {:.1f} GiB, {:.1f} GiB/s",
-                     gib(p.done_bytes), gib(p.total_bytes), rate);
+  return fmt::format("pinning guest RAM for DMA: {} {:.1f} of {:.1f} GiB, {:.1f} GiB/s",
+                     step_name(p.step), gib(p.done_bytes), gib(p.total_bytes), rate);
 }
 
 }  // namespace
@@ -36,6 +40,7 @@ vmm::PopulateObserver dma_progress_line() {
       if (finished) spdlog::info("{} in {:.2f} s", progress_text(p), p.seconds);
       return;
     }
+    if (p.done_bytes == 0) *last_drawn = -kRedrawSeconds;  // a step begins: draw at once
     if (!finished && p.seconds - *last_drawn < kRedrawSeconds) return;
     *last_drawn = p.seconds;
     std::fprintf(stderr, "\r%s%s", progress_text(p).c_str(), finished ? "\n" : "");

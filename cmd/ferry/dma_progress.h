@@ -1,6 +1,7 @@
-// The line `ferry run` shows while guest RAM is populated for assigned devices' DMA, for
-// guests of 4 GiB and more: on a terminal it is rewritten in place; elsewhere one line at the
-// end says how long it took.
+// The line `ferry run` shows while guest RAM is pinned for assigned devices' DMA (populated on
+// several threads, then mapped into the IOMMU), for guests of 4 GiB and more: on a terminal it
+// is rewritten in place, one line per step; elsewhere one line at the end of each step says
+// how long it took.
 #pragma once
 
 #include "ferry/vmm/guest_memory.h"

@@ -122,8 +122,8 @@ TEST_F(CliRun, AShortHugepagePoolIsAClearErrorWithTheFix) {
       {"run", kHello, "--set", "memory={size: " + std::to_string(want * 2) + "M, hugepages: 2M}"});
   EXPECT_EQ(r.exit_status, 1);
   EXPECT_THAT(r.err, HasSubstr(fmt::format("needs {} free 2 MiB hugepages but the host has {} "
-                                           "free. Grow the pool with: echo",
-                                           want, free_pages)));
+                                           "free, {} short. Grow the pool with: echo",
+                                           want, free_pages, want - free_pages)));
   EXPECT_THAT(r.err, HasSubstr("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages, or set "
                                "memory.hugepages: none"));
 }

@@ -74,5 +74,46 @@ TEST(GuestMemoryBacking, TransparentHugePagesStartOnA2MiBBoundary) {
   EXPECT_EQ(memory->resident_bytes(), 64 * kMiB);
 }
 
+TEST(HugepagePoolError, NamesThePagesNeededAndFreeTheShortfallAndTheCommand) {
+  const HugepagePool pool{
+      .dir = "/sys/kernel/mm/hugepages/hugepages-2048kB", .free_pages = 100, .total_pages = 300};
+  const Error error =
+      hugepage_pool_error(4 * kGiB, 2 * kMiB, pool, Error(Errc::kNoResources, "mmap"));
+  EXPECT_EQ(error.code(), Errc::kNoResources);
+  EXPECT_EQ(error.message(),
+            "memory.hugepages: 4 GiB of guest memory needs 2048 free 2 MiB hugepages but the host "
+            "has 100 free, 1948 short. Grow the pool with: echo 2248 | sudo tee "
+            "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages, or set memory.hugepages: "
+            "none");
+}
+
+TEST(HugepagePoolError, GibPagesAlsoSayHowToReserveThemAtBoot) {
+  const HugepagePool pool{
+      .dir = "/sys/kernel/mm/hugepages/hugepages-1048576kB", .free_pages = 1, .total_pages = 2};
+  const std::string message =
+      hugepage_pool_error(8 * kGiB, kGiB, pool, Error(Errc::kNoResources, "mmap")).message();
+  EXPECT_NE(message.find("needs 8 free 1 GiB hugepages but the host has 1 free, 7 short"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("echo 9 | sudo tee"), std::string::npos) << message;
+  EXPECT_NE(message.find("hugepagesz=1G hugepages=9 on the kernel command line"), std::string::npos)
+      << message;
+}
+
+TEST(HugepagePoolError, AMissingPoolAndAPoolWithEnoughPagesSayWhatTheyAre) {
+  const Error missing =
+      hugepage_pool_error(2 * kGiB, kGiB, {.dir = "/sys/x", .free_pages = -1, .total_pages = -1},
+                          Error(Errc::kIo, "x"));
+  EXPECT_EQ(missing.code(), Errc::kUnsupported);
+  EXPECT_NE(missing.message().find("no 1 GiB hugepage pool (/sys/x is missing)"), std::string::npos)
+      << missing.message();
+  // Enough pages free, yet mmap failed (a cgroup limit, say): the mmap's own error.
+  const Error other =
+      hugepage_pool_error(2 * kGiB, kGiB, {.dir = "/sys/x", .free_pages = 2, .total_pages = 2},
+                          Error(Errc::kNoResources, "mmap: Cannot allocate memory"));
+  EXPECT_NE(other.message().find("mmap: Cannot allocate memory"), std::string::npos);
+  EXPECT_EQ(other.message().find("short"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ferry::vmm

@@ -30,6 +30,18 @@ bool has_cap_ipc_lock() {
 
 }  // namespace
 
+Error memlock_error(uint64_t bytes, uint64_t limit, uint64_t hard_limit) {
+  const std::string hard =
+      hard_limit == RLIM_INFINITY ? "unlimited" : fmt::format("{} KiB", hard_limit >> 10);
+  return Error(
+      Errc::kPermission,
+      fmt::format("an assigned device needs all {} KiB of guest RAM pinned for DMA, but "
+                  "this process may lock only {} KiB (RLIMIT_MEMLOCK; hard limit {}), "
+                  "{} KiB short; run ferry as root, or raise the limit first (ulimit -l "
+                  "{} or unlimited, or LimitMEMLOCK=infinity in a systemd unit)",
+                  bytes >> 10, limit >> 10, hard, (bytes - limit) >> 10, (bytes + 1023) >> 10));
+}
+
 Expected<void> check_memlock(uint64_t bytes) {
   if (has_cap_ipc_lock()) return {};
   rlimit limit{};
@@ -40,20 +52,17 @@ Expected<void> check_memlock(uint64_t bytes) {
     (void)::setrlimit(RLIMIT_MEMLOCK, &limit);
   }
   if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= bytes) return {};
-  return fail(Errc::kPermission,
-              "an assigned device needs all {} MiB of guest RAM pinned for DMA, but this "
-              "process may lock only {} KiB (RLIMIT_MEMLOCK); run ferry as root, or raise the "
-              "limit first (ulimit -l unlimited, or LimitMEMLOCK=infinity in a systemd unit)",
-              bytes >> 20, limit.rlim_cur >> 10);
+  return fail(memlock_error(bytes, limit.rlim_cur, limit.rlim_max));
 }
 
 Expected<std::unique_ptr<Assignment>> Assignment::create(accel::Vm& vm, std::vector<GuestRam> ram,
-                                                         VfioSys& sys) {
+                                                         VfioSys& sys, DmaMapObserver observer) {
   uint64_t total = 0;
   for (const GuestRam& r : ram) total += r.size;
   FERRY_TRY(check_memlock(total));
   FERRY_ASSIGN(Container container, Container::open(sys));
-  return std::unique_ptr<Assignment>(new Assignment(vm, std::move(ram), sys, std::move(container)));
+  return std::unique_ptr<Assignment>(
+      new Assignment(vm, std::move(ram), sys, std::move(container), std::move(observer)));
 }
 
 Assignment::~Assignment() {
@@ -89,7 +98,7 @@ Expected<void> Assignment::join(unsigned number, const Group& group) {
     // With the IOMMU type set by the first group: IOVA = guest physical address, before any
     // device can be told to DMA.
     const auto start = std::chrono::steady_clock::now();
-    for (const GuestRam& r : ram_) FERRY_TRY(container_.map_dma(r.gpa, r.size, r.host));
+    FERRY_TRY(map_guest_ram());
     spdlog::info(
         "VFIO: guest RAM ({} in {} range{}) mapped for DMA in {:.1f} ms (IOMMU group {})",
         format_size(container_.mapped_bytes()), ram_.size(), ram_.size() == 1 ? "" : "s",
@@ -103,6 +112,21 @@ Expected<void> Assignment::join(unsigned number, const Group& group) {
   }
   FERRY_TRY(bridge_->add_group(group.fd()));
   bridged_.push_back(number);
+  return {};
+}
+
+Expected<void> Assignment::map_guest_ram() {
+  uint64_t total = 0, done = 0;
+  for (const GuestRam& r : ram_) total += r.size;
+  if (observer_) observer_(0, total);
+  for (const GuestRam& r : ram_) {
+    for (uint64_t offset = 0; offset < r.size; offset += kDmaMapChunk) {
+      const uint64_t size = std::min(kDmaMapChunk, r.size - offset);
+      FERRY_TRY(container_.map_dma(r.gpa + offset, size, static_cast<uint8_t*>(r.host) + offset));
+      done += size;
+      if (observer_) observer_(done, total);
+    }
+  }
   return {};
 }
 

@@ -16,36 +16,12 @@
 namespace ferry::vmm {
 namespace {
 
-std::string hugepage_pool_dir(uint64_t huge_page_size) {
-  return fmt::format("/sys/kernel/mm/hugepages/hugepages-{}kB", huge_page_size / kKiB);
-}
-
 // -1 when the pool does not exist on this kernel.
 long read_pool_count(const std::string& file) {
   std::ifstream in(file);
   long count = -1;
   in >> count;
   return in ? count : -1;
-}
-
-Error hugepage_error(uint64_t size, uint64_t huge_page_size, const Error& cause) {
-  const std::string dir = hugepage_pool_dir(huge_page_size);
-  const long free_pages = read_pool_count(dir + "/free_hugepages");
-  const long pool_pages = read_pool_count(dir + "/nr_hugepages");
-  const long needed = static_cast<long>(size / huge_page_size);
-  if (free_pages < 0 || pool_pages < 0) {
-    return Error(Errc::kUnsupported,
-                 fmt::format("memory.hugepages: this host has no {} hugepage pool ({} is "
-                             "missing); choose another size or hugepages: none",
-                             format_size(huge_page_size), dir));
-  }
-  if (free_pages >= needed) return cause.context("memory.hugepages");
-  return Error(Errc::kNoResources,
-               fmt::format("memory.hugepages: {} of guest memory needs {} free {} hugepages but "
-                           "the host has {} free. Grow the pool with: echo {} | sudo tee "
-                           "{}/nr_hugepages, or set memory.hugepages: none",
-                           format_size(size), needed, format_size(huge_page_size), free_pages,
-                           pool_pages + (needed - free_pages), dir));
 }
 
 constexpr uint64_t kThpSize = 2 * kMiB;
@@ -84,6 +60,40 @@ Expected<void> populate_range(uint8_t* data, uint64_t length, uint64_t page_size
 
 }  // namespace
 
+HugepagePool read_hugepage_pool(uint64_t huge_page_size) {
+  HugepagePool pool{
+      .dir = fmt::format("/sys/kernel/mm/hugepages/hugepages-{}kB", huge_page_size / kKiB)};
+  pool.free_pages = read_pool_count(pool.dir + "/free_hugepages");
+  pool.total_pages = read_pool_count(pool.dir + "/nr_hugepages");
+  return pool;
+}
+
+Error hugepage_pool_error(uint64_t size, uint64_t huge_page_size, const HugepagePool& pool,
+                          const Error& cause) {
+  const long needed = static_cast<long>(size / huge_page_size);
+  if (pool.free_pages < 0 || pool.total_pages < 0) {
+    return Error(Errc::kUnsupported,
+                 fmt::format("memory.hugepages: this host has no {} hugepage pool ({} is "
+                             "missing); choose another size or hugepages: none",
+                             format_size(huge_page_size), pool.dir));
+  }
+  if (pool.free_pages >= needed) return cause.context("memory.hugepages");
+  // 1 GiB pages rarely come free on a running host: memory is too fragmented by then.
+  const std::string at_boot = huge_page_size >= kGiB
+                                  ? fmt::format(
+                                        " (or reserve them at boot: hugepagesz=1G "
+                                        "hugepages={} on the kernel command line)",
+                                        pool.total_pages + (needed - pool.free_pages))
+                                  : "";
+  return Error(Errc::kNoResources,
+               fmt::format("memory.hugepages: {} of guest memory needs {} free {} hugepages but "
+                           "the host has {} free, {} short. Grow the pool with: echo {} | sudo "
+                           "tee {}/nr_hugepages{}, or set memory.hugepages: none",
+                           format_size(size), needed, format_size(huge_page_size), pool.free_pages,
+                           needed - pool.free_pages, pool.total_pages + (needed - pool.free_pages),
+                           pool.dir, at_boot));
+}
+
 Expected<GuestMemory> GuestMemory::allocate(uint64_t size, RamBacking backing) {
   const uint64_t huge_page_size = backing.huge_page_size;
   if (size < kMinRamSize || size > kMaxRamSize) {
@@ -101,7 +111,10 @@ Expected<GuestMemory> GuestMemory::allocate(uint64_t size, RamBacking backing) {
   }
   auto mapping = Mapping::anonymous(size, huge_page_size);
   if (!mapping) {
-    if (huge_page_size) return fail(hugepage_error(size, huge_page_size, mapping.error()));
+    if (huge_page_size) {
+      return fail(hugepage_pool_error(size, huge_page_size, read_hugepage_pool(huge_page_size),
+                                      mapping.error()));
+    }
     return fail(
         mapping.error().context(fmt::format("allocating {} of guest memory", format_size(size))));
   }
@@ -181,7 +194,10 @@ Expected<void> GuestMemory::populate(unsigned threads, const PopulateObserver& o
       done += length;
       if (observer) {
         const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-        observer({.done_bytes = done, .total_bytes = size_, .seconds = elapsed.count()});
+        observer({.done_bytes = done,
+                  .total_bytes = size_,
+                  .seconds = elapsed.count(),
+                  .step = PinStep::kPopulate});
       }
     }
   };

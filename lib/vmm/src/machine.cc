@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "ferry/base/checked.h"
@@ -107,7 +108,21 @@ Expected<void> Machine::assign_host_devices(const HostDevicePlan& plan,
     for (const RamRange& r : memory_->ranges()) {
       ram.push_back({r.gpa, r.size, memory_->host_span(r.gpa, r.size)});
     }
-    FERRY_ASSIGN(vfio_, vfio::Assignment::create(*vm_, std::move(ram)));
+    // The same progress line follows the mapping (with the first device's group).
+    vfio::DmaMapObserver mapped;
+    if (options_.dma_progress) {
+      mapped = [progress = options_.dma_progress, start = std::chrono::steady_clock::now()](
+                   uint64_t done, uint64_t total) mutable {
+        if (done == 0) start = std::chrono::steady_clock::now();
+        const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+        progress({.done_bytes = done,
+                  .total_bytes = total,
+                  .seconds = elapsed.count(),
+                  .step = PinStep::kMap});
+      };
+    }
+    FERRY_ASSIGN(vfio_, vfio::Assignment::create(*vm_, std::move(ram), vfio::VfioSys::real(),
+                                                 std::move(mapped)));
     // Pinning for DMA backs every page: do it now, on several threads (guest_memory.h).
     const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
     const unsigned threads =

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "ferry/accel/vm.h"
@@ -19,13 +20,32 @@ struct RamBacking {
   bool transparent_huge_pages = false;  // normal pages, 2 MiB-aligned and madvised for THP
 };
 
-// How far populate() has come, for a progress line.
+// The two steps of pinning guest RAM for DMA: backing every page (populate(), on several
+// threads), then mapping it into the IOMMU (VFIO_IOMMU_MAP_DMA, which pins it).
+enum class PinStep { kPopulate, kMap };
+
+// How far a step has come, for a progress line.
 struct PopulateProgress {
   uint64_t done_bytes = 0;
   uint64_t total_bytes = 0;
-  double seconds = 0;  // since populate() began
+  double seconds = 0;  // since the step began
+  PinStep step = PinStep::kPopulate;
 };
 using PopulateObserver = std::function<void(const PopulateProgress&)>;
+
+// What the host's pool of one hugepage size holds (its sysfs directory).
+struct HugepagePool {
+  std::string dir;        // /sys/kernel/mm/hugepages/hugepages-2048kB
+  long free_pages = -1;   // -1: the kernel has no pool of that size
+  long total_pages = -1;  // nr_hugepages
+};
+HugepagePool read_hugepage_pool(uint64_t huge_page_size);
+
+/// Why `size` of guest RAM in `huge_page_size` pages could not be allocated, given `pool`: the
+/// pages needed and free, the shortfall, and the command that grows the pool (`cause`, the
+/// mmap error, when the pool had enough and something else refused).
+Error hugepage_pool_error(uint64_t size, uint64_t huge_page_size, const HugepagePool& pool,
+                          const Error& cause);
 
 class GuestMemory {
  public:

@@ -65,7 +65,7 @@ struct MachineStats {
 
 struct MachineOptions {
   unsigned populate_threads = 0;  // threads that populate RAM for DMA; 0: one per CPU, up to 8
-  PopulateObserver dma_progress;  // called while guest RAM is populated for assigned devices
+  PopulateObserver dma_progress;  // called while guest RAM is populated, then mapped, for DMA
   ThreadHooks thread_hooks;
 };
 
