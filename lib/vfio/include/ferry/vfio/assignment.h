@@ -1,7 +1,8 @@
-// Everything one VM holds for its assigned devices: the container, the groups, the hypervisor's
-// VFIO bridge, guest RAM mapped for DMA, and the devices. Its destructor is the one teardown
-// order (docs/vfio.md): each device's interrupts off and BARs out of the guest, its reset and
-// close; the groups off the hypervisor's bridge; DMA unmapped; the groups closed; the container.
+// Everything one VM holds for its assigned devices: the DMA space (a legacy container with its
+// groups, or an iommufd IOAS with device cdevs), the hypervisor's VFIO bridge, guest RAM mapped
+// for DMA, and the devices. Its destructor is the one teardown order (docs/vfio.md): each
+// device's interrupts off and BARs out of the guest, its reset and close; the groups (or
+// cdevs) off the hypervisor's bridge; DMA unmapped; the groups closed; the container (or IOAS).
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,9 @@
 #include "ferry/pci/endpoint.h"
 #include "ferry/vfio/assigned_device.h"
 #include "ferry/vfio/container.h"
+#include "ferry/vfio/dma_space.h"
 #include "ferry/vfio/group.h"
+#include "ferry/vfio/ioas.h"
 #include "ferry/vfio/vfio_sys.h"
 
 namespace ferry::vfio {
@@ -29,13 +32,23 @@ struct GuestRam {
   void* host = nullptr;
 };
 
+// One host device to assign: its address, its IOMMU group (the legacy path's door) and its
+// VFIO cdev (the iommufd path's: "/dev/vfio/devices/vfio0"; empty on the legacy path).
+struct HostDeviceRef {
+  std::string bdf;
+  unsigned group = 0;
+  std::string cdev;
+};
+
 // It is its devices' Resetter: FLR where a device has it, else a bus hot reset when every IOMMU
 // group that reset would hit is one this Assignment holds.
 class Assignment final : private Resetter {
  public:
-  /// Checks that `ram` can be pinned (RLIMIT_MEMLOCK) and opens the container.
+  /// Checks that `ram` can be pinned (RLIMIT_MEMLOCK) and opens the DMA space: the container
+  /// (kLegacy) or /dev/iommu with an IOAS (kIommufd).
   static Expected<std::unique_ptr<Assignment>> create(accel::Vm& vm, std::vector<GuestRam> ram,
-                                                      VfioSys& sys = VfioSys::real());
+                                                      VfioSys& sys = VfioSys::real(),
+                                                      Backend backend = Backend::kLegacy);
   ~Assignment() override;
   Assignment(const Assignment&) = delete;
   Assignment& operator=(const Assignment&) = delete;
@@ -48,10 +61,30 @@ class Assignment final : private Resetter {
                                                    irq::MsiRouteTable& routes,
                                                    pci::BarSpaces spaces,
                                                    std::optional<IntxWiring> intx = {});
+  /// The same through this Assignment's backend: on kIommufd the device's cdev is opened, put
+  /// on the hypervisor's bridge, bound to the iommufd and attached to the IOAS (guest RAM is
+  /// DMA-mapped with the first), then reset and put in front of the guest. All or nothing.
+  Expected<std::shared_ptr<AssignedDevice>> assign(const HostDeviceRef& device,
+                                                   irq::MsiRouteTable& routes,
+                                                   pci::BarSpaces spaces,
+                                                   std::optional<IntxWiring> intx = {});
+  Backend backend() const { return ioas_ ? Backend::kIommufd : Backend::kLegacy; }
 
  private:
-  Assignment(accel::Vm& vm, std::vector<GuestRam> ram, VfioSys& sys, Container container)
-      : vm_(vm), ram_(std::move(ram)), sys_(sys), container_(std::move(container)) {}
+  Assignment(accel::Vm& vm, std::vector<GuestRam> ram, VfioSys& sys,
+             std::optional<Container> container, std::optional<Ioas> ioas)
+      : vm_(vm),
+        ram_(std::move(ram)),
+        sys_(sys),
+        container_(std::move(container)),
+        ioas_(std::move(ioas)) {}
+  DmaSpace& dma() { return ioas_ ? static_cast<DmaSpace&>(*ioas_) : *container_; }
+  Expected<void> map_ram_once();
+  Expected<std::shared_ptr<AssignedDevice>> assign_cdev(const HostDeviceRef& ref,
+                                                        irq::MsiRouteTable& routes,
+                                                        pci::BarSpaces spaces,
+                                                        std::optional<IntxWiring> intx);
+  Expected<void> hot_reset_by_device_id(Device& device, const HotResetInfo& info);
   Expected<Group*> take_group(unsigned number);
   // The DMA mappings (with the first group) and the bridge, for a group just in the container.
   Expected<void> join(unsigned number, const Group& group);
@@ -66,8 +99,12 @@ class Assignment final : private Resetter {
   accel::Vm& vm_;
   std::vector<GuestRam> ram_;
   VfioSys& sys_;
-  Container container_;
+  std::optional<Container> container_;  // kLegacy
+  std::optional<Ioas> ioas_;            // kIommufd
   std::unique_ptr<accel::VfioBridge> bridge_;
+  // kIommufd: a dup of each device cdev fd, which is what the bridge holds; it outlives the
+  // device's own fd so that the device can leave the bridge after a failed or finished release.
+  std::vector<UniqueFd> bridged_cdevs_;
   std::map<unsigned, Group> groups_;
   std::vector<unsigned> bridged_;  // groups added to the bridge
   std::vector<std::shared_ptr<AssignedDevice>> devices_;
