@@ -26,8 +26,8 @@ VfioPath choose_vfio_path(const HostDevice& device, const Inventory& inventory,
   }
   std::string missing;
   if (!inventory.iommufd_available()) {
-    missing = "this kernel has no iommufd (no /dev/iommu: it needs CONFIG_IOMMUFD, or modprobe "
-              "iommufd)";
+    missing = "this kernel has no iommufd (no /dev/iommu: the cdev path needs Linux 6.6 or later "
+              "with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV, or modprobe iommufd)";
   } else if (!device.vfio_cdev) {
     missing = fmt::format(
         "{} has no VFIO cdev (no {}/vfio-dev/vfioN: it is not on vfio-pci, or the kernel is "
