@@ -14,6 +14,7 @@
 namespace ferry::test {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -147,6 +148,19 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Failure>& param_info) {
       return std::string(param_info.param.name);
     });
+
+TEST(AssignmentIommufdTest, ADeviceAnotherProcessHoldsFailsAtTheBindAndLeavesOnlyTheIommufd) {
+  IommufdRig s{FakeVfioOptions{}};
+  s.vfio.hold_group_elsewhere(true);
+  auto assignment = s.create();
+  ASSERT_TRUE(assignment) << assignment.error().message();
+  auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kWindows});
+  ASSERT_FALSE(device);
+  EXPECT_THAT(device.error().message(),
+              AllOf(HasSubstr("VFIO_DEVICE_BIND_IOMMUFD"), HasSubstr("another process")));
+  EXPECT_EQ(s.vfio.open_fds(), 1u) << s.journal.dump();
+  EXPECT_THAT(s.vm.bridged(), IsEmpty());
+}
 
 TEST(AssignmentIommufdTest, AKernelWithoutIommufdIsRefusedNamingTheLegacyPath) {
   FakeVfioOptions options;

@@ -84,8 +84,9 @@ int FakeVfio::open(const char* path) {
   }
   if (p == options_.cdev) {
     if (!options_.iommufd) return -ENOENT;
-    // vfio_df_open() on the cdev path: once, and not beside the group's own users.
-    if (held_elsewhere_ || group_fd_ >= 0 || cdev_fd_ >= 0) return -EBUSY;
+    // vfio_device_fops_cdev_open(): not while the group is open the legacy way. Another
+    // process holding the device does not stop the open, only the bind (below).
+    if (group_fd_ >= 0 || cdev_fd_ >= 0) return -EBUSY;
     if (failing(FakeVfioStep::kOpenCdev)) return -options_.fail_errno;
     const int fd = new_fd(Kind::kDevice);
     if (fd < 0) return fd;
@@ -197,6 +198,7 @@ int FakeVfio::cdev_ioctl(unsigned long request, void* arg) {
     case vfio::abi::kVfioDeviceBindIommufd: {
       auto* bind = static_cast<vfio::abi::VfioDeviceBindIommufd*>(arg);
       if (bind->argsz < sizeof *bind || bind->flags != 0 || cdev_bound_) return -EINVAL;
+      if (held_elsewhere_) return -EINVAL;  // vfio_df_open(): one user on the cdev path
       File* iommufd = file_of(bind->iommufd);
       if (iommufd == nullptr || iommufd->kind != Kind::kIommufd) return -EBADF;
       if (failing(FakeVfioStep::kBind)) return -options_.fail_errno;

@@ -12,7 +12,8 @@
 //              that exists (ENOENT), at a fixed IOVA, page aligned, never overlapping (EEXIST);
 //              IOAS_UNMAP of whole mappings only; DESTROY of an IOAS a device is attached to is
 //              EBUSY (iommufd/main.c, io_pagetable.c).
-//   cdev:      /dev/vfio/devices/vfioN opens once, and not while the group is open (EBUSY); every
+//   cdev:      /dev/vfio/devices/vfioN opens once, and not while the group is open (EBUSY); held
+//              by another process it opens but its bind is EINVAL (vfio_df_open()); every
 //              ioctl but BIND_IOMMUFD is EINVAL until bound (vfio_device_fops_unl_ioctl());
 //              BIND once, with an iommufd fd; ATTACH_IOMMUFD_PT only bound, to an existing IOAS
 //              (ENOENT); closing the fd unbinds and detaches it.

@@ -225,7 +225,7 @@ Expected<std::shared_ptr<AssignedDevice>> Assignment::assign_cdev(const HostDevi
     if (first) dma().unmap_all();
   };
   auto assigned = [&]() -> Expected<std::shared_ptr<AssignedDevice>> {
-    FERRY_TRY(ioas_->bind_and_attach(fd.get(), ref.bdf));
+    FERRY_TRY(ioas_->bind_and_attach(fd.get(), ref.bdf, ref.cdev));
     FERRY_TRY(map_ram_once());
     FERRY_ASSIGN(Device device, Device::open(sys_, ref.bdf, std::move(fd)));
     return AssignedDevice::create(std::move(device), vm_, routes, std::move(spaces), *this, intx);

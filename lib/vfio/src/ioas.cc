@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "ferry/vfio/group.h"
 #include "ferry/vfio/iommufd_abi.h"
 
 namespace ferry::vfio {
@@ -54,11 +55,31 @@ Ioas::~Ioas() {
   }
 }
 
-Expected<void> Ioas::bind_and_attach(int device_fd, const std::string& bdf) const {
+namespace {
+
+// The message of a cdev another process holds: a second open of the cdev succeeds, but its bind
+// is EINVAL while the device is open elsewhere (vfio_df_open(): one user on the cdev path).
+Error busy_cdev(const std::string& bdf, const std::string& path) {
+  const std::string holders = holders_of(path);
+  return Error(Errc::kBusy,
+               fmt::format("{} ({}) is busy: {}; a device serves one VM at a time, so stop that "
+                           "VM first",
+                           bdf, path,
+                           holders.empty() ? "another process holds it (or its IOMMU group)"
+                                           : "it is held by " + holders));
+}
+
+}  // namespace
+
+Expected<void> Ioas::bind_and_attach(int device_fd, const std::string& bdf,
+                                     const std::string& path) const {
   abi::VfioDeviceBindIommufd bind{
       .argsz = sizeof bind, .flags = 0, .iommufd = fd_.get(), .out_devid = 0, .token_uuid_ptr = 0};
   if (int r = sys_->ioctl(device_fd, abi::kVfioDeviceBindIommufd, &bind); r < 0) {
-    return fail_errno(-r, fmt::format("{}: VFIO_DEVICE_BIND_IOMMUFD", bdf));
+    if (r == -EINVAL && !holders_of(path).empty()) return fail(busy_cdev(bdf, path));
+    return fail_errno(-r, fmt::format("{}: VFIO_DEVICE_BIND_IOMMUFD{}", bdf,
+                                      r == -EINVAL ? " (is another process using the device?)"
+                                                   : ""));
   }
   abi::VfioDeviceAttachIommufdPt attach{
       .argsz = sizeof attach, .flags = 0, .pt_id = id_, .pasid = 0};
@@ -106,12 +127,7 @@ uint64_t Ioas::mapped_bytes() const {
 Expected<UniqueFd> open_device_cdev(VfioSys& sys, const std::string& bdf,
                                     const std::string& path) {
   const int fd = sys.open(path.c_str());
-  if (fd == -EBUSY) {
-    return fail(Errc::kBusy,
-                "{} ({}) is busy: another process (or this one through its IOMMU group) holds "
-                "the device; a device serves one VM at a time",
-                bdf, path);
-  }
+  if (fd == -EBUSY) return fail(busy_cdev(bdf, path));  // its group is open the legacy way
   if (fd < 0) {
     return fail(Error::from_errno(-fd, "opening " + path)
                     .context(fmt::format("{}: its VFIO cdev (is it still bound to vfio-pci? "

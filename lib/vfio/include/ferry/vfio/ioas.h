@@ -26,9 +26,11 @@ class Ioas final : public DmaSpace {
 
   int fd() const { return fd_.get(); }
   uint32_t id() const { return id_; }
-  /// VFIO_DEVICE_BIND_IOMMUFD then VFIO_DEVICE_ATTACH_IOMMUFD_PT of the device cdev open at
-  /// `device_fd` (`bdf` names it in messages). Closing the device fd undoes both.
-  Expected<void> bind_and_attach(int device_fd, const std::string& bdf) const;
+  /// VFIO_DEVICE_BIND_IOMMUFD then VFIO_DEVICE_ATTACH_IOMMUFD_PT of the device cdev `path` open
+  /// at `device_fd` (`bdf` names it in messages). Closing the device fd undoes both. A device
+  /// another process has bound is kBusy, naming that process when /proc shows it.
+  Expected<void> bind_and_attach(int device_fd, const std::string& bdf,
+                                 const std::string& path) const;
 
   Expected<void> map_dma(uint64_t iova, uint64_t size, void* host) override;
   void unmap_all() override;
