@@ -66,7 +66,8 @@ int check_command(const std::vector<std::string>& args) {
   }
   const pci::host::Verdict verdict =
       pci::host::assess(*device, context->inventory, context->windows);
-  const pci::host::VfioPath path = pci::host::choose_vfio_path(*device, context->inventory, backend);
+  const pci::host::VfioPath path =
+      pci::host::choose_vfio_path(*device, context->inventory, backend);
   if (options.json) {
     std::cout << pci::host::device_json(*device, context->inventory, verdict);
   } else {

@@ -54,8 +54,8 @@ TEST(ConfigLoader, VfioBackendIsAutoUnlessTheSpecOrSetSaysOtherwise) {
   EXPECT_EQ(parse("payload: {builtin: hello}\n")->vfio_backend, VfioBackendChoice::kAuto);
   EXPECT_EQ(parse("vfio: {backend: legacy}\npayload: {builtin: hello}\n")->vfio_backend,
             VfioBackendChoice::kLegacy);
-  auto overridden = parse("vfio: {backend: legacy}\npayload: {builtin: hello}\n",
-                          {{"vfio.backend", "iommufd"}});
+  auto overridden =
+      parse("vfio: {backend: legacy}\npayload: {builtin: hello}\n", {{"vfio.backend", "iommufd"}});
   ASSERT_TRUE(overridden) << overridden.error().message();
   EXPECT_EQ(overridden->vfio_backend, VfioBackendChoice::kIommufd);
   auto bad = parse("vfio: {backend: cdev}\npayload: {builtin: hello}\n");

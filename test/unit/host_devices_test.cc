@@ -115,7 +115,6 @@ TEST(HostDevices, SeveralGroupsInOneVmGiveEachReservedRegionOnce) {
   EXPECT_EQ(plan->iommu.address_bits, 48u);
 }
 
-
 // --- vfio.backend: which VFIO path the plan takes (docs/vfio.md) ------------------------------
 
 // The lab's tree as a kernel with iommufd would show it: class/misc/iommu (/dev/iommu), and

@@ -48,8 +48,8 @@ struct IommufdRig {
     ram = std::move(*mapping);
   }
   Expected<std::unique_ptr<vfio::Assignment>> create() {
-    return vfio::Assignment::create(vm, {{.gpa = 0, .size = ram.size(), .host = ram.data()}},
-                                    vfio, vfio::Backend::kIommufd);
+    return vfio::Assignment::create(vm, {{.gpa = 0, .size = ram.size(), .host = ram.data()}}, vfio,
+                                    vfio::Backend::kIommufd);
   }
 
   FakeJournal journal;
@@ -67,10 +67,10 @@ TEST(AssignmentIommufdTest, BindsAttachesMapsThenTearsDownInTheKernelsOrder) {
   EXPECT_EQ((*assignment)->backend(), vfio::Backend::kIommufd);
   auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kWindows});
   ASSERT_TRUE(device) << device.error().message() << "\n" << s.journal.dump();
-  expect_in_order(s.journal, {"IOMMUFD open", "IOMMUFD IOAS_ALLOC 1",
-                              "VFIO open cdev /dev/vfio/devices/vfio0", "KVM VFIO FILE_ADD",
-                              "VFIO BIND_IOMMUFD", "VFIO ATTACH_IOMMUFD_PT 1",
-                              "IOMMUFD IOAS_MAP 0x0+0x10000", "VFIO DEVICE_RESET"});
+  expect_in_order(s.journal,
+                  {"IOMMUFD open", "IOMMUFD IOAS_ALLOC 1", "VFIO open cdev /dev/vfio/devices/vfio0",
+                   "KVM VFIO FILE_ADD", "VFIO BIND_IOMMUFD", "VFIO ATTACH_IOMMUFD_PT 1",
+                   "IOMMUFD IOAS_MAP 0x0+0x10000", "VFIO DEVICE_RESET"});
   // No legacy file is touched on this path.
   EXPECT_EQ(s.journal.find("VFIO open container"), -1) << s.journal.dump();
   EXPECT_EQ(s.journal.find("VFIO open group"), -1) << s.journal.dump();

@@ -154,8 +154,8 @@ int FakeVfio::ioas_map(void* arg) {
   const auto* map = static_cast<const vfio::abi::IommuIoasMap*>(arg);
   if (map->size < sizeof *map || map->reserved != 0) return -EINVAL;
   if (!ioas_.contains(map->ioas_id)) return -ENOENT;
-  const uint32_t known = vfio::abi::kIoasMapFixedIova | vfio::abi::kIoasMapReadable |
-                         vfio::abi::kIoasMapWriteable;
+  const uint32_t known =
+      vfio::abi::kIoasMapFixedIova | vfio::abi::kIoasMapReadable | vfio::abi::kIoasMapWriteable;
   if ((map->flags & ~known) != 0 || !(map->flags & vfio::abi::kIoasMapFixedIova) ||
       map->length == 0 || map->iova % kPage != 0 || map->length % kPage != 0 ||
       map->user_va % kPage != 0 || map->iova + map->length < map->iova) {

@@ -26,8 +26,9 @@ VfioPath choose_vfio_path(const HostDevice& device, const Inventory& inventory,
   }
   std::string missing;
   if (!inventory.iommufd_available()) {
-    missing = "this kernel has no iommufd (no /dev/iommu: the cdev path needs Linux 6.6 or later "
-              "with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV, or modprobe iommufd)";
+    missing =
+        "this kernel has no iommufd (no /dev/iommu: the cdev path needs Linux 6.6 or later "
+        "with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV, or modprobe iommufd)";
   } else if (!device.vfio_cdev) {
     missing = fmt::format(
         "{} has no VFIO cdev (no {}/vfio-dev/vfioN: it is not on vfio-pci, or the kernel is "
@@ -37,8 +38,8 @@ VfioPath choose_vfio_path(const HostDevice& device, const Inventory& inventory,
   if (missing.empty()) {
     path.iommufd = true;
     path.cdev = "/dev/vfio/devices/" + *device.vfio_cdev;
-    path.reason = fmt::format("iommufd with the VFIO cdev {} (/dev/iommu exists; {})", path.cdev,
-                              asked);
+    path.reason =
+        fmt::format("iommufd with the VFIO cdev {} (/dev/iommu exists; {})", path.cdev, asked);
     return path;
   }
   if (choice == VfioBackendChoice::kIommufd) {

@@ -244,7 +244,8 @@ Expected<std::shared_ptr<AssignedDevice>> Assignment::assign(const std::string& 
                                                              irq::MsiRouteTable& routes,
                                                              pci::BarSpaces spaces,
                                                              std::optional<IntxWiring> intx) {
-  if (ioas_) return assign_cdev({.bdf = bdf, .group = group, .cdev = {}}, routes, std::move(spaces), intx);
+  if (ioas_)
+    return assign_cdev({.bdf = bdf, .group = group, .cdev = {}}, routes, std::move(spaces), intx);
   const bool taken_here = !groups_.contains(group);
   FERRY_ASSIGN(Group * held, take_group(group));
   auto assigned = take_device(*held, bdf, routes, std::move(spaces), intx);

@@ -77,9 +77,9 @@ Expected<void> Ioas::bind_and_attach(int device_fd, const std::string& bdf,
       .argsz = sizeof bind, .flags = 0, .iommufd = fd_.get(), .out_devid = 0, .token_uuid_ptr = 0};
   if (int r = sys_->ioctl(device_fd, abi::kVfioDeviceBindIommufd, &bind); r < 0) {
     if (r == -EINVAL && !holders_of(path).empty()) return fail(busy_cdev(bdf, path));
-    return fail_errno(-r, fmt::format("{}: VFIO_DEVICE_BIND_IOMMUFD{}", bdf,
-                                      r == -EINVAL ? " (is another process using the device?)"
-                                                   : ""));
+    return fail_errno(-r,
+                      fmt::format("{}: VFIO_DEVICE_BIND_IOMMUFD{}", bdf,
+                                  r == -EINVAL ? " (is another process using the device?)" : ""));
   }
   abi::VfioDeviceAttachIommufdPt attach{
       .argsz = sizeof attach, .flags = 0, .pt_id = id_, .pasid = 0};
@@ -90,14 +90,14 @@ Expected<void> Ioas::bind_and_attach(int device_fd, const std::string& bdf,
 }
 
 Expected<void> Ioas::map_dma(uint64_t iova, uint64_t size, void* host) {
-  abi::IommuIoasMap map{.size = sizeof map,
-                        .flags = abi::kIoasMapFixedIova | abi::kIoasMapReadable |
-                                 abi::kIoasMapWriteable,
-                        .ioas_id = id_,
-                        .reserved = 0,
-                        .user_va = reinterpret_cast<uint64_t>(host),
-                        .length = size,
-                        .iova = iova};
+  abi::IommuIoasMap map{
+      .size = sizeof map,
+      .flags = abi::kIoasMapFixedIova | abi::kIoasMapReadable | abi::kIoasMapWriteable,
+      .ioas_id = id_,
+      .reserved = 0,
+      .user_va = reinterpret_cast<uint64_t>(host),
+      .length = size,
+      .iova = iova};
   if (int r = sys_->ioctl(fd_.get(), abi::kIommuIoasMap, &map); r < 0) {
     return fail_errno(-r, fmt::format("IOMMU_IOAS_MAP of guest memory {:#x}-{:#x} (IOAS {})", iova,
                                       iova + size - 1, id_));
@@ -110,8 +110,8 @@ void Ioas::unmap_all() {
   while (!maps_.empty()) {
     const DmaMap m = maps_.back();
     maps_.pop_back();
-    abi::IommuIoasUnmap unmap{.size = sizeof unmap, .ioas_id = id_, .iova = m.iova,
-                              .length = m.size};
+    abi::IommuIoasUnmap unmap{
+        .size = sizeof unmap, .ioas_id = id_, .iova = m.iova, .length = m.size};
     if (int r = sys_->ioctl(fd_.get(), abi::kIommuIoasUnmap, &unmap); r < 0) {
       spdlog::warn("IOMMU_IOAS_UNMAP {:#x}+{:#x}: {}", m.iova, m.size, std::strerror(-r));
     }
@@ -124,8 +124,7 @@ uint64_t Ioas::mapped_bytes() const {
   return total;
 }
 
-Expected<UniqueFd> open_device_cdev(VfioSys& sys, const std::string& bdf,
-                                    const std::string& path) {
+Expected<UniqueFd> open_device_cdev(VfioSys& sys, const std::string& bdf, const std::string& path) {
   const int fd = sys.open(path.c_str());
   if (fd == -EBUSY) return fail(busy_cdev(bdf, path));  // its group is open the legacy way
   if (fd < 0) {

@@ -82,9 +82,8 @@ Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& 
   if (!root.IsDefined() || root.IsNull()) {
     return fail(r_.error(root, "", "is empty; it needs at least a payload (see docs/config.md)"));
   }
-  FERRY_TRY(r_.check_map(root, "",
-                         {"version", "name", "vcpus", "memory", "payload", "serial", "devices",
-                          "vfio"}));
+  FERRY_TRY(r_.check_map(
+      root, "", {"version", "name", "vcpus", "memory", "payload", "serial", "devices", "vfio"}));
   VmConfig config;
   if (root["version"]) FERRY_TRY(r_.integer(root["version"], "version", 1, 1));
   config.name = default_name;

@@ -110,8 +110,8 @@ Expected<void> Machine::assign_host_devices(const HostDevicePlan& plan,
     const vfio::Backend backend = plan.iommufd ? vfio::Backend::kIommufd : vfio::Backend::kLegacy;
     spdlog::info("VFIO: {} path for {} device{} ({})", vfio::backend_name(backend), choices.size(),
                  choices.size() == 1 ? "" : "s", plan.why);
-    FERRY_ASSIGN(vfio_, vfio::Assignment::create(*vm_, std::move(ram), vfio::VfioSys::real(),
-                                                 backend));
+    FERRY_ASSIGN(vfio_,
+                 vfio::Assignment::create(*vm_, std::move(ram), vfio::VfioSys::real(), backend));
     // Pinning for DMA backs every page: do it now, on several threads (guest_memory.h).
     const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
     const unsigned threads =
