@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "ferry/pci/host/bdf.h"
 #include "ferry/pci/host/report.h"
+#include "ferry/pci/host/vfio_path.h"
 #include "pci_options.h"
 
 namespace ferry::cli {
@@ -24,8 +25,11 @@ constexpr const char* kUsage =
 int check_command(const std::vector<std::string>& args) {
   PciOptions options;
   std::string bdf_text;
+  std::string backend_text = "auto";
   po::options_description visible("Options");
   visible.add_options()("help,h", "show this help");
+  visible.add_options()("vfio-backend", po::value(&backend_text)->value_name("auto|legacy|iommufd"),
+                        "the VFIO path to judge, as the spec's vfio.backend (default auto)");
   add_pci_options(visible, options);
   po::options_description hidden;
   hidden.add_options()("bdf", po::value(&bdf_text), "the device's PCI address");
@@ -35,6 +39,16 @@ int check_command(const std::vector<std::string>& args) {
   if (bdf_text.empty()) {
     std::cerr << "ferry check: give the device's PCI address, e.g. ferry check 0000:01:00.0 "
                  "(ferry devices lists them)\nSee: ferry check --help\n";
+    return kExitUsage;
+  }
+  pci::host::VfioBackendChoice backend = pci::host::VfioBackendChoice::kAuto;
+  if (backend_text == "legacy") {
+    backend = pci::host::VfioBackendChoice::kLegacy;
+  } else if (backend_text == "iommufd") {
+    backend = pci::host::VfioBackendChoice::kIommufd;
+  } else if (backend_text != "auto") {
+    std::cerr << "ferry check: --vfio-backend " << backend_text
+              << ": give auto, legacy or iommufd\nSee: ferry check --help\n";
     return kExitUsage;
   }
   auto bdf = pci::host::Bdf::parse(bdf_text);
@@ -52,10 +66,15 @@ int check_command(const std::vector<std::string>& args) {
   }
   const pci::host::Verdict verdict =
       pci::host::assess(*device, context->inventory, context->windows);
-  std::cout << (options.json
-                    ? pci::host::device_json(*device, context->inventory, verdict)
-                    : pci::host::format_check_report(*device, context->inventory, verdict));
-  return verdict.assignable() ? 0 : kExitNotAssignable;
+  const pci::host::VfioPath path =
+      pci::host::choose_vfio_path(*device, context->inventory, backend);
+  if (options.json) {
+    std::cout << pci::host::device_json(*device, context->inventory, verdict);
+  } else {
+    std::cout << pci::host::format_check_report(*device, context->inventory, verdict)
+              << fmt::format("\nVFIO path: {}\n", path.error ? *path.error : path.reason);
+  }
+  return verdict.assignable() && !path.error ? 0 : kExitNotAssignable;
 }
 
 }  // namespace ferry::cli

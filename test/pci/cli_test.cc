@@ -83,6 +83,22 @@ TEST(CheckCommand, AssignableDeviceExitsZero) {
                            HasSubstr("IOMMU group:  10 (alone)")));
 }
 
+// The lab-q35 capture is of Debian's 6.1 kernel: no iommufd, so only the legacy container.
+TEST(CheckCommand, SaysWhichVfioPathAndWhy) {
+  auto r = run_ferry(on("lab-q35", {"check", "0000:01:00.0"}));
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("VFIO path: the legacy VFIO container, because this kernel has "
+                               "no iommufd (no /dev/iommu"));
+  auto iommufd = run_ferry(on("lab-q35", {"check", "0000:01:00.0", "--vfio-backend", "iommufd"}));
+  EXPECT_EQ(iommufd.status, 3) << iommufd.out << iommufd.err;
+  EXPECT_THAT(iommufd.out, AllOf(HasSubstr("vfio.backend: iommufd asks for iommufd, but this "
+                                           "kernel has no iommufd"),
+                                 HasSubstr("--set vfio.backend=legacy")));
+  auto bad = run_ferry(on("lab-q35", {"check", "0000:01:00.0", "--vfio-backend", "cdev"}));
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_THAT(bad.err, HasSubstr("give auto, legacy or iommufd"));
+}
+
 TEST(CheckCommand, NotAssignableExitsThreeWithTheFix) {
   auto r = run_ferry(on("lab-q35", {"check", "03:00.0"}));
   EXPECT_EQ(r.status, 3);

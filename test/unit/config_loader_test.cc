@@ -49,6 +49,24 @@ TEST(ConfigLoader, MemoryShorthandAndHugepages) {
   EXPECT_EQ(thp->huge_page_size, 0u);
 }
 
+TEST(ConfigLoader, VfioBackendIsAutoUnlessTheSpecOrSetSaysOtherwise) {
+  using pci::host::VfioBackendChoice;
+  EXPECT_EQ(parse("payload: {builtin: hello}\n")->vfio_backend, VfioBackendChoice::kAuto);
+  EXPECT_EQ(parse("vfio: {backend: legacy}\npayload: {builtin: hello}\n")->vfio_backend,
+            VfioBackendChoice::kLegacy);
+  auto overridden =
+      parse("vfio: {backend: legacy}\npayload: {builtin: hello}\n", {{"vfio.backend", "iommufd"}});
+  ASSERT_TRUE(overridden) << overridden.error().message();
+  EXPECT_EQ(overridden->vfio_backend, VfioBackendChoice::kIommufd);
+  auto bad = parse("vfio: {backend: cdev}\npayload: {builtin: hello}\n");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message(), HasSubstr("vfio.backend"));
+  EXPECT_THAT(bad.error().message(), HasSubstr("auto, legacy, iommufd"));
+  auto typo = parse("vfio: {backnd: legacy}\npayload: {builtin: hello}\n");
+  ASSERT_FALSE(typo);
+  EXPECT_THAT(typo.error().message(), HasSubstr("backend"));
+}
+
 TEST(ConfigLoader, RelativePathsResolveAgainstTheSpecsDirectory) {
   test::TempDir dir;
   // A real ELF (the built-in hello) and an existing directory: both are checked at load.

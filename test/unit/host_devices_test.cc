@@ -115,5 +115,60 @@ TEST(HostDevices, SeveralGroupsInOneVmGiveEachReservedRegionOnce) {
   EXPECT_EQ(plan->iommu.address_bits, 48u);
 }
 
+// --- vfio.backend: which VFIO path the plan takes (docs/vfio.md) ------------------------------
+
+// The lab's tree as a kernel with iommufd would show it: class/misc/iommu (/dev/iommu), and
+// 01:00.0's cdev under vfio-dev/ when `cdev` is set.
+std::string lab_tree_with_iommufd(const ferry::test::TempDir& dir, bool cdev) {
+  namespace fs = std::filesystem;
+  const std::string root = dir.path() + "/sys";
+  fs::copy(kLabSysfs, root, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  fs::create_directories(root + "/class/misc/iommu");
+  if (cdev) fs::create_directories(root + "/bus/pci/devices/0000:01:00.0/vfio-dev/vfio0");
+  return root;
+}
+
+TEST(HostDevicesVfioPath, AutoTakesTheLegacyContainerOnAKernelWithoutIommufd) {
+  auto plan = check_host_devices(with_host_device("0000:01:00.0"), 40, kLabSysfs);
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_FALSE(plan->iommufd);
+  EXPECT_THAT(plan->why, HasSubstr("this kernel has no iommufd"));
+}
+
+TEST(HostDevicesVfioPath, IommufdAskedOfAKernelWithoutItIsRefusedNamingTheFix) {
+  VmConfig config = with_host_device("0000:01:00.0");
+  config.vfio_backend = pci::host::VfioBackendChoice::kIommufd;
+  auto plan = check_host_devices(config, 40, kLabSysfs);
+  ASSERT_FALSE(plan);
+  EXPECT_THAT(plan.error().message(), HasSubstr("devices[0] (vfio 0000:01:00.0)"));
+  EXPECT_THAT(plan.error().message(), HasSubstr("no /dev/iommu"));
+  EXPECT_THAT(plan.error().message(), HasSubstr("--set vfio.backend=legacy"));
+}
+
+TEST(HostDevicesVfioPath, AutoTakesTheCdevWhereTheKernelAndTheDeviceHaveIt) {
+  ferry::test::TempDir dir;
+  const std::string root = lab_tree_with_iommufd(dir, true);
+  auto plan = check_host_devices(with_host_device("0000:01:00.0"), 40, root);
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_TRUE(plan->iommufd) << plan->why;
+  ASSERT_EQ(plan->devices.size(), 1u);
+  EXPECT_EQ(plan->devices[0].cdev, "/dev/vfio/devices/vfio0");
+  // ... unless the spec asks for the legacy container.
+  VmConfig legacy = with_host_device("0000:01:00.0");
+  legacy.vfio_backend = pci::host::VfioBackendChoice::kLegacy;
+  auto forced = check_host_devices(legacy, 40, root);
+  ASSERT_TRUE(forced) << forced.error().message();
+  EXPECT_FALSE(forced->iommufd);
+}
+
+TEST(HostDevicesVfioPath, ADeviceWithoutItsCdevGoesTheLegacyWayUnderAuto) {
+  ferry::test::TempDir dir;
+  const std::string root = lab_tree_with_iommufd(dir, false);
+  auto plan = check_host_devices(with_host_device("0000:01:00.0"), 40, root);
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_FALSE(plan->iommufd);
+  EXPECT_THAT(plan->why, HasSubstr("0000:01:00.0 has no VFIO cdev"));
+}
+
 }  // namespace
 }  // namespace ferry::vmm

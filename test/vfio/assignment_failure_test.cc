@@ -95,6 +95,12 @@ INSTANTIATE_TEST_SUITE_P(
         case FakeVfioStep::kMmap:
           return std::string("Mmap");
         case FakeVfioStep::kNone:
+        case FakeVfioStep::kOpenIommufd:  // the iommufd path's (assignment_iommufd_test.cc)
+        case FakeVfioStep::kIoasAlloc:
+        case FakeVfioStep::kOpenCdev:
+        case FakeVfioStep::kBind:
+        case FakeVfioStep::kAttach:
+        case FakeVfioStep::kIoasMap:
           break;
       }
       return std::string("None");

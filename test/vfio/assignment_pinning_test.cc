@@ -37,7 +37,8 @@ TEST(AssignmentPinningTest, MapsGuestRamInGibChunksAndReportsEachOne) {
       vm,
       {{.gpa = 0, .size = 3 * kGiB, .host = ram->data()},
        {.gpa = 4 * kGiB, .size = 2 * kGiB + 512 * kMiB, .host = ram->data() + 3 * kGiB}},
-      vfio, [&](uint64_t done, uint64_t total) { progress.emplace_back(done, total); });
+      vfio, vfio::Backend::kLegacy,
+      [&](uint64_t done, uint64_t total) { progress.emplace_back(done, total); });
   ASSERT_TRUE(assignment) << assignment.error().message();
   EXPECT_TRUE(progress.empty());  // nothing is mapped before a group is in the container
   auto device = (*assignment)->assign("0000:01:00.0", 12, routes, {mmio, pio, kWindows});

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "fake_eventfd.h"
+#include "ferry/vfio/iommufd_abi.h"
 
 namespace ferry::test {
 namespace {
@@ -74,9 +75,29 @@ int FakeVfio::open(const char* path) {
     say("VFIO open container");
     return fd;
   }
+  if (p == "/dev/iommu") {
+    if (!options_.iommufd) return -ENOENT;
+    if (failing(FakeVfioStep::kOpenIommufd)) return -options_.fail_errno;
+    const int fd = new_fd(Kind::kIommufd);
+    say("IOMMUFD open");
+    return fd;
+  }
+  if (p == options_.cdev) {
+    if (!options_.iommufd) return -ENOENT;
+    // vfio_device_fops_cdev_open(): not while the group is open the legacy way. Another
+    // process holding the device does not stop the open, only the bind (below).
+    if (group_fd_ >= 0 || cdev_fd_ >= 0) return -EBUSY;
+    if (failing(FakeVfioStep::kOpenCdev)) return -options_.fail_errno;
+    const int fd = new_fd(Kind::kDevice);
+    if (fd < 0) return fd;
+    cdev_fd_ = fd;
+    device_fds_.push_back(fd);
+    say("VFIO open cdev " + p);
+    return fd;
+  }
   if (p != fmt::format("/dev/vfio/{}", options_.group)) return -ENOENT;
-  // vfio_group_fops_open(): one opener at a time.
-  if (held_elsewhere_ || group_fd_ >= 0) return -EBUSY;
+  // vfio_group_fops_open(): one opener at a time, and not while the device is open by its cdev.
+  if (held_elsewhere_ || group_fd_ >= 0 || cdev_fd_ >= 0) return -EBUSY;
   const int fd = new_fd(Kind::kGroup);
   if (fd >= 0) group_fd_ = fd;
   say(fmt::format("VFIO open group {}", options_.group));
@@ -93,9 +114,111 @@ int FakeVfio::ioctl(int fd, unsigned long request, void* arg) {
     case Kind::kGroup:
       return group_ioctl(fd, request, arg);
     case Kind::kDevice:
-      return device_ioctl(request, arg);
+      return device_ioctl(fd, request, arg);
+    case Kind::kIommufd:
+      return iommufd_ioctl(request, arg);
   }
   return -ENOTTY;
+}
+
+int FakeVfio::iommufd_ioctl(unsigned long request, void* arg) {
+  switch (request) {
+    case vfio::abi::kIommuIoasAlloc: {
+      auto* alloc = static_cast<vfio::abi::IommuIoasAlloc*>(arg);
+      if (alloc->size < sizeof *alloc || alloc->flags != 0) return -EINVAL;
+      if (failing(FakeVfioStep::kIoasAlloc)) return -options_.fail_errno;
+      alloc->out_ioas_id = next_object_id_++;
+      ioas_.insert(alloc->out_ioas_id);
+      say(fmt::format("IOMMUFD IOAS_ALLOC {}", alloc->out_ioas_id));
+      return 0;
+    }
+    case vfio::abi::kIommuIoasMap:
+      return ioas_map(arg);
+    case vfio::abi::kIommuIoasUnmap:
+      return ioas_unmap(arg);
+    case vfio::abi::kIommuDestroy: {
+      const auto* destroy = static_cast<const vfio::abi::IommuDestroy*>(arg);
+      if (!ioas_.contains(destroy->id)) return -ENOENT;
+      if (attached_ioas_ == destroy->id) return -EBUSY;  // a device still uses it
+      ioas_.erase(destroy->id);
+      say(fmt::format("IOMMUFD DESTROY {}", destroy->id));
+      return 0;
+    }
+    default:
+      return -ENOTTY;
+  }
+}
+
+// iommufd_ioas_map(): into an existing IOAS, at the fixed IOVA ferry asks for.
+int FakeVfio::ioas_map(void* arg) {
+  const auto* map = static_cast<const vfio::abi::IommuIoasMap*>(arg);
+  if (map->size < sizeof *map || map->reserved != 0) return -EINVAL;
+  if (!ioas_.contains(map->ioas_id)) return -ENOENT;
+  const uint32_t known =
+      vfio::abi::kIoasMapFixedIova | vfio::abi::kIoasMapReadable | vfio::abi::kIoasMapWriteable;
+  if ((map->flags & ~known) != 0 || !(map->flags & vfio::abi::kIoasMapFixedIova) ||
+      map->length == 0 || map->iova % kPage != 0 || map->length % kPage != 0 ||
+      map->user_va % kPage != 0 || map->iova + map->length < map->iova) {
+    return -EINVAL;
+  }
+  for (const auto& [iova, m] : dma_) {
+    if (map->iova < iova + m.size && iova < map->iova + map->length) return -EEXIST;
+  }
+  if (failing(FakeVfioStep::kIoasMap)) return -options_.fail_errno;
+  dma_[map->iova] = {map->iova, map->length, map->user_va};
+  say(fmt::format("IOMMUFD IOAS_MAP {:#x}+{:#x}", map->iova, map->length));
+  return 0;
+}
+
+// iopt_unmap_iova(): whole mappings only; a range that meets none is ENOENT.
+int FakeVfio::ioas_unmap(void* arg) {
+  auto* unmap = static_cast<vfio::abi::IommuIoasUnmap*>(arg);
+  if (unmap->size < sizeof *unmap) return -EINVAL;
+  if (!ioas_.contains(unmap->ioas_id)) return -ENOENT;
+  const uint64_t begin = unmap->iova, end = unmap->iova + unmap->length;
+  uint64_t unmapped = 0;
+  for (const auto& [iova, m] : dma_) {
+    const bool meets = iova < end && begin < iova + m.size;
+    if (meets && (iova < begin || iova + m.size > end)) return -EINVAL;  // would split it
+  }
+  for (auto it = dma_.begin(); it != dma_.end();) {
+    const bool inside = it->first >= begin && it->first + it->second.size <= end;
+    if (inside) unmapped += it->second.size;
+    it = inside ? dma_.erase(it) : std::next(it);
+  }
+  if (unmapped == 0) return -ENOENT;
+  unmap->length = unmapped;
+  say(fmt::format("IOMMUFD IOAS_UNMAP {:#x}+{:#x}", begin, unmapped));
+  return 0;
+}
+
+// The cdev-only ioctls (vfio/device_cdev.c).
+int FakeVfio::cdev_ioctl(unsigned long request, void* arg) {
+  switch (request) {
+    case vfio::abi::kVfioDeviceBindIommufd: {
+      auto* bind = static_cast<vfio::abi::VfioDeviceBindIommufd*>(arg);
+      if (bind->argsz < sizeof *bind || bind->flags != 0 || cdev_bound_) return -EINVAL;
+      if (held_elsewhere_) return -EINVAL;  // vfio_df_open(): one user on the cdev path
+      File* iommufd = file_of(bind->iommufd);
+      if (iommufd == nullptr || iommufd->kind != Kind::kIommufd) return -EBADF;
+      if (failing(FakeVfioStep::kBind)) return -options_.fail_errno;
+      cdev_bound_ = true;
+      bind->out_devid = next_object_id_++;
+      say("VFIO BIND_IOMMUFD");
+      return 0;
+    }
+    case vfio::abi::kVfioDeviceAttachIommufdPt: {
+      auto* attach = static_cast<vfio::abi::VfioDeviceAttachIommufdPt*>(arg);
+      if (attach->argsz < sizeof *attach || attach->flags != 0 || !cdev_bound_) return -EINVAL;
+      if (!ioas_.contains(attach->pt_id)) return -ENOENT;
+      if (failing(FakeVfioStep::kAttach)) return -options_.fail_errno;
+      attached_ioas_ = attach->pt_id;
+      say(fmt::format("VFIO ATTACH_IOMMUFD_PT {}", attach->pt_id));
+      return 0;
+    }
+    default:
+      return -ENOTTY;
+  }
 }
 
 int FakeVfio::container_ioctl(unsigned long request, void* arg) {
@@ -216,7 +339,12 @@ int FakeVfio::group_ioctl(int fd, unsigned long request, void* arg) {
   }
 }
 
-int FakeVfio::device_ioctl(unsigned long request, void* arg) {
+int FakeVfio::device_ioctl(int fd, unsigned long request, void* arg) {
+  if (request == vfio::abi::kVfioDeviceBindIommufd ||
+      request == vfio::abi::kVfioDeviceAttachIommufdPt) {
+    return fd == cdev_fd_ ? cdev_ioctl(request, arg) : -EINVAL;
+  }
+  if (fd == cdev_fd_ && !cdev_bound_) return -EINVAL;  // no access before the bind
   switch (request) {
     case VFIO_DEVICE_GET_INFO: {
       auto* info = static_cast<vfio_device_info*>(arg);
@@ -240,9 +368,38 @@ int FakeVfio::device_ioctl(unsigned long request, void* arg) {
         return -EINVAL;
       }
       return nvme_.reset();
-    case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
-      return hot_reset_info(arg);
+    case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: {
+      const int r = hot_reset_info(arg);
+      if (fd == cdev_fd_) {
+        // Device ids instead of groups: this device's own, and the other one not owned.
+        auto* info = static_cast<vfio_pci_hot_reset_info*>(arg);
+        info->flags = vfio::abi::kHotResetFlagDevId |
+                      (options_.bus_shared_with_group ? 0 : vfio::abi::kHotResetFlagDevIdOwned);
+        if (r == 0) {
+          auto* devices = reinterpret_cast<vfio_pci_dependent_device*>(
+              reinterpret_cast<uint8_t*>(info) + sizeof *info);
+          for (uint32_t i = 0; i < info->count; ++i) {
+            devices[i].group_id = i == 0 ? 1 : vfio::abi::kDevIdNotOwned;
+          }
+        }
+      }
+      return r;
+    }
     case VFIO_DEVICE_PCI_HOT_RESET: {
+      if (fd == cdev_fd_) {
+        // vfio_pci_ioctl_pci_hot_reset() on a cdev: no group fds; ownership by the iommufd.
+        const auto* reset = static_cast<const vfio_pci_hot_reset*>(arg);
+        if (reset->argsz < sizeof *reset || reset->flags != 0 || reset->count != 0) {
+          return -EINVAL;
+        }
+        if (options_.bus_shared_with_group) {
+          say("VFIO PCI_HOT_RESET -> EPERM");
+          return -EPERM;
+        }
+        nvme_.bus_reset();
+        say("VFIO PCI_HOT_RESET by device id");
+        return 0;
+      }
       const int r = hot_reset(arg);
       if (r < 0) say(fmt::format("VFIO PCI_HOT_RESET -> {}", r == -EBADF ? "EBADF" : "EINVAL"));
       return r;
@@ -353,7 +510,17 @@ void FakeVfio::closing(int fd) {
   switch (kind) {
     case Kind::kDevice:
       std::erase(device_fds_, fd);
+      if (fd == cdev_fd_) {  // vfio_device_fops_release(): unbound, detached
+        cdev_fd_ = -1;
+        cdev_bound_ = false;
+        attached_ioas_.reset();
+      }
       say("close VFIO device");
+      return;
+    case Kind::kIommufd:
+      // iommufd_fops_release(): every object of it goes; a bound device keeps the context.
+      ioas_.clear();
+      say("close IOMMUFD");
       return;
     case Kind::kGroup:
       if (!device_fds_.empty()) {

@@ -8,10 +8,21 @@
 //              mappings only (EINVAL when it would split one).
 //   group:     one opener at a time (EBUSY); GET_STATUS viable or not; SET_CONTAINER once, and
 //              only when viable; GET_DEVICE_FD only with the IOMMU set, by BDF (ENODEV else).
+//   iommufd:   /dev/iommu (ENOENT when `iommufd` is off); IOAS_ALLOC; IOAS_MAP only into an IOAS
+//              that exists (ENOENT), at a fixed IOVA, page aligned, never overlapping (EEXIST);
+//              IOAS_UNMAP of whole mappings only; DESTROY of an IOAS a device is attached to is
+//              EBUSY (iommufd/main.c, io_pagetable.c).
+//   cdev:      /dev/vfio/devices/vfioN opens once, and not while the group is open (EBUSY); held
+//              by another process it opens but its bind is EINVAL (vfio_df_open()); every
+//              ioctl but BIND_IOMMUFD is EINVAL until bound (vfio_device_fops_unl_ioctl());
+//              BIND once, with an iommufd fd; ATTACH_IOMMUFD_PT only bound, to an existing IOAS
+//              (ENOENT); closing the fd unbinds and detaches it.
 //   device:    GET_PCI_HOT_RESET_INFO lists the device and optionally another device of another
 //              group on its bus (ENOSPC with the count when the buffer is short); PCI_HOT_RESET
 //              only with an fd of every group listed (EINVAL else, as
-//              vfio_pci_dev_set_hot_reset()).
+//              vfio_pci_dev_set_hot_reset()). On a cdev fd it reports device ids (DEV_ID, and
+//              DEV_ID_OWNED when no other device shares the bus) and PCI_HOT_RESET takes no fds
+//              (EINVAL with any), EPERM when a device on the bus is not owned.
 //
 // fds are real memfds, so lib/vfio closes them with close(); the fake watches closes (the
 // test binary's wrapped close(), fake_eventfd.h) and records what the kernel would refuse or
@@ -27,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,11 +56,20 @@ enum class FakeVfioStep : uint8_t {
   kGetDeviceFd,
   kRegionInfo,
   kMmap,
+  kOpenIommufd,
+  kIoasAlloc,
+  kOpenCdev,
+  kBind,
+  kAttach,
+  kIoasMap,
 };
 
 struct FakeVfioOptions {
   unsigned group = 12;
   std::string bdf = "0000:01:00.0";
+  // The device's VFIO cdev, and whether the kernel has iommufd (/dev/iommu).
+  std::string cdev = "/dev/vfio/devices/vfio0";
+  bool iommufd = true;
   bool viable = true;
   // false: a device without a function-level reset. GET_INFO lacks VFIO_DEVICE_FLAGS_RESET,
   // VFIO_DEVICE_RESET is EINVAL (vfio_pci_ioctl_reset() without reset_works), and the bus hot
@@ -105,7 +126,7 @@ class FakeVfio final : public vfio::VfioSys {
   const FakeVfioNvme& nvme() const { return nvme_; }
 
  private:
-  enum class Kind : uint8_t { kContainer, kGroup, kDevice };
+  enum class Kind : uint8_t { kContainer, kGroup, kDevice, kIommufd };
   struct File {
     Kind kind;
     uint64_t inode;
@@ -115,7 +136,11 @@ class FakeVfio final : public vfio::VfioSys {
   File* file_of(int fd);
   int container_ioctl(unsigned long request, void* arg);
   int group_ioctl(int fd, unsigned long request, void* arg);
-  int device_ioctl(unsigned long request, void* arg);
+  int device_ioctl(int fd, unsigned long request, void* arg);
+  int iommufd_ioctl(unsigned long request, void* arg);
+  int cdev_ioctl(unsigned long request, void* arg);
+  int ioas_map(void* arg);
+  int ioas_unmap(void* arg);
   int hot_reset_info(void* arg) const;
   int hot_reset(void* arg);
   int map_dma(void* arg);
@@ -134,6 +159,11 @@ class FakeVfio final : public vfio::VfioSys {
   bool group_in_container_ = false;
   bool iommu_set_ = false;
   std::vector<int> device_fds_;
+  int cdev_fd_ = -1;  // the device opened through its cdev
+  bool cdev_bound_ = false;
+  std::optional<uint32_t> attached_ioas_;
+  std::set<uint32_t> ioas_;
+  uint32_t next_object_id_ = 1;
   std::map<uint64_t, DmaMap> dma_;  // by iova
   std::vector<std::pair<const void*, size_t>> bar_maps_;
   std::vector<std::string> violations_;

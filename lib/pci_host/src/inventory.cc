@@ -18,6 +18,7 @@ Expected<Inventory> Inventory::scan(const InventoryOptions& options) {
   inventory.units_ = tree.units();
   inventory.drivers_ = tree.drivers();
   inventory.modules_ = tree.modules();
+  inventory.iommufd_ = tree.iommufd();
   return inventory;
 }
 

@@ -46,6 +46,14 @@ void SysfsTree::complete(HostDevice& device) const {
   std::error_code ec;
   fs::path unit = fs::read_symlink(dir + "/iommu", ec);
   if (!ec) device.iommu_unit = unit.filename().string();
+  for (const std::string& name : entry_names(dir + "/vfio-dev")) {
+    if (name.rfind("vfio", 0) == 0) device.vfio_cdev = name;
+  }
+}
+
+bool SysfsTree::iommufd() const {
+  std::error_code ec;
+  return fs::exists(root_ + "/class/misc/iommu", ec);
 }
 
 Expected<std::vector<IommuGroup>> SysfsTree::groups() const {

@@ -16,12 +16,14 @@ class SysfsTree {
  public:
   explicit SysfsTree(std::string root) : root_(std::move(root)) {}
 
-  /// Adds reset methods and the IOMMU unit name to a device libpci found.
+  /// Adds reset methods, the IOMMU unit name and the VFIO cdev to a device libpci found.
   void complete(HostDevice& device) const;
   /// Every group under kernel/iommu_groups (none without an IOMMU), sorted by number.
   Expected<std::vector<IommuGroup>> groups() const;
   /// Every unit under class/iommu.
   std::vector<IommuUnit> units() const;
+  /// Whether class/misc/iommu exists: the kernel's iommufd, /dev/iommu.
+  bool iommufd() const;
   /// The names under bus/pci/drivers.
   std::vector<std::string> drivers() const;
   /// The names under module/ (loaded modules, and built-in ones with parameters); nullopt when

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ferry/vfio/iommufd_abi.h"
+
 namespace ferry::vfio {
 namespace {
 
@@ -181,7 +183,7 @@ Expected<void> Device::reset() {
   return {};
 }
 
-Expected<std::vector<unsigned>> Device::hot_reset_groups() const {
+Expected<HotResetInfo> Device::hot_reset_info() const {
   // Asked once bare for the count (the kernel answers ENOSPC and fills it), then with room for
   // every device. A device that came between the two calls makes the second ENOSPC too.
   uint32_t count = 0;
@@ -200,21 +202,35 @@ Expected<std::vector<unsigned>> Device::hot_reset_groups() const {
                   bdf_);
     }
     if (r < 0) return fail_errno(-r, bdf_ + ": VFIO_DEVICE_GET_PCI_HOT_RESET_INFO");
-    std::vector<unsigned> groups;
+    HotResetInfo result{.by_device_id = (info->flags & abi::kHotResetFlagDevId) != 0,
+                        .all_owned = (info->flags & abi::kHotResetFlagDevIdOwned) != 0,
+                        .devices = {}};
     for (uint32_t i = 0; i < std::min(info->count, count); ++i) {
       vfio_pci_dependent_device dependent;
       std::memcpy(&dependent, buffer.data() + sizeof *info + i * sizeof dependent,
                   sizeof dependent);
-      if (std::find(groups.begin(), groups.end(), dependent.group_id) == groups.end()) {
-        groups.push_back(dependent.group_id);
-      }
+      result.devices.push_back({.id = dependent.group_id,
+                                .segment = dependent.segment,
+                                .bus = dependent.bus,
+                                .devfn = dependent.devfn});
     }
-    return groups;
+    return result;
   }
   return fail(Errc::kBusy,
               "{}: VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: the devices on its bus kept "
               "changing",
               bdf_);
+}
+
+Expected<std::vector<unsigned>> Device::hot_reset_groups() const {
+  FERRY_ASSIGN(HotResetInfo info, hot_reset_info());
+  std::vector<unsigned> groups;
+  for (const HotResetInfo::Affected& affected : info.devices) {
+    if (std::find(groups.begin(), groups.end(), affected.id) == groups.end()) {
+      groups.push_back(affected.id);
+    }
+  }
+  return groups;
 }
 
 Expected<void> Device::hot_reset(std::span<const int32_t> group_fds) {

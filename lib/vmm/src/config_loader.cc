@@ -70,6 +70,7 @@ class SpecParser {
   Expected<void> check_payload_loads(const YAML::Node& node, const VmConfig& config);
   Expected<void> parse_serial(const YAML::Node& node, SerialConfig& serial);
   Expected<void> parse_devices(const YAML::Node& node, std::vector<DeviceConfig>& devices);
+  Expected<void> parse_vfio(const YAML::Node& node, VmConfig& config);
   Expected<std::string> parse_host_device(const YAML::Node& node, const std::string& path,
                                           std::map<std::string, size_t>& taken, size_t entry);
 
@@ -81,8 +82,8 @@ Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& 
   if (!root.IsDefined() || root.IsNull()) {
     return fail(r_.error(root, "", "is empty; it needs at least a payload (see docs/config.md)"));
   }
-  FERRY_TRY(r_.check_map(root, "",
-                         {"version", "name", "vcpus", "memory", "payload", "serial", "devices"}));
+  FERRY_TRY(r_.check_map(
+      root, "", {"version", "name", "vcpus", "memory", "payload", "serial", "devices", "vfio"}));
   VmConfig config;
   if (root["version"]) FERRY_TRY(r_.integer(root["version"], "version", 1, 1));
   config.name = default_name;
@@ -114,7 +115,25 @@ Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& 
   if (root["devices"]) {
     FERRY_TRY(parse_devices(root["devices"], config.devices));
   }
+  if (root["vfio"]) FERRY_TRY(parse_vfio(root["vfio"], config));
   return config;
+}
+
+// vfio: {backend: auto|legacy|iommufd}: how every assigned device of the VM reaches VFIO
+// (docs/vfio.md); --set vfio.backend=... overrides it.
+Expected<void> SpecParser::parse_vfio(const YAML::Node& node, VmConfig& config) {
+  if (!node.IsMap()) {
+    return fail(r_.error(node, "vfio", "must be a mapping, e.g. vfio: {backend: auto}"));
+  }
+  FERRY_TRY(r_.check_map(node, "vfio", {"backend"}));
+  if (const YAML::Node backend = node["backend"]) {
+    FERRY_ASSIGN(std::string choice,
+                 r_.choice(backend, "vfio.backend", {"auto", "legacy", "iommufd"}));
+    config.vfio_backend = choice == "legacy"    ? pci::host::VfioBackendChoice::kLegacy
+                          : choice == "iommufd" ? pci::host::VfioBackendChoice::kIommufd
+                                                : pci::host::VfioBackendChoice::kAuto;
+  }
+  return {};
 }
 
 Expected<void> SpecParser::parse_memory(const YAML::Node& node, VmConfig& config) {

@@ -9,6 +9,7 @@
 #include "ferry/pci/host/bdf.h"
 #include "ferry/pci/host/inventory.h"
 #include "ferry/pci/host/verdict.h"
+#include "ferry/pci/host/vfio_path.h"
 #include "ferry/vmm/memory_layout.h"
 
 namespace ferry::vmm {
@@ -103,6 +104,7 @@ Expected<HostDevicePlan> check_host_devices(const VmConfig& config, unsigned phy
                pci::host::Inventory::scan({.sysfs_root = sysfs_root, .pci_ids = {}}));
   FERRY_ASSIGN(auto windows, pci::host::GuestWindows::for_guest(ram_top(config.memory_size),
                                                                 physical_address_bits));
+  std::vector<pci::host::VfioPath> paths;
   for (size_t i = 0; i < config.devices.size(); ++i) {
     const DeviceConfig& d = config.devices[i];
     if (d.type != DeviceType::kVfio) continue;
@@ -121,10 +123,24 @@ Expected<HostDevicePlan> check_host_devices(const VmConfig& config, unsigned phy
                   "  (ferry check {} prints the whole report)",
                   what, failures(verdict), d.host_bdf);
     }
-    plan.devices.push_back({i, bdf.str(), *device->iommu_group});
+    pci::host::VfioPath path = pci::host::choose_vfio_path(*device, inventory, config.vfio_backend);
+    if (path.error) {
+      return fail(Errc::kUnsupported, "{}: {}; nothing was changed on the host", what, *path.error);
+    }
+    plan.devices.push_back({i, bdf.str(), *device->iommu_group, path.cdev});
+    paths.push_back(std::move(path));
     FERRY_TRY(add_iommu_limits(what, *device, inventory, config.memory_size, plan.iommu));
   }
   FERRY_TRY(check_whole_groups(plan, inventory));
+  // All or none: under auto one device without a cdev sends the whole VM the legacy way.
+  plan.iommufd = std::all_of(paths.begin(), paths.end(),
+                             [](const pci::host::VfioPath& p) { return p.iommufd; });
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (paths[i].iommufd != plan.iommufd || i + 1 == paths.size()) {
+      plan.why = fmt::format("{}: {}", plan.devices[i].bdf, paths[i].reason);
+      break;
+    }
+  }
   return plan;
 }
 

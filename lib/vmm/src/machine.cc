@@ -121,8 +121,11 @@ Expected<void> Machine::assign_host_devices(const HostDevicePlan& plan,
                   .step = PinStep::kMap});
       };
     }
+    const vfio::Backend backend = plan.iommufd ? vfio::Backend::kIommufd : vfio::Backend::kLegacy;
+    spdlog::info("VFIO: {} path for {} device{} ({})", vfio::backend_name(backend), choices.size(),
+                 choices.size() == 1 ? "" : "s", plan.why);
     FERRY_ASSIGN(vfio_, vfio::Assignment::create(*vm_, std::move(ram), vfio::VfioSys::real(),
-                                                 std::move(mapped)));
+                                                 backend, std::move(mapped)));
     // Pinning for DMA backs every page: do it now, on several threads (guest_memory.h).
     const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
     const unsigned threads =
@@ -137,7 +140,8 @@ Expected<void> Machine::assign_host_devices(const HostDevicePlan& plan,
         if (next_intx_pin_ < irq::Ioapic::kPins) {
           intx.emplace(vfio::IntxWiring{*ioapic_, *event_loop_, next_intx_pin_++});
         }
-        return vfio_->assign(c.bdf, c.group, *routes_, std::move(spaces), intx);
+        return vfio_->assign({.bdf = c.bdf, .group = c.group, .cdev = c.cdev}, *routes_,
+                             std::move(spaces), intx);
       }
       return fail(Errc::kInternal, "devices[{}] was not checked", entry);
     };

@@ -1,7 +1,8 @@
-// Everything one VM holds for its assigned devices: the container, the groups, the hypervisor's
-// VFIO bridge, guest RAM mapped for DMA, and the devices. Its destructor is the one teardown
-// order (docs/vfio.md): each device's interrupts off and BARs out of the guest, its reset and
-// close; the groups off the hypervisor's bridge; DMA unmapped; the groups closed; the container.
+// Everything one VM holds for its assigned devices: the DMA space (a legacy container with its
+// groups, or an iommufd IOAS with device cdevs), the hypervisor's VFIO bridge, guest RAM mapped
+// for DMA, and the devices. Its destructor is the one teardown order (docs/vfio.md): each
+// device's interrupts off and BARs out of the guest, its reset and close; the groups (or
+// cdevs) off the hypervisor's bridge; DMA unmapped; the groups closed; the container (or IOAS).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,9 @@
 #include "ferry/pci/endpoint.h"
 #include "ferry/vfio/assigned_device.h"
 #include "ferry/vfio/container.h"
+#include "ferry/vfio/dma_space.h"
 #include "ferry/vfio/group.h"
+#include "ferry/vfio/ioas.h"
 #include "ferry/vfio/vfio_sys.h"
 
 namespace ferry::vfio {
@@ -39,14 +42,24 @@ using DmaMapObserver = std::function<void(uint64_t done_bytes, uint64_t total_by
 // threads at once take as long (bench/pin_bench measures it).
 constexpr uint64_t kDmaMapChunk = uint64_t{1} << 30;
 
+// One host device to assign: its address, its IOMMU group (the legacy path's door) and its
+// VFIO cdev (the iommufd path's: "/dev/vfio/devices/vfio0"; empty on the legacy path).
+struct HostDeviceRef {
+  std::string bdf;
+  unsigned group = 0;
+  std::string cdev;
+};
+
 // It is its devices' Resetter: FLR where a device has it, else a bus hot reset when every IOMMU
 // group that reset would hit is one this Assignment holds.
 class Assignment final : private Resetter {
  public:
-  /// Checks that `ram` can be pinned (RLIMIT_MEMLOCK) and opens the container. `observer` (if
-  /// any) follows the DMA mapping of `ram` when the first group joins.
+  /// Checks that `ram` can be pinned (RLIMIT_MEMLOCK) and opens the DMA space: the container
+  /// (kLegacy) or /dev/iommu with an IOAS (kIommufd). `observer` (if any) follows the DMA
+  /// mapping of `ram` when the first device or group joins.
   static Expected<std::unique_ptr<Assignment>> create(accel::Vm& vm, std::vector<GuestRam> ram,
                                                       VfioSys& sys = VfioSys::real(),
+                                                      Backend backend = Backend::kLegacy,
                                                       DmaMapObserver observer = {});
   ~Assignment() override;
   Assignment(const Assignment&) = delete;
@@ -60,15 +73,32 @@ class Assignment final : private Resetter {
                                                    irq::MsiRouteTable& routes,
                                                    pci::BarSpaces spaces,
                                                    std::optional<IntxWiring> intx = {});
+  /// The same through this Assignment's backend: on kIommufd the device's cdev is opened, put
+  /// on the hypervisor's bridge, bound to the iommufd and attached to the IOAS (guest RAM is
+  /// DMA-mapped with the first), then reset and put in front of the guest. All or nothing.
+  Expected<std::shared_ptr<AssignedDevice>> assign(const HostDeviceRef& device,
+                                                   irq::MsiRouteTable& routes,
+                                                   pci::BarSpaces spaces,
+                                                   std::optional<IntxWiring> intx = {});
+  Backend backend() const { return ioas_ ? Backend::kIommufd : Backend::kLegacy; }
 
  private:
-  Assignment(accel::Vm& vm, std::vector<GuestRam> ram, VfioSys& sys, Container container,
-             DmaMapObserver observer)
+  Assignment(accel::Vm& vm, std::vector<GuestRam> ram, VfioSys& sys,
+             std::optional<Container> container, std::optional<Ioas> ioas, DmaMapObserver observer)
       : vm_(vm),
         ram_(std::move(ram)),
         sys_(sys),
         container_(std::move(container)),
+        ioas_(std::move(ioas)),
         observer_(std::move(observer)) {}
+  DmaSpace& dma() { return ioas_ ? static_cast<DmaSpace&>(*ioas_) : *container_; }
+  // Maps guest RAM unless mapped already; `first` names who joins (logged).
+  Expected<void> map_ram_once(const std::string& first);
+  Expected<std::shared_ptr<AssignedDevice>> assign_cdev(const HostDeviceRef& ref,
+                                                        irq::MsiRouteTable& routes,
+                                                        pci::BarSpaces spaces,
+                                                        std::optional<IntxWiring> intx);
+  Expected<void> hot_reset_by_device_id(Device& device, const HotResetInfo& info);
   Expected<Group*> take_group(unsigned number);
   // The DMA mappings (with the first group) and the bridge, for a group just in the container.
   Expected<void> join(unsigned number, const Group& group);
@@ -76,7 +106,7 @@ class Assignment final : private Resetter {
                                                         irq::MsiRouteTable& routes,
                                                         pci::BarSpaces spaces,
                                                         std::optional<IntxWiring> intx);
-  // All of ram_ into the container, IOVA = guest physical address, in kDmaMapChunk pieces.
+  // All of ram_ into the DMA space, IOVA = guest physical address, in kDmaMapChunk pieces.
   Expected<void> map_guest_ram();
   // Undoes take_group for a group none of whose devices is held.
   void drop_group(unsigned number);
@@ -85,9 +115,13 @@ class Assignment final : private Resetter {
   accel::Vm& vm_;
   std::vector<GuestRam> ram_;
   VfioSys& sys_;
-  Container container_;
+  std::optional<Container> container_;  // kLegacy
+  std::optional<Ioas> ioas_;            // kIommufd
   DmaMapObserver observer_;
   std::unique_ptr<accel::VfioBridge> bridge_;
+  // kIommufd: a dup of each device cdev fd, which is what the bridge holds; it outlives the
+  // device's own fd so that the device can leave the bridge after a failed or finished release.
+  std::vector<UniqueFd> bridged_cdevs_;
   std::map<unsigned, Group> groups_;
   std::vector<unsigned> bridged_;  // groups added to the bridge
   std::vector<std::shared_ptr<AssignedDevice>> devices_;

@@ -8,16 +8,17 @@
 
 #include "ferry/base/error.h"
 #include "ferry/base/unique_fd.h"
+#include "ferry/vfio/dma_space.h"
 #include "ferry/vfio/vfio_sys.h"
 
 namespace ferry::vfio {
 
-class Container {
+class Container final : public DmaSpace {
  public:
   /// Opens the container and checks the API version and type1v2 support.
   static Expected<Container> open(VfioSys& sys);
   /// Unmaps whatever is still mapped, then closes.
-  ~Container();
+  ~Container() override;
   Container(Container&& other) noexcept;
   Container& operator=(Container&&) = delete;
 
@@ -29,11 +30,11 @@ class Container {
   /// in sets it again.
   Expected<void> remove_group(int group_fd);
   /// Maps [iova, iova+size) to host memory at `host` for device reads and writes (pins it).
-  Expected<void> map_dma(uint64_t iova, uint64_t size, void* host);
+  Expected<void> map_dma(uint64_t iova, uint64_t size, void* host) override;
   /// Unmaps everything map_dma mapped, newest first.
-  void unmap_all();
+  void unmap_all() override;
   /// Bytes mapped now.
-  uint64_t mapped_bytes() const;
+  uint64_t mapped_bytes() const override;
 
  private:
   struct DmaMap {

@@ -30,6 +30,20 @@ struct RegionInfo {
   std::vector<Area> mmap_areas;  // the parts that may be mmapped (the whole region unless sparse)
 };
 
+// What VFIO_DEVICE_GET_PCI_HOT_RESET_INFO says a bus (or slot) reset of a device would hit.
+struct HotResetInfo {
+  struct Affected {
+    uint32_t id = 0;  // the IOMMU group, or on a cdev fd the device's iommufd id (below)
+    uint16_t segment = 0;
+    uint8_t bus = 0, devfn = 0;
+  };
+  // A cdev fd: ids are iommufd device ids (0 owned through a held device's group, 0xffffffff
+  // not owned), and all_owned says whether this iommufd owns every device the reset hits.
+  bool by_device_id = false;
+  bool all_owned = false;
+  std::vector<Affected> devices;
+};
+
 struct IrqInfo {
   uint32_t count = 0;
   bool eventfd = false, maskable = false, automasked = false, noresize = false;
@@ -62,8 +76,11 @@ class Device {
   /// of this one would hit, its own among them, each once and in the kernel's order. kUnsupported
   /// when the kernel can reset neither its slot nor its bus (ENODEV).
   Expected<std::vector<unsigned>> hot_reset_groups() const;
+  /// The same query, whole: on a cdev fd it reports device ids and their ownership instead.
+  Expected<HotResetInfo> hot_reset_info() const;
   /// VFIO_DEVICE_PCI_HOT_RESET: the kernel resets the bus (or slot) only when `group_fds` holds
   /// an open fd of every group hot_reset_groups() names, and every device it hits is this user's.
+  /// On a cdev fd `group_fds` is empty: the kernel checks ownership through the iommufd.
   Expected<void> hot_reset(std::span<const int32_t> group_fds);
 
  private:

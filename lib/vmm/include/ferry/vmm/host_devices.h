@@ -17,6 +17,7 @@ struct HostDeviceChoice {
   size_t entry = 0;  // devices[entry]
   std::string bdf;
   unsigned group = 0;
+  std::string cdev;  // iommufd: its VFIO cdev, "/dev/vfio/devices/vfio0"
 };
 
 // What the IOMMUs in front of the assigned devices allow the guest's BARs: the same limits
@@ -29,6 +30,10 @@ struct IommuConstraints {
 struct HostDevicePlan {
   std::vector<HostDeviceChoice> devices;
   IommuConstraints iommu;
+  // One path for the whole VM (its devices share one DMA space): iommufd when vfio.backend
+  // asks for it, or under auto when every device has it; else the legacy container.
+  bool iommufd = false;
+  std::string why;  // the reason, for the log
 };
 
 /// Reads the host's PCI devices from `sysfs_root` and judges every vfio entry of `config` for a

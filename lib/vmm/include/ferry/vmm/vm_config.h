@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ferry/base/units.h"
+#include "ferry/pci/host/vfio_path.h"
 #include "ferry/vmm/payload.h"
 
 namespace ferry::vmm {
@@ -49,6 +50,8 @@ struct VmConfig {
   PayloadConfig payload;
   SerialConfig serial;
   std::vector<DeviceConfig> devices;
+  // vfio.backend: how the vfio devices reach VFIO (the legacy container or iommufd).
+  pci::host::VfioBackendChoice vfio_backend = pci::host::VfioBackendChoice::kAuto;
   // ACPI tables in guest RAM (docs/acpi.md). Off for ferry's test guests, which may load over
   // them; a Linux payload (payload.kernel) always has them. No YAML key of its own.
   bool acpi = false;

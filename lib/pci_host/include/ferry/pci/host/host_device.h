@@ -52,6 +52,9 @@ struct HostDevice {
   std::optional<unsigned> iommu_group;    // absent without an IOMMU
   std::optional<std::string> iommu_unit;  // "dmar0": the IOMMU that translates for it
   int numa_node = -1;                     // -1 when the platform does not say
+  // "vfio0": its VFIO device cdev (/dev/vfio/devices/vfio0), listed under vfio-dev/ in sysfs
+  // while it is on vfio-pci on a kernel with CONFIG_VFIO_DEVICE_CDEV (Linux 6.6+).
+  std::optional<std::string> vfio_cdev;
 
   std::vector<Bar> bars;
   std::optional<Rom> rom;

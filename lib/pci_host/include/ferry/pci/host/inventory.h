@@ -56,6 +56,8 @@ class Inventory {
   const IommuUnit* iommu_unit(std::string_view name) const;
   /// True when the kernel put any device into an IOMMU group (an IOMMU is on).
   bool iommu_enabled() const { return !groups_.empty(); }
+  /// True when the kernel has iommufd (/dev/iommu, seen as class/misc/iommu in sysfs).
+  bool iommufd_available() const { return iommufd_; }
   /// True when the PCI driver is registered (its module is loaded or built in).
   bool driver_available(std::string_view driver) const;
   /// Whether the kernel module is loaded (or built in with parameters); nullopt when the sysfs
@@ -71,6 +73,7 @@ class Inventory {
   std::vector<std::string> drivers_;
   std::optional<std::vector<std::string>> modules_;
   std::vector<std::string> warnings_;
+  bool iommufd_ = false;
 };
 
 }  // namespace ferry::pci::host
