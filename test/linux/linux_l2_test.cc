@@ -28,6 +28,7 @@ namespace ferry::test {
 namespace {
 
 using testing::HasSubstr;
+using testing::Not;
 
 constexpr uint64_t kLba = 32;  // clear of the nvme-check guest's LBA 0-8
 constexpr size_t kPatternBytes = 8 * 512;
@@ -91,6 +92,10 @@ TEST(LinuxL2, DrivesTheAssignedNvmeAndMovesItsInterruptsUnderIo) {
               HasSubstr("l2: wrote and read back 8 blocks at LBA 32 with nonce " + nonce));
   EXPECT_THAT(result->output, HasSubstr("l2: irqmove: ok"));
   EXPECT_THAT(result->output, HasSubstr("l2: ok"));
+  // PCI0._PRT names the IOAPIC pin ferry wired the NVMe's INTx to (RootComplex::intx_routes).
+  EXPECT_THAT(result->output, Not(HasSubstr("can't derive routing for PCI INT")));
+  EXPECT_THAT(result->output, Not(HasSubstr(": no GSI")));
+  EXPECT_THAT(result->output, Not(HasSubstr("WARNING:")));
 
   std::string after(kPatternBytes, '\0');
   ASSERT_EQ(::pread(fd, after.data(), after.size(), kLba * 512), static_cast<ssize_t>(after.size()))

@@ -165,7 +165,8 @@ Expected<void> Machine::write_acpi() {
   const AcpiPlatform platform{.vcpus = config_.vcpus,
                               .windows = pci_->layout().windows,
                               .ecam_base = pci_->layout().ecam_base,
-                              .ecam_size = pci_->layout().ecam_size};
+                              .ecam_size = pci_->layout().ecam_size,
+                              .intx = pci_->intx_routes()};
   FERRY_ASSIGN(uint64_t rsdp, write_acpi_tables(*memory_, platform));
   acpi_rsdp_ = rsdp;
   return {};

@@ -8,6 +8,7 @@
 
 #include "ferry/base/error.h"
 #include "ferry/pci/address_window.h"
+#include "ferry/pci/root_complex.h"
 #include "ferry/vmm/guest_memory.h"
 
 namespace ferry::vmm {
@@ -17,9 +18,10 @@ struct AcpiPlatform {
   pci::BridgeWindows windows;  // what the root complex assigns BARs from
   uint64_t ecam_base = 0;
   uint64_t ecam_size = 0;  // 1 MiB per bus
+  std::vector<pci::IntxRoute> intx;  // PCI0._PRT: RootComplex::intx_routes()
 };
 
-/// The AML of the DSDT: \_SB.PCI0 (the host bridge), \_SB.MBRD (the ECAM, reserved as a
+/// The AML of the DSDT: \_SB.PCI0 (the host bridge, with _PRT when `intx` is not empty), \_SB.MBRD (the ECAM, reserved as a
 /// motherboard resource), \_SB.COM1 and \_S5.
 std::vector<uint8_t> dsdt_aml(const AcpiPlatform& platform);
 
