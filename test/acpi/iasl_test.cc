@@ -91,10 +91,10 @@ TEST_F(Iasl, AcpiexecLoadsTheDsdtAndEvaluatesS5) {
   std::ofstream(dat, std::ios::binary)
       .write(reinterpret_cast<const char*>(tables["DSDT"].data()),
              static_cast<std::streamsize>(tables["DSDT"].size()));
-  const ProcessResult r = run_process(
-      {"/usr/bin/acpiexec", "-b",
-       "evaluate \\_S5; evaluate \\_SB.PCI0._HID; evaluate \\_SB.PCI0._PRT", dat},
-      dir.path());
+  const ProcessResult r =
+      run_process({"/usr/bin/acpiexec", "-b",
+                   "evaluate \\_S5; evaluate \\_SB.PCI0._HID; evaluate \\_SB.PCI0._PRT", dat},
+                  dir.path());
   const std::string out = r.out + r.err;
   EXPECT_EQ(r.exit_status, 0) << out;
   EXPECT_THAT(out, Not(HasSubstr("Error"))) << out;

@@ -185,12 +185,27 @@ TEST_F(KvmVcpuTest, ACompletionKvmCannotEmulateIsAnErrorWithARegisterDump) {
 
 // The lab's table (nested kvm-amd under QEMU's EPYC): x87, SSE and AVX, XSAVE in CPUID.1.
 std::vector<accel::CpuidEntry> xsave_table() {
-  return {{.function = 0x1, .index = 0, .flags = 0, .eax = 0x830f10, .ebx = 0, .ecx = 1u << 26,
+  return {{.function = 0x1,
+           .index = 0,
+           .flags = 0,
+           .eax = 0x830f10,
+           .ebx = 0,
+           .ecx = 1u << 26,
            .edx = 0},
-          {.function = 0xd, .index = 0, .flags = accel::kCpuidSignificantIndex, .eax = 0x7,
-           .ebx = 0x340, .ecx = 0x340, .edx = 0},
-          {.function = 0xd, .index = 1, .flags = accel::kCpuidSignificantIndex, .eax = 0x5,
-           .ebx = 0, .ecx = 0, .edx = 0}};
+          {.function = 0xd,
+           .index = 0,
+           .flags = accel::kCpuidSignificantIndex,
+           .eax = 0x7,
+           .ebx = 0x340,
+           .ecx = 0x340,
+           .edx = 0},
+          {.function = 0xd,
+           .index = 1,
+           .flags = accel::kCpuidSignificantIndex,
+           .eax = 0x5,
+           .ebx = 0,
+           .ecx = 0,
+           .edx = 0}};
 }
 
 TEST(XcrOffered, IsEveryComponentOfLeaf0xDWithXsaveAndNothingWithout) {

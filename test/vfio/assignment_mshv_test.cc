@@ -231,7 +231,8 @@ TEST_F(MshvAssignmentTest, EachVectorGoesLiveTriggerFirstThenRouteThenIrqfd) {
   int mark = journal_.size();
   guest_->enable_msix(2);
   // The device's MSI-X goes on with the guest's, with no vector live.
-  EXPECT_THAT(since(mark), ::testing::Contains(StartsWith("VFIO SET_IRQS MSI-X enable 65 trigger []")))
+  EXPECT_THAT(since(mark),
+              ::testing::Contains(StartsWith("VFIO SET_IRQS MSI-X enable 65 trigger []")))
       << journal_.dump(mark);
   EXPECT_EQ(journal_.find("MSHV SET_MSI_ROUTING"), -1)
       << "nothing is live while every entry is masked";

@@ -119,7 +119,8 @@ Expected<void> KvmVcpu::set_xcr0(uint64_t xcr0) {
   xcrs.xcrs[0].xcr = 0;
   xcrs.xcrs[0].value = xcr0;
   int r = sys_.ioctl(fd_.get(), KVM_SET_XCRS, &xcrs);
-  if (r < 0) return fail_errno(-r, fmt::format("KVM_SET_XCRS (XCR0 {:#x}) on vCPU {}", xcr0, index_));
+  if (r < 0)
+    return fail_errno(-r, fmt::format("KVM_SET_XCRS (XCR0 {:#x}) on vCPU {}", xcr0, index_));
   return {};
 }
 

@@ -21,9 +21,9 @@ uint64_t last(const pci::AddressWindow& w) { return w.base + w.size - 1; }
 acpi::Bytes routing_table(const std::vector<pci::IntxRoute>& routes) {
   aml::Terms entries;
   for (const pci::IntxRoute& r : routes) {
-    entries.push_back(aml::package({aml::integer((uint64_t{r.slot} << 16) | 0xffff),
-                                    aml::integer(r.pin - 1), aml::integer(0),
-                                    aml::integer(r.gsi)}));
+    entries.push_back(
+        aml::package({aml::integer((uint64_t{r.slot} << 16) | 0xffff), aml::integer(r.pin - 1),
+                      aml::integer(0), aml::integer(r.gsi)}));
   }
   return aml::package(entries);
 }
@@ -43,10 +43,12 @@ acpi::Bytes host_bridge(const AcpiPlatform& p) {
   if (p.windows.mmio64.size) {
     resources.push_back(aml::qword_memory(p.windows.mmio64.base, last(p.windows.mmio64)));
   }
-  aml::Terms objects = {
-      aml::name("_HID", aml::eisa_id("PNP0A08")), aml::name("_CID", aml::eisa_id("PNP0A03")),
-      aml::name("_SEG", aml::integer(0)),         aml::name("_BBN", aml::integer(0)),
-      aml::name("_UID", aml::integer(0)),         aml::name("_CRS", aml::resource_template(resources))};
+  aml::Terms objects = {aml::name("_HID", aml::eisa_id("PNP0A08")),
+                        aml::name("_CID", aml::eisa_id("PNP0A03")),
+                        aml::name("_SEG", aml::integer(0)),
+                        aml::name("_BBN", aml::integer(0)),
+                        aml::name("_UID", aml::integer(0)),
+                        aml::name("_CRS", aml::resource_template(resources))};
   if (!p.intx.empty()) objects.push_back(aml::name("_PRT", routing_table(p.intx)));
   return aml::device("PCI0", objects);
 }
