@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <fstream>
 
 #include "ferry/acpi/sdt.h"
@@ -65,6 +67,7 @@ TEST_F(Iasl, DisassemblesTheDsdtIntoFerrysDevices) {
   EXPECT_THAT(dsl, HasSubstr("IO (Decode16,\n                    0x03F8,"));
   EXPECT_THAT(dsl, HasSubstr("IRQNoFlags ()\n                    {4}"));
   EXPECT_THAT(dsl, HasSubstr("0xE0000000,         // Address Base"));
+  EXPECT_THAT(dsl, HasSubstr("Name (_PRT, Package (0x02)"));
 }
 
 TEST_F(Iasl, RecompilesTheDsdtToTheSameAml) {
@@ -82,19 +85,31 @@ TEST_F(Iasl, RecompilesTheDsdtToTheSameAml) {
 }
 
 // ACPICA's interpreter loads the DSDT into a namespace and evaluates \\_S5 as Linux's poweroff
-// does.
+// does, and PCI0._PRT as Linux's PCI interrupt routing does.
 TEST_F(Iasl, AcpiexecLoadsTheDsdtAndEvaluatesS5) {
   const std::string dat = dir.path() + "/dsdt.dat";
   std::ofstream(dat, std::ios::binary)
       .write(reinterpret_cast<const char*>(tables["DSDT"].data()),
              static_cast<std::streamsize>(tables["DSDT"].size()));
-  const ProcessResult r = run_process(
-      {"/usr/bin/acpiexec", "-b", "evaluate \\_S5; evaluate \\_SB.PCI0._HID", dat}, dir.path());
+  const ProcessResult r =
+      run_process({"/usr/bin/acpiexec", "-b",
+                   "evaluate \\_S5; evaluate \\_SB.PCI0._HID; evaluate \\_SB.PCI0._PRT", dat},
+                  dir.path());
   const std::string out = r.out + r.err;
   EXPECT_EQ(r.exit_status, 0) << out;
   EXPECT_THAT(out, Not(HasSubstr("Error"))) << out;
   EXPECT_THAT(out, HasSubstr("[Integer] = 0000000000000005")) << out;
   EXPECT_THAT(out, HasSubstr("[Integer] = 00000000080AD041")) << out;  // PNP0A08
+  // _PRT: {slot 1 all functions, INTA#, GSI 16}, {slot 3, INTB#, GSI 17}.
+  auto entry = [](const char* address, const char* pin, const char* gsi) {
+    return fmt::format(
+        "[Package] Contains 4 Elements:\n      [Integer] = {}\n      [Integer] = {}\n"
+        "      [Integer] = 0000000000000000\n      [Integer] = {}\n",
+        address, pin, gsi);
+  };
+  EXPECT_THAT(out, HasSubstr("[Package] Contains 2 Elements:")) << out;
+  EXPECT_THAT(out, HasSubstr(entry("000000000001FFFF", "0000000000000000", "0000000000000010")));
+  EXPECT_THAT(out, HasSubstr(entry("000000000003FFFF", "0000000000000001", "0000000000000011")));
 }
 
 TEST_F(Iasl, DisassemblesTheFadtAsHardwareReduced) {

@@ -9,7 +9,9 @@ vmm::AcpiPlatform test_platform(unsigned vcpus) {
   return {.vcpus = vcpus,
           .windows = vmm::pci_windows(1ull << 30, 40),
           .ecam_base = vmm::kPciEcamBase,
-          .ecam_size = vmm::kPciEcamSize};
+          .ecam_size = vmm::kPciEcamSize,
+          // Two assigned devices with INTx, on IOAPIC pins 16 and 17 (the second's INTB#).
+          .intx = {{.slot = 1, .pin = 1, .gsi = 16}, {.slot = 3, .pin = 2, .gsi = 17}}};
 }
 
 uint64_t read_le(const std::vector<uint8_t>& b, uint64_t offset, unsigned size) {

@@ -13,7 +13,8 @@ namespace ferry::test {
 
 constexpr uint64_t kImageBase = 0xe0000;
 
-// A platform like a 1 GiB VM with `vcpus` vCPUs and 40 physical address bits.
+// A platform like a 1 GiB VM with `vcpus` vCPUs and 40 physical address bits, two assigned
+// devices' INTx wired (00:01.0 INTA# to GSI 16, 00:03.0 INTB# to GSI 17).
 vmm::AcpiPlatform test_platform(unsigned vcpus);
 
 uint64_t read_le(const std::vector<uint8_t>& b, uint64_t offset, unsigned size);

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+
 #include "ferry/acpi/sdt.h"
 #include "ferry/vmm/memory_layout.h"
 #include "ferry/vmm/power_control.h"
@@ -38,6 +41,18 @@ TEST(PlatformTables, DescribeFerrysDevices) {
   EXPECT_EQ(read_le(tables["FACP"], 244 + 4, 8), vmm::kSleepControlPort);
   EXPECT_EQ(read_le(tables["FACP"], 256 + 4, 8), vmm::kSleepStatusPort);
   EXPECT_EQ(read_le(tables["FACP"], 116 + 4, 8), vmm::kResetPort);
+}
+
+TEST(PlatformTables, PrtOnlyWithWiredIntx) {
+  const std::string prt = "_PRT";
+  auto has_prt = [&](const vmm::AcpiPlatform& platform) {
+    const std::vector<uint8_t> aml = vmm::dsdt_aml(platform);
+    return std::search(aml.begin(), aml.end(), prt.begin(), prt.end()) != aml.end();
+  };
+  vmm::AcpiPlatform platform = test_platform(1);
+  EXPECT_TRUE(has_prt(platform));
+  platform.intx.clear();
+  EXPECT_FALSE(has_prt(platform)) << "no device with INTx: no _PRT";
 }
 
 TEST(PlatformTables, TheDsdtCarriesTheWindowsTheRootComplexUses) {

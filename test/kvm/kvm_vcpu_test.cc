@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "support/mock_accel.h"
 
@@ -180,6 +181,83 @@ TEST_F(KvmVcpuTest, ACompletionKvmCannotEmulateIsAnErrorWithARegisterDump) {
   ASSERT_FALSE(completed);
   EXPECT_THAT(completed.error().message(), HasSubstr("KVM could not emulate an instruction"));
   EXPECT_THAT(completed.error().message(), HasSubstr("rip="));
+}
+
+// The lab's table (nested kvm-amd under QEMU's EPYC): x87, SSE and AVX, XSAVE in CPUID.1.
+std::vector<accel::CpuidEntry> xsave_table() {
+  return {{.function = 0x1,
+           .index = 0,
+           .flags = 0,
+           .eax = 0x830f10,
+           .ebx = 0,
+           .ecx = 1u << 26,
+           .edx = 0},
+          {.function = 0xd,
+           .index = 0,
+           .flags = accel::kCpuidSignificantIndex,
+           .eax = 0x7,
+           .ebx = 0x340,
+           .ecx = 0x340,
+           .edx = 0},
+          {.function = 0xd,
+           .index = 1,
+           .flags = accel::kCpuidSignificantIndex,
+           .eax = 0x5,
+           .ebx = 0,
+           .ecx = 0,
+           .edx = 0}};
+}
+
+TEST(XcrOffered, IsEveryComponentOfLeaf0xDWithXsaveAndNothingWithout) {
+  auto table = xsave_table();
+  EXPECT_EQ(xcr0_offered(table), 0x7u);
+  table[1].edx = 0x1;  // a component above bit 31
+  EXPECT_EQ(xcr0_offered(table), 0x1'0000'0007u);
+  table[0].ecx = 0;
+  EXPECT_EQ(xcr0_offered(table), 0u) << "no XSAVE in CPUID.1";
+  EXPECT_EQ(xcr0_offered({}), 0u);
+}
+
+// KVM computes CPUID 0xD.0 EBX from its record of XCR0, at KVM_SET_CPUID2 and at XCR0 changes it
+// sees. XCR0 goes in after the table (KVM refuses components the vCPU's CPUID lacks).
+TEST_F(KvmVcpuTest, SetCpuidThenTurnsOnEveryOfferedComponentInXcr0) {
+  InSequence order;
+  EXPECT_CALL(sys_, ioctl(fd_, kKvmSetCpuid2, _)).WillOnce(Invoke([](int, unsigned long, void* p) {
+    EXPECT_EQ(static_cast<KvmCpuidHeader*>(p)->nent, 3u);
+    return 0;
+  }));
+  EXPECT_CALL(sys_, ioctl(fd_, KVM_SET_XCRS, _)).WillOnce(Invoke([](int, unsigned long, void* p) {
+    const auto* xcrs = static_cast<kvm_xcrs*>(p);
+    EXPECT_EQ(xcrs->nr_xcrs, 1u);
+    EXPECT_EQ(xcrs->flags, 0u);
+    EXPECT_EQ(xcrs->xcrs[0].xcr, 0u);
+    EXPECT_EQ(xcrs->xcrs[0].value, 0x7u);
+    return 0;
+  }));
+  const auto table = xsave_table();
+  ASSERT_TRUE(vcpu_->set_cpuid(table));
+}
+
+TEST_F(KvmVcpuTest, SetCpuidWithoutXsaveLeavesXcr0Alone) {
+  auto table = xsave_table();
+  table[0].ecx = 0;
+  EXPECT_CALL(sys_, ioctl(fd_, kKvmSetCpuid2, _)).WillOnce(Invoke([](int, unsigned long, void*) {
+    return 0;
+  }));  // and no KVM_SET_XCRS: the strict mock fails on it
+  ASSERT_TRUE(vcpu_->set_cpuid(table));
+}
+
+TEST_F(KvmVcpuTest, ARefusedXcr0IsAnErrorNamingIt) {
+  EXPECT_CALL(sys_, ioctl(fd_, kKvmSetCpuid2, _)).WillOnce(Invoke([](int, unsigned long, void*) {
+    return 0;
+  }));
+  EXPECT_CALL(sys_, ioctl(fd_, KVM_SET_XCRS, _)).WillOnce(Invoke([](int, unsigned long, void*) {
+    return -EINVAL;
+  }));
+  const auto table = xsave_table();
+  auto set = vcpu_->set_cpuid(table);
+  ASSERT_FALSE(set);
+  EXPECT_THAT(set.error().message(), HasSubstr("KVM_SET_XCRS (XCR0 0x7)"));
 }
 
 }  // namespace

@@ -213,6 +213,39 @@ TEST_F(RootComplexTest, TheConfigPortsAndEcamAreClaimed) {
   EXPECT_NE(odd.error().message().find("1 MiB per bus"), std::string::npos);
 }
 
+// A function whose model wired its INTx (Interrupt Pin) to `line`, as AssignedDevice does.
+class WiredFunction final : public Endpoint {
+ public:
+  WiredFunction(BarSpaces spaces, uint8_t pin, uint8_t line)
+      : Endpoint("wired", {.vendor_id = 1}, spaces) {
+    config().set(kInterruptPin, 1, pin);
+    config().set(kInterruptLine, 1, line);
+  }
+
+ protected:
+  void bar_read(unsigned, uint64_t, std::span<uint8_t>) noexcept override {}
+  void bar_write(unsigned, uint64_t, std::span<const uint8_t>) noexcept override {}
+};
+
+// _PRT's source: each function's Interrupt Pin and Line as the device model set them.
+TEST_F(RootComplexTest, IntxRoutesAreTheWiredPinsAndTheirLines) {
+  auto add_at = [&](unsigned slot, uint8_t pin, uint8_t line) {
+    ASSERT_TRUE(root_->add(std::make_shared<WiredFunction>(root_->bar_spaces(), pin, line), slot));
+  };
+  auto plain = PciTestDevice::create(root_->bar_spaces(), routes_);  // no INTx, as ferry's own
+  ASSERT_TRUE(plain) << plain.error().message();
+  ASSERT_TRUE(root_->add(*plain, 1));
+  add_at(2, 1, 16);    // INTA# on GSI 16
+  add_at(4, 1, 0xff);  // a pin wired nowhere
+  add_at(5, 2, 17);    // INTB#
+  add_at(7, 4, 23);    // INTD#
+  EXPECT_EQ(root_->intx_routes(), (std::vector<IntxRoute>{{.slot = 2, .pin = 1, .gsi = 16},
+                                                          {.slot = 5, .pin = 2, .gsi = 17},
+                                                          {.slot = 7, .pin = 4, .gsi = 23}}));
+}
+
+TEST_F(RootComplexTest, NoWiredPinsNoRoutes) { EXPECT_TRUE(root_->intx_routes().empty()); }
+
 TEST(RootBus, FunctionZeroAnnouncesOtherFunctions) {
   RootBus bus;
   bus::Bus mmio("mmio"), pio("port");

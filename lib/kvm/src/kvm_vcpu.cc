@@ -102,7 +102,37 @@ Expected<void> KvmVcpu::set_cpuid(std::span<const accel::CpuidEntry> entries) {
   }
   int r = sys_.ioctl(fd_.get(), kKvmSetCpuid2, cpuid.data());
   if (r < 0) return fail_errno(-r, fmt::format("KVM_SET_CPUID2 on vCPU {}", index_));
+  return set_xcr0(xcr0_offered(entries));
+}
+
+// KVM recomputes CPUID 0xD.0 EBX (the XSAVE size for the features on in XCR0) from its own record
+// of XCR0, which it updates when the guest's XSETBV exits to it. Under an emulated SVM that does
+// not intercept XSETBV (QEMU TCG, the lab) no exit comes: KVM keeps XCR0 = x87 from reset, EBX
+// stays 576 while the guest runs with AVX on (Linux warns "XSAVE consistency problem"), and KVM
+// loads that stale XCR0 back into the guest at every entry. Starting the vCPU with every
+// component the CPUID offers on, which is what Linux enables, keeps both right; a guest that
+// writes XCR0 itself on real hardware exits as always.
+Expected<void> KvmVcpu::set_xcr0(uint64_t xcr0) {
+  if (xcr0 == 0) return {};  // no XSAVE: XCR0 does not exist
+  kvm_xcrs xcrs{};
+  xcrs.nr_xcrs = 1;
+  xcrs.xcrs[0].xcr = 0;
+  xcrs.xcrs[0].value = xcr0;
+  int r = sys_.ioctl(fd_.get(), KVM_SET_XCRS, &xcrs);
+  if (r < 0)
+    return fail_errno(-r, fmt::format("KVM_SET_XCRS (XCR0 {:#x}) on vCPU {}", xcr0, index_));
   return {};
+}
+
+uint64_t xcr0_offered(std::span<const accel::CpuidEntry> entries) {
+  constexpr uint32_t kXsave = 1u << 26;  // CPUID.1:ECX
+  bool xsave = false;
+  uint64_t components = 0;
+  for (const accel::CpuidEntry& e : entries) {
+    if (e.function == 0x1) xsave = e.ecx & kXsave;
+    if (e.function == 0xd && e.index == 0) components = e.eax | uint64_t{e.edx} << 32;
+  }
+  return xsave ? components : 0;
 }
 
 Expected<void> KvmVcpu::set_mp_state(accel::MpState state) {

@@ -4,7 +4,9 @@
 #include <linux/kvm.h>
 
 #include <array>
+#include <cstdint>
 #include <memory>
+#include <span>
 
 #include "ferry/accel/vcpu.h"
 #include "ferry/base/mapping.h"
@@ -13,6 +15,10 @@
 #include "kvm_abi.h"
 
 namespace ferry::kvm {
+
+// The XCR0 a vCPU starts with: every state component CPUID 0xD.0 EDX:EAX offers, 0 when
+// CPUID.1 has no XSAVE. KvmVcpu::set_cpuid sets it after the table (kvm_vcpu.cc says why).
+uint64_t xcr0_offered(std::span<const accel::CpuidEntry> entries);
 
 class KvmVcpu final : public accel::Vcpu {
  public:
@@ -37,6 +43,8 @@ class KvmVcpu final : public accel::Vcpu {
       : sys_(sys), fd_(std::move(fd)), index_(index), run_mapping_(std::move(run)) {}
   kvm_run* run_page() const { return reinterpret_cast<kvm_run*>(run_mapping_.data()); }
   Expected<std::array<uint8_t, kKvmXsaveSize>> get_xsave();
+  // KVM_SET_XCRS; 0 sets nothing.
+  Expected<void> set_xcr0(uint64_t xcr0);
   void handle_io(accel::GuestIo& io) noexcept;
   void handle_mmio(accel::GuestIo& io) noexcept;
   // An error for a run that cannot continue, with the guest's registers appended.

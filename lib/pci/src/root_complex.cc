@@ -76,6 +76,25 @@ Expected<unsigned> RootComplex::add(std::shared_ptr<Endpoint> endpoint,
   return *slot;
 }
 
+std::vector<IntxRoute> RootComplex::intx_routes() const {
+  std::vector<IntxRoute> routes;
+  for (unsigned slot = 1; slot < RootBus::kSlots; ++slot) {
+    for (unsigned function = 0; function < RootBus::kFunctions; ++function) {
+      const uint32_t line_and_pin = bus_->read(0, slot, function, kInterruptLine, 2);
+      const unsigned pin = (line_and_pin >> 8) & 0xff;
+      const unsigned line = line_and_pin & 0xff;
+      // All ones: no function; pin 0: no INTx; line 0xff: connected nowhere (PCI 3.0, 6.2.4).
+      if (line_and_pin == 0xffff || pin < 1 || pin > 4 || line == 0xff) continue;
+      // Functions of a slot that share a pin share its wire: the first one names it.
+      const bool known = std::any_of(routes.begin(), routes.end(), [&](const IntxRoute& r) {
+        return r.slot == slot && r.pin == pin;
+      });
+      if (!known) routes.push_back({.slot = slot, .pin = pin, .gsi = line});
+    }
+  }
+  return routes;
+}
+
 Expected<void> RootComplex::assign_bars(Endpoint& endpoint, unsigned slot) {
   // Largest first, so that natural alignment wastes the least of the windows.
   std::vector<unsigned> order;

@@ -15,6 +15,19 @@ constexpr uint8_t kPciConfigPortCount = 8;
 
 uint64_t last(const pci::AddressWindow& w) { return w.base + w.size - 1; }
 
+// _PRT (ACPI 6.3, 6.2.13): for each wired slot and pin, the package {address: the slot in the
+// high word with every function (0xFFFF), pin: 0-3 for INTA#-INTD#, source: 0, i.e. the next
+// field is a GSI, GSI}. Linux then programs those IOAPIC pins level-triggered, active low.
+acpi::Bytes routing_table(const std::vector<pci::IntxRoute>& routes) {
+  aml::Terms entries;
+  for (const pci::IntxRoute& r : routes) {
+    entries.push_back(
+        aml::package({aml::integer((uint64_t{r.slot} << 16) | 0xffff), aml::integer(r.pin - 1),
+                      aml::integer(0), aml::integer(r.gsi)}));
+  }
+  return aml::package(entries);
+}
+
 acpi::Bytes host_bridge(const AcpiPlatform& p) {
   const uint64_t buses = p.ecam_size / pci::Ecam::kBytesPerBus;
   aml::Terms resources = {aml::word_bus_number(0, static_cast<uint16_t>(buses - 1)),
@@ -30,11 +43,14 @@ acpi::Bytes host_bridge(const AcpiPlatform& p) {
   if (p.windows.mmio64.size) {
     resources.push_back(aml::qword_memory(p.windows.mmio64.base, last(p.windows.mmio64)));
   }
-  return aml::device(
-      "PCI0",
-      {aml::name("_HID", aml::eisa_id("PNP0A08")), aml::name("_CID", aml::eisa_id("PNP0A03")),
-       aml::name("_SEG", aml::integer(0)), aml::name("_BBN", aml::integer(0)),
-       aml::name("_UID", aml::integer(0)), aml::name("_CRS", aml::resource_template(resources))});
+  aml::Terms objects = {aml::name("_HID", aml::eisa_id("PNP0A08")),
+                        aml::name("_CID", aml::eisa_id("PNP0A03")),
+                        aml::name("_SEG", aml::integer(0)),
+                        aml::name("_BBN", aml::integer(0)),
+                        aml::name("_UID", aml::integer(0)),
+                        aml::name("_CRS", aml::resource_template(resources))};
+  if (!p.intx.empty()) objects.push_back(aml::name("_PRT", routing_table(p.intx)));
+  return aml::device("PCI0", objects);
 }
 
 // Linux uses the MCFG's ECAM only if the firmware reserves it, in the e820 map or as the

@@ -184,7 +184,8 @@ Expected<void> Machine::write_acpi() {
   const AcpiPlatform platform{.vcpus = config_.vcpus,
                               .windows = pci_->layout().windows,
                               .ecam_base = pci_->layout().ecam_base,
-                              .ecam_size = kPciEcamDescribedSize};
+                              .ecam_size = kPciEcamDescribedSize,
+                              .intx = pci_->intx_routes()};
   FERRY_ASSIGN(uint64_t rsdp, write_acpi_tables(*memory_, platform));
   acpi_rsdp_ = rsdp;
   return {};

@@ -25,6 +25,14 @@ struct RootComplexLayout {
   std::string mmio64_end;  // where and why the 64-bit window ends (BarAllocator's error)
 };
 
+// A PCI interrupt pin of a slot and the GSI it reaches, as firmware tells the guest in _PRT.
+struct IntxRoute {
+  unsigned slot = 0;
+  unsigned pin = 1;  // 1-4: INTA#-INTD#, as the Interrupt Pin register numbers them
+  unsigned gsi = 0;
+  bool operator==(const IntxRoute&) const = default;
+};
+
 class RootComplex {
  public:
   /// Claims the configuration ports and the ECAM window on the buses and puts the bridge's own
@@ -39,6 +47,11 @@ class RootComplex {
   /// Puts `endpoint` at function 0 of `slot` (1-31; the lowest free slot when unset) and, as
   /// firmware would, gives its BARs and ROM addresses, leaving decoding off. Returns the slot.
   Expected<unsigned> add(std::shared_ptr<Endpoint> endpoint, std::optional<unsigned> slot);
+
+  /// The interrupt pins of the functions on bus 0 that have one (Interrupt Pin 1-4) and the GSI
+  /// their Interrupt Line names, read from their configuration space as the guest would: the
+  /// wiring a device's model set up is the one source. One route per slot and pin, by slot.
+  std::vector<IntxRoute> intx_routes() const;
 
  private:
   RootComplex(bus::Bus& mmio, bus::Bus& pio, const RootComplexLayout& layout)
