@@ -161,9 +161,7 @@ int FakeVfio::ioas_map(void* arg) {
       map->user_va % kPage != 0 || map->iova + map->length < map->iova) {
     return -EINVAL;
   }
-  for (const auto& [iova, m] : dma_) {
-    if (map->iova < iova + m.size && iova < map->iova + map->length) return -EEXIST;
-  }
+  if (overlaps_dma(map->iova, map->length)) return -EEXIST;
   if (failing(FakeVfioStep::kIoasMap)) return -options_.fail_errno;
   dma_[map->iova] = {map->iova, map->length, map->user_va};
   say(fmt::format("IOMMUFD IOAS_MAP {:#x}+{:#x}", map->iova, map->length));
@@ -258,13 +256,18 @@ int FakeVfio::map_dma(void* arg) {
       map->size % kPage != 0 || map->vaddr % kPage != 0 || map->iova + map->size < map->iova) {
     return -EINVAL;
   }
-  for (const auto& [iova, m] : dma_) {
-    if (map->iova < iova + m.size && iova < map->iova + map->size) return -EEXIST;
-  }
+  if (overlaps_dma(map->iova, map->size)) return -EEXIST;
   if (failing(FakeVfioStep::kMapDma)) return -options_.fail_errno;
   dma_[map->iova] = {map->iova, map->size, map->vaddr};
   say(fmt::format("VFIO MAP_DMA {:#x}+{:#x}", map->iova, map->size));
   return 0;
+}
+
+bool FakeVfio::overlaps_dma(uint64_t iova, uint64_t size) const {
+  for (const auto& [at, m] : dma_) {
+    if (iova < at + m.size && at < iova + size) return true;
+  }
+  return false;
 }
 
 // vfio_dma_do_unmap() of type1 v2: whole mappings only; a range that meets none unmaps nothing.

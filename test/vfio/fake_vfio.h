@@ -144,6 +144,8 @@ class FakeVfio final : public vfio::VfioSys {
   int hot_reset_info(void* arg) const;
   int hot_reset(void* arg);
   int map_dma(void* arg);
+  // Whether [iova, iova + size) meets a mapping already made (type1 and iommufd refuse: EEXIST).
+  bool overlaps_dma(uint64_t iova, uint64_t size) const;
   int unmap_dma(void* arg);
   void closing(int fd);  // a close() watcher: takes only mutex_, closes nothing
   void note(std::string violation);
