@@ -5,7 +5,8 @@
 // pattern derived from it, reads them back), and checks the blocks in the file. QEMU reads and
 // writes the file through this host's page cache, so no flush is needed in either direction
 // beyond the fsync here. It runs once per VFIO path (docs/vfio.md): the legacy container and
-// iommufd with the VFIO cdev (the lab's own kernel has both), forced with --set vfio.backend.
+// iommufd with the VFIO cdev (the lab's own kernel has both), forced with --set vfio.backend. On
+// a lab kernel without /dev/iommu (Debian's 6.1) the iommufd case checks ferry's refusal instead.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -67,6 +68,23 @@ TEST_P(VfioNvme, TheGuestReadsTheNonceAndWritesItsPatternThroughPassthrough) {
 
   const std::string spec = FERRY_SOURCE_DIR "/examples/nvme-passthrough.yaml";
   const std::string backend = GetParam();
+  auto iommufd = session.run("test -e /dev/iommu", std::chrono::seconds(30));
+  ASSERT_TRUE(iommufd) << iommufd.error().message();
+  if (backend == "iommufd" && iommufd->status != 0) {
+    // A legacy-only kernel (the lab on Debian's 6.1): asked for iommufd, ferry must refuse
+    // before touching the device, and say how to get the legacy path.
+    auto refused =
+        session.run(shell_quote({FERRY_BINARY, "run", spec, "--set", "vfio.backend=iommufd"}),
+                    std::chrono::seconds(120));
+    ASSERT_TRUE(refused) << refused.error().message();
+    std::cout << "this lab's kernel has no /dev/iommu:\n" << refused->output;
+    EXPECT_EQ(refused->status, 1);
+    EXPECT_THAT(refused->output, HasSubstr("this kernel has no iommufd"));
+    EXPECT_THAT(refused->output, HasSubstr("--set vfio.backend=legacy"));
+    EXPECT_THAT(refused->output, HasSubstr("nothing was changed on the host"));
+    ::close(fd);
+    return;
+  }
   auto result = session.run(
       shell_quote({FERRY_BINARY, "run", spec, "--stats", "--set", "vfio.backend=" + backend}),
       std::chrono::seconds(600));
