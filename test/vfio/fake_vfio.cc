@@ -168,6 +168,19 @@ int FakeVfio::ioas_map(void* arg) {
   return 0;
 }
 
+bool FakeVfio::unmap_whole_maps(uint64_t begin, uint64_t end, uint64_t& unmapped) {
+  for (const auto& [iova, m] : dma_) {
+    const bool meets = iova < end && begin < iova + m.size;
+    if (meets && (iova < begin || iova + m.size > end)) return false;  // would split it
+  }
+  for (auto it = dma_.begin(); it != dma_.end();) {
+    const bool inside = it->first >= begin && it->first + it->second.size <= end;
+    if (inside) unmapped += it->second.size;
+    it = inside ? dma_.erase(it) : std::next(it);
+  }
+  return true;
+}
+
 // iopt_unmap_iova(): whole mappings only; a range that meets none is ENOENT.
 int FakeVfio::ioas_unmap(void* arg) {
   auto* unmap = static_cast<vfio::abi::IommuIoasUnmap*>(arg);
@@ -175,15 +188,7 @@ int FakeVfio::ioas_unmap(void* arg) {
   if (!ioas_.contains(unmap->ioas_id)) return -ENOENT;
   const uint64_t begin = unmap->iova, end = unmap->iova + unmap->length;
   uint64_t unmapped = 0;
-  for (const auto& [iova, m] : dma_) {
-    const bool meets = iova < end && begin < iova + m.size;
-    if (meets && (iova < begin || iova + m.size > end)) return -EINVAL;  // would split it
-  }
-  for (auto it = dma_.begin(); it != dma_.end();) {
-    const bool inside = it->first >= begin && it->first + it->second.size <= end;
-    if (inside) unmapped += it->second.size;
-    it = inside ? dma_.erase(it) : std::next(it);
-  }
+  if (!unmap_whole_maps(begin, end, unmapped)) return -EINVAL;
   if (unmapped == 0) return -ENOENT;
   unmap->length = unmapped;
   say(fmt::format("IOMMUFD IOAS_UNMAP {:#x}+{:#x}", begin, unmapped));
@@ -280,15 +285,7 @@ int FakeVfio::unmap_dma(void* arg) {
   }
   const uint64_t begin = unmap->iova, end = unmap->iova + unmap->size;
   uint64_t unmapped = 0;
-  for (const auto& [iova, m] : dma_) {
-    const bool meets = iova < end && begin < iova + m.size;
-    if (meets && (iova < begin || iova + m.size > end)) return -EINVAL;  // would split it
-  }
-  for (auto it = dma_.begin(); it != dma_.end();) {
-    const bool inside = it->first >= begin && it->first + it->second.size <= end;
-    if (inside) unmapped += it->second.size;
-    it = inside ? dma_.erase(it) : std::next(it);
-  }
+  if (!unmap_whole_maps(begin, end, unmapped)) return -EINVAL;
   unmap->size = unmapped;
   say(fmt::format("VFIO UNMAP_DMA {:#x}+{:#x}", begin, unmapped));
   return 0;

@@ -146,6 +146,9 @@ class FakeVfio final : public vfio::VfioSys {
   int map_dma(void* arg);
   // Whether [iova, iova + size) meets a mapping already made (type1 and iommufd refuse: EEXIST).
   bool overlaps_dma(uint64_t iova, uint64_t size) const;
+  // Both IOMMUs unmap whole mappings only: false (EINVAL) if [begin, end) would split one,
+  // else every mapping inside goes and `unmapped` grows by their sizes.
+  bool unmap_whole_maps(uint64_t begin, uint64_t end, uint64_t& unmapped);
   int unmap_dma(void* arg);
   void closing(int fd);  // a close() watcher: takes only mutex_, closes nothing
   void note(std::string violation);
