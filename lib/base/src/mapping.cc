@@ -25,47 +25,47 @@ Expected<Mapping> Mapping::anonymous(size_t size, size_t huge_page_size) {
   return Mapping(data, size);
 }
 
-Expected<Mapping> Mapping::anonymous_aligned(size_t size, size_t alignment) {
+namespace {
+
+// `size` bytes of fresh anonymous private memory with `prot`, starting at a multiple of
+// `alignment` (a power of two): over-reserved by the alignment, then the head and the tail
+// around the aligned part given back. `what` names the mmap in its error.
+Expected<void*> anonymous_at_alignment(size_t size, size_t alignment, int prot, const char* what) {
   if (!std::has_single_bit(alignment)) {
     return fail(Errc::kInvalidArgument, "alignment {} is not a power of two", alignment);
   }
-  // Over-allocate by the alignment, then give back the head and the tail around the aligned part.
   const size_t padded = size + alignment;
-  void* raw = ::mmap(nullptr, padded, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (raw == MAP_FAILED) return fail_errno(errno, "mmap of guest memory");
+  void* raw = ::mmap(nullptr, padded, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) return fail_errno(errno, what);
   const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
   const uintptr_t aligned = (begin + alignment - 1) & ~(uintptr_t{alignment} - 1);
   if (aligned > begin) ::munmap(raw, aligned - begin);
   const uintptr_t tail = aligned + size;
   if (begin + padded > tail) ::munmap(reinterpret_cast<void*>(tail), begin + padded - tail);
-  return Mapping(reinterpret_cast<void*>(aligned), size);
+  return reinterpret_cast<void*>(aligned);
+}
+
+}  // namespace
+
+Expected<Mapping> Mapping::anonymous_aligned(size_t size, size_t alignment) {
+  FERRY_ASSIGN(void* data, anonymous_at_alignment(size, alignment, PROT_READ | PROT_WRITE,
+                                                  "mmap of guest memory"));
+  return Mapping(data, size);
 }
 
 Expected<Mapping> Mapping::of_fd_aligned(int fd, size_t size, int prot, off_t offset,
                                          size_t alignment) {
   if (alignment <= 4096) return of_fd(fd, size, prot, offset);
-  if (!std::has_single_bit(alignment)) {
-    return fail(Errc::kInvalidArgument, "alignment {} is not a power of two", alignment);
-  }
-  // Reserve size + alignment of address space, map the fd over its aligned part, give back the
-  // rest.
-  const size_t padded = size + alignment;
-  void* raw =
-      ::mmap(nullptr, padded, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (raw == MAP_FAILED) return fail_errno(errno, "mmap (address space for an aligned mapping)");
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = (begin + alignment - 1) & ~(uintptr_t{alignment} - 1);
-  void* data =
-      ::mmap(reinterpret_cast<void*>(aligned), size, prot, MAP_SHARED | MAP_FIXED, fd, offset);
+  // Aligned address space first, then the fd mapped over exactly that range.
+  FERRY_ASSIGN(void* reserved,
+               anonymous_at_alignment(size, alignment, PROT_NONE,
+                                      "mmap (address space for an aligned mapping)"));
+  void* data = ::mmap(reserved, size, prot, MAP_SHARED | MAP_FIXED, fd, offset);
   if (data == MAP_FAILED) {
     const int error = errno;
-    ::munmap(raw, padded);
+    ::munmap(reserved, size);
     return fail_errno(error, "mmap");
   }
-  if (aligned > begin) ::munmap(raw, aligned - begin);
-  const uintptr_t tail = aligned + size;
-  if (begin + padded > tail) ::munmap(reinterpret_cast<void*>(tail), begin + padded - tail);
   return Mapping(data, size);
 }
 
