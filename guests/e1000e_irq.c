@@ -3,8 +3,8 @@
  * them on demand: a write of a cause bit to ICS sets it in ICR, and while that cause is enabled
  * in IMS the device interrupts until ICR is read.
  *
- *   1. finds 8086:10d3 on bus 0 through ECAM, sizes BAR 0 (128 KiB of registers), turns on
- *      memory decoding and bus mastering;
+ *   1. finds 8086:10d3 (bus 0 or below a root port) through ECAM, sizes BAR 0 (128 KiB of
+ *      registers), turns on memory decoding and bus mastering;
  *   2. quiesces it: every cause masked (IMC), auto-masking off (CTRL_EXT.IAME, IAM), ICR clear;
  *   3. INTx: routes the IOAPIC pin in Interrupt Line (level, active high, vector 0x50), clears
  *      INTx Disable, enables one cause (MDAC) and raises it 3 times through ICS; the handler reads
@@ -34,6 +34,7 @@
  * drives the device; others park. */
 #include "ferry/guests/pcitest.h"
 #include "rt/interrupts64.h"
+#include "rt/pci_find.h"
 
 #define E1000E_VENDOR 0x8086u
 #define E1000E_DEVICE 0x10d3u
@@ -131,13 +132,6 @@ void on_interrupt(uint64_t vector) {
 INTERRUPT_STUB(0x50)
 INTERRUPT_STUB(0x51)
 
-static void put_slot(uint32_t slot) {
-  puts_serial("00:");
-  putc_serial("0123456789abcdef"[slot >> 4]);
-  putc_serial("0123456789abcdef"[slot & 15]);
-  puts_serial(".0");
-}
-
 static int fail(int status, const char* what) {
   puts_serial("e1000e: FAIL: ");
   puts_serial(what);
@@ -187,15 +181,12 @@ static int wait_for(volatile uint32_t* counter, uint32_t vector, uint32_t count,
 }
 
 /* Step 1. */
+static int is_e1000e(uint32_t device) {
+  return mmio_read32(cfg(device, CFG_ID)) == (E1000E_DEVICE << 16 | E1000E_VENDOR);
+}
 static int find_device(void) {
-  uint32_t found = 0;
-  for (uint32_t slot = 0; slot < 32 && !found; ++slot) {
-    if (mmio_read32(cfg(slot, CFG_ID)) == (E1000E_DEVICE << 16 | E1000E_VENDOR)) {
-      slot_ = slot;
-      found = 1;
-    }
-  }
-  if (!found) return fail(STEP_FIND, "no 8086:10d3 on bus 0 (slots 0-31, function 0)");
+  slot_ = pci_find_device(is_e1000e);
+  if (slot_ == PCI_NO_DEVICE) return fail(STEP_FIND, "no 8086:10d3 on bus 0 or below a root port");
 
   const uint16_t command = cfg_read16(CFG_COMMAND);
   cfg_write16(CFG_COMMAND, command & ~(CMD_MEMORY | CMD_BUS_MASTER)); /* no decoding to size */
@@ -213,7 +204,7 @@ static int find_device(void) {
   regs_ = bar0 & ~0xfu;
 
   puts_serial("e1000e: 8086:10d3 at ");
-  put_slot(slot_);
+  put_pci_device(slot_);
   puts_serial(", BAR0 ");
   put_hex((uint32_t)regs_);
   puts_serial(" (memory, ");

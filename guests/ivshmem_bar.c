@@ -1,11 +1,12 @@
 /* ivshmem-bar: checks a large 64-bit BAR of an assigned device (VFIO) end to end. It finds the
- * first ivshmem function on bus 0, sizes BAR 2 the way firmware does, checks that ferry placed it
- * in the 64-bit window naturally aligned, maps the BAR's first and last 2 MiB into its own page
- * tables (ferry's boot tables stop at 4 GiB and RAM), reads the host's nonce at offset 0, writes a
- * pattern derived from it into the first and the last page, and reads it back
+ * first ivshmem function (bus 0 or below a root port), sizes BAR 2 the way firmware does, checks
+ * that ferry placed it in the 64-bit window naturally aligned, maps the BAR's first and last 2 MiB
+ * into its own page tables (ferry's boot tables stop at 4 GiB and RAM), reads the host's nonce at
+ * offset 0, writes a pattern derived from it into the first and the last page, and reads it back
  * (guests/include/ferry/guests/ivshmemcheck.h has the contract with the host test). */
 #include "ferry/guests/ivshmemcheck.h"
 #include "rt/pci_config.h"
+#include "rt/pci_find.h"
 #include "rt/uncached_map.h"
 
 static void put_hex64(uint64_t v) {
@@ -31,12 +32,9 @@ static __attribute__((noreturn)) void fail(int status, const char* reason) {
 
 #define BAR_REG(index) (0x10u + 4u * (index))
 
-static uint32_t find_ivshmem(void) {
-  const uint32_t id = FERRY_IVSHMEMCHECK_DEVICE << 16 | FERRY_IVSHMEMCHECK_VENDOR;
-  for (uint32_t slot = 0; slot < 32; ++slot) {
-    if (mmio_read32(ecam_at(slot, 0)) == id) return slot;
-  }
-  return 32;
+static int is_ivshmem(uint32_t device) {
+  return mmio_read32(ecam_at(device, 0)) ==
+         (FERRY_IVSHMEMCHECK_DEVICE << 16 | FERRY_IVSHMEMCHECK_VENDOR);
 }
 
 struct bar {
@@ -98,8 +96,10 @@ static uint64_t pattern(const struct bar* bar, uint64_t nonce, uint64_t from, ui
 int guest_main(uint32_t index, uint32_t count) {
   (void)count;
   if (index != 0) return 0;
-  const uint32_t slot = find_ivshmem();
-  if (slot == 32) fail(FERRY_IVSHMEMCHECK_EXIT_NO_DEVICE, "no ivshmem (1af4:1110) on bus 0");
+  const uint32_t slot = pci_find_device(is_ivshmem);
+  if (slot == PCI_NO_DEVICE) {
+    fail(FERRY_IVSHMEMCHECK_EXIT_NO_DEVICE, "no ivshmem (1af4:1110) on bus 0 or below a root port");
+  }
   const struct bar bar = size_bar64(slot, FERRY_IVSHMEMCHECK_BAR);
   say("BAR2 at ");
   put_hex64(bar.address);

@@ -1,11 +1,11 @@
 /* nvme-check: a small NVMe driver of its own, for a real NVMe controller assigned to the VM
- * (VFIO). It finds the first NVMe function (class 01:08:02) on bus 0 through ECAM, turns on memory
- * decoding and bus mastering (INTx off), resets and enables the controller with an admin queue
- * pair in guest RAM, identifies the controller and namespace 1, sets up MSI-X (entry 0: admin,
- * entry 1: I/O, both to vCPU 0), creates one I/O queue pair whose completions interrupt through
- * entry 1, reads the nonce the host left in LBA 0, writes a pattern derived from it to LBAs 1-8,
- * flushes, reads them back and compares (guests/include/ferry/guests/nvmecheck.h has the pattern
- * and the exit statuses). Every I/O completion must come with its MSI-X interrupt.
+ * (VFIO). It finds the first NVMe function (class 01:08:02) on bus 0 or below a root port through
+ * ECAM, turns on memory decoding and bus mastering (INTx off), resets and enables the controller
+ * with an admin queue pair in guest RAM, identifies the controller and namespace 1, sets up MSI-X
+ * (entry 0: admin, entry 1: I/O, both to vCPU 0), creates one I/O queue pair whose completions
+ * interrupt through entry 1, reads the nonce the host left in LBA 0, writes a pattern derived from
+ * it to LBAs 1-8, flushes, reads them back and compares (guests/include/ferry/guests/nvmecheck.h
+ * has the pattern and the exit statuses). Every I/O completion must come with its MSI-X interrupt.
  *
  * Guest RAM is the DMA address space: ferry maps it into the IOMMU with IOVA == guest physical
  * address, and RAM is identity mapped, so a buffer's address is what the controller is given.
@@ -15,6 +15,7 @@
 #include "ferry/guests/nvmecheck.h"
 #include "ferry/guests/pcitest.h"
 #include "rt/interrupts64.h"
+#include "rt/pci_find.h"
 #include "rt/uncached_map.h"
 
 /* ---- Console --------------------------------------------------------------------------------- */
@@ -174,7 +175,7 @@ static void idle(void) {
 #define MSIX_FUNCTION_MASK 0x4000
 #define NVME_CLASS 0x010802u /* mass storage, non-volatile memory, NVM Express */
 
-static uint32_t slot_;
+static uint32_t slot_; /* the controller's device address (rt/pci_find.h) */
 
 static uintptr_t ecam(uint32_t reg) { return FERRY_PCI_ECAM_BASE + (slot_ << 15 | reg); }
 static uint32_t cfg_read32(uint32_t reg) { return mmio_read32(ecam(reg)); }
@@ -580,18 +581,16 @@ static void set_prps(uint32_t command[SQE_DWORDS], const void* buffer, uint32_t 
 
 /* ---- The steps ------------------------------------------------------------------------------- */
 
-/* Step 1: the first function of class 01:08:02 on bus 0. */
+/* Step 1: the first function of class 01:08:02, on bus 0 or below a root port. */
+static int is_nvme(uint32_t device) {
+  return mmio_read32(pci_device_reg(device, 0x08)) >> 8 == NVME_CLASS;
+}
 static void find_controller(void) {
-  int found = 0;
-  for (uint32_t slot = 0; slot < 32 && !found; ++slot) {
-    slot_ = slot;
-    uint32_t id = cfg_read32(0x00);
-    if ((id & 0xffff) == 0xffff) continue;
-    if ((cfg_read32(0x08) >> 8) == NVME_CLASS) found = 1;
-  }
-  if (!found) {
+  slot_ = pci_find_device(is_nvme);
+  if (slot_ == PCI_NO_DEVICE) {
     fail(FERRY_NVMECHECK_EXIT_NO_CONTROLLER,
-         "no NVMe controller (class 01:08:02) in slots 0-31 of bus 0; was the device assigned?");
+         "no NVMe controller (class 01:08:02) on bus 0 or below a root port; was the device "
+         "assigned?");
   }
   const uint32_t id = cfg_read32(0x00);
   int is_64 = 0;
@@ -600,9 +599,9 @@ static void find_controller(void) {
   put_hex_digits(id & 0xffff, 4);
   puts_serial(":");
   put_hex_digits(id >> 16, 4);
-  puts_serial(" at 00:");
-  put_hex_digits(slot_, 2);
-  puts_serial(".0, BAR0 ");
+  puts_serial(" at ");
+  put_pci_device(slot_);
+  puts_serial(", BAR0 ");
   put_hex64(regs_);
   puts_serial(is_64 ? " (64-bit)" : " (32-bit)");
   end_line();

@@ -127,15 +127,22 @@ TEST_F(LinuxL2, DrivesTheAssignedNvmeAndMovesItsInterruptsUnderIo) {
 }
 
 // Two devices from different IOMMU groups in one VM (issue 13): one DMA space (the container or,
-// on the iommufd path, the IOAS), guest RAM mapped
-// for DMA once, and each device's own Linux driver with its interrupts.
+// on the iommufd path, the IOAS), guest RAM mapped for DMA once, each device's own Linux driver
+// with its interrupts, and each device behind a root port of its own, through which the guest
+// resets the NVMe alone.
 TEST_F(LinuxL2, TakesTwoAssignedDevicesFromDifferentGroups) {
-  run_l2("l2-linux-two-devices.yaml", "ferry.nic=1");
+  run_l2("l2-linux-two-devices.yaml", "ferry.nic=1 ferry.busreset=1");
   EXPECT_EQ(count("mapped for DMA"), 1u) << "guest RAM is mapped once for both devices";
   EXPECT_EQ(count("guest RAM stays mapped once"), 1u);     // the second device joins
   EXPECT_THAT(output_, HasSubstr("Ethernet controller"));  // lspci
   EXPECT_THAT(output_, HasSubstr("driver e1000e"));
   EXPECT_THAT(output_, HasSubstr("l2: nic: link up"));
+  EXPECT_THAT(output_, HasSubstr("PCIe Root Port"));  // Linux's scan
+  EXPECT_THAT(output_, HasSubstr("l2: busreset: 0000:01:00.0 is below 0000:00:01.0"));
+  EXPECT_THAT(output_, HasSubstr("l2: busreset: 0000:01:00.0 reset through 0000:00:01.0"));
+  // ferry reset the real NVMe, and only it: the e1000e on the other port was left alone.
+  EXPECT_EQ(count("reset by the guest (Secondary Bus Reset of its root port)"), 1u);
+  EXPECT_THAT(output_, HasSubstr("0000:01:00.0: reset by the guest"));
 }
 
 }  // namespace

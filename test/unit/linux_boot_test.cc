@@ -203,14 +203,14 @@ TEST(E820, RamWithTheBootPagesTheAcpiWindowAndTheEcamReserved) {
                           E820Entry{0xc0000, 0x20000, kE820Ram},
                           E820Entry{0xe0000, 0x20000, kE820Reserved},  // ACPI tables
                           E820Entry{0x100000, 63 * kMiB, kE820Ram},
-                          E820Entry{0xe0000000, kMiB, kE820Reserved}));  // ECAM, bus 0
+                          E820Entry{0xe0000000, 32 * kMiB, kE820Reserved}));  // ECAM, buses 0-31
 }
 
 TEST(E820, RamAbove3GiBIsListedFrom4GiB) {
   const std::vector<E820Entry> map = linux_e820_map(5 * kGiB);
   ASSERT_EQ(map.size(), 8u);
   EXPECT_EQ(map[5], (E820Entry{0x100000, 3 * kGiB - 0x100000, kE820Ram}));
-  EXPECT_EQ(map[6], (E820Entry{kPciEcamBase, kPciEcamDescribedSize, kE820Reserved}));
+  EXPECT_EQ(map[6], (E820Entry{kPciEcamBase, kPciEcamReservedSize, kE820Reserved}));
   EXPECT_EQ(map[7], (E820Entry{4 * kGiB, 2 * kGiB, kE820Ram}));
 }
 

@@ -86,7 +86,7 @@ TEST(DevicesSpec, MistakesAreNamedWithTheirPlace) {
             "vm.yaml:2:18: devices[0].type: 'nvme' is not one of: pci-test");
   EXPECT_EQ(error("[{type: pci-test, slto: 3}]"),
             "vm.yaml:2:28: unknown key 'slto' in devices[0] (did you mean 'slot'?); allowed: "
-            "type, slot, vfio");
+            "type, slot, vfio, root_port");
   EXPECT_EQ(error("[{type: pci-test, slot: 32}]"),
             "vm.yaml:2:34: devices[0].slot: '32' is not a whole number from 0 to 31");
   EXPECT_EQ(error("[{type: pci-test, slot: 0}]"),
@@ -95,8 +95,10 @@ TEST(DevicesSpec, MistakesAreNamedWithTheirPlace) {
   EXPECT_EQ(error("[{type: pci-test, slot: 4}, {type: pci-test, slot: 4}]"),
             "vm.yaml:2:61: devices[1].slot: slot 4 is already taken by devices[0]; choose "
             "another from 1 to 31 or leave slot out");
-  EXPECT_EQ(error("[pci-test]"),
-            "vm.yaml:2:11: devices[0]: must be a mapping with keys type, slot, vfio, not a scalar");
+  EXPECT_EQ(
+      error("[pci-test]"),
+      "vm.yaml:2:11: devices[0]: must be a mapping with keys type, slot, vfio, root_port, not a "
+      "scalar");
   EXPECT_EQ(error("[{vfio: 01:00.0x}]"),
             "vm.yaml:2:18: devices[0].vfio: " +
                 std::string(pci::host::Bdf::parse("01:00.0x").error().message()) +
@@ -112,8 +114,10 @@ TEST(DevicesSpec, MistakesAreNamedWithTheirPlace) {
   for (int i = 0; i < 32; ++i) many += "{type: pci-test},";
   many.back() = ']';
   EXPECT_EQ(error(many),
-            "vm.yaml:2:10: devices: 32 devices do not fit the 31 free slots of PCI bus 0 (the "
-            "guest bus has no bridges yet); remove 1");
+            "vm.yaml:2:10: devices: 32 devices do not fit the 31 free slots of PCI bus 0 (a root "
+            "port takes a slot too); remove 1");
+  EXPECT_EQ(error("[{vfio: 0000:01:00.0, root_port: yes}]"),
+            "vm.yaml:2:43: devices[0].root_port: 'yes' is not one of: true, false");
 }
 
 TEST(DevicesSpec, OverridesNameTheSetThatPutTheValueThere) {

@@ -1,6 +1,7 @@
 // How an assigned device is reset at attach and at release: VFIO_DEVICE_RESET when it has a
 // function-level reset; else the bus hot reset, only when the VM holds every IOMMU group that
-// reset would hit; else no reset at all, and a note at start that names the groups missing.
+// reset would hit; else no reset at all, and a note at start that names the groups missing. The
+// same reset serves the guest's Secondary Bus Reset of the device's root port.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,6 +9,8 @@
 #include "fake_vfio_guest.h"
 #include "fake_vfio_recording_vm.h"
 #include "ferry/base/units.h"
+#include "ferry/pci/config_regs.h"
+#include "ferry/pci/root_port.h"
 #include "ferry/vfio/assignment.h"
 
 namespace ferry::test {
@@ -115,6 +118,50 @@ TEST_F(AssignmentResetTest, WithoutFlrABusSharedWithAGroupTheVmLacksIsNotResetAn
   EXPECT_EQ(journal_.count("close VFIO device"), 1u);
   EXPECT_THAT(vfio_->rule_violations(), IsEmpty());
   EXPECT_EQ(vfio_->open_fds(), 0u);
+}
+
+// Set, held (written again), cleared, set again: the hardware is reset at each rising edge.
+void pulse_secondary_bus_reset_twice(pci::RootPort& port) {
+  port.config_write(pci::kBridgeControl, 2, pci::kBridgeControlSecondaryReset);
+  port.config_write(pci::kBridgeControl, 2, pci::kBridgeControlSecondaryReset);
+  port.config_write(pci::kBridgeControl, 2, 0);
+  port.config_write(pci::kBridgeControl, 2, pci::kBridgeControlSecondaryReset);
+  port.config_write(pci::kBridgeControl, 2, 0);
+}
+
+TEST_F(AssignmentResetTest, TheGuestsSecondaryBusResetResetsTheDeviceBelowItsPortAndKeepsItsSetup) {
+  assign(/*flr=*/true);
+  auto port = std::make_unique<pci::RootPort>(1, 1, pci::PortWindows{}, device_);
+  const int before = journal_.size();
+  pulse_secondary_bus_reset_twice(*port);
+  const int after = journal_.size();
+  EXPECT_EQ(count("VFIO DEVICE_RESET", before, after), 2u) << journal_.dump(before);
+  EXPECT_EQ(device_->guest_resets(), 2u);
+  // The host kernel restores the device around the reset: ferry's BAR mappings, routes and
+  // eventfds stay as they were.
+  EXPECT_EQ(count("KVM", before, after), 0u) << journal_.dump(before);
+  EXPECT_EQ(count("VFIO SET_IRQS", before, after), 0u) << journal_.dump(before);
+  port.reset();
+  expect_reset_at_attach_and_release("VFIO DEVICE_RESET");
+}
+
+TEST_F(AssignmentResetTest, WithoutFlrTheGuestsSecondaryBusResetIsTheHotResetOfItsGroup) {
+  assign(/*flr=*/false);
+  pci::RootPort port(1, 1, pci::PortWindows{}, device_);
+  const int before = journal_.size();
+  pulse_secondary_bus_reset_twice(port);
+  EXPECT_EQ(count("VFIO PCI_HOT_RESET groups [12]", before, journal_.size()), 2u)
+      << journal_.dump(before);
+  EXPECT_EQ(device_->guest_resets(), 2u);
+}
+
+TEST_F(AssignmentResetTest, ADeviceFerryCannotResetIsNotResetByTheGuestEither) {
+  assign(/*flr=*/false, /*bus_shared_with_group=*/13);
+  pci::RootPort port(1, 1, pci::PortWindows{}, device_);
+  const int before = journal_.size();
+  pulse_secondary_bus_reset_twice(port);
+  EXPECT_EQ(count("VFIO", before, journal_.size()), 0u) << journal_.dump(before);
+  EXPECT_EQ(device_->guest_resets(), 0u);
 }
 
 }  // namespace

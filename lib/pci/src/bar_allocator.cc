@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "ferry/base/checked.h"
 #include "ferry/base/units.h"
 
 namespace ferry::pci {
@@ -19,7 +20,86 @@ void exclude(AddressAllocator& allocator, const AddressWindow& range) {
   (void)allocator.reserve(begin, end - begin + 1);  // excluded ranges may overlap each other
 }
 
+// How much of one window a bridge's BARs need: each BAR takes at least a page and is aligned to
+// its size, so placed largest first they pack without gaps.
+struct Demand {
+  uint64_t total = 0;
+  uint64_t largest = 0;
+};
+
+Expected<void> add(Demand& demand, uint64_t size) {
+  auto total = checked_add(demand.total, size);
+  if (!total) return fail(Errc::kNoResources, "the BARs of one function add up past 2^64 bytes");
+  demand.total = *total;
+  demand.largest = std::max(demand.largest, size);
+  return {};
+}
+
+uint64_t align_up(uint64_t value, uint64_t granule) {
+  return (value + granule - 1) & ~(granule - 1);
+}
+
 }  // namespace
+
+BarAllocator BarAllocator::below_port(const PortWindows& windows) {
+  BarAllocator allocator(
+      {.io = windows.io, .mmio32 = windows.memory, .mmio64 = windows.prefetchable});
+  allocator.below_port_ = true;
+  return allocator;
+}
+
+Expected<PortWindows> BarAllocator::allocate_port_windows(const std::vector<BarSpec>& bars,
+                                                          bool& io_left_out) {
+  Demand io, memory, prefetchable;
+  for (const BarSpec& spec : bars) {
+    FERRY_TRY(check_bar_spec(spec));
+    if (spec.kind == BarKind::kIo) {
+      FERRY_TRY(add(io, spec.size));
+    } else if (spec.kind == BarKind::kMemory64 && spec.prefetchable) {
+      FERRY_TRY(add(prefetchable, std::max(spec.size, kBarPageSize)));
+    } else {
+      FERRY_TRY(add(memory, std::max(spec.size, kBarPageSize)));
+    }
+  }
+  PortWindows windows;
+  io_left_out = false;
+  if (io.total) {
+    const uint64_t size = align_up(io.total, kBridgeIoGranule);
+    if (auto at = io_.allocate(size, kBridgeIoGranule)) {
+      windows.io = {*at, size};
+    } else {
+      io_left_out = true;
+    }
+  }
+  if (memory.total) {
+    const uint64_t size = align_up(memory.total, kBridgeMemoryGranule);
+    auto at = mmio32_.allocate(size, std::max(memory.largest, kBridgeMemoryGranule));
+    if (!at) {
+      return fail(Errc::kNoResources,
+                  "no room for a root port's {} memory window in the 32-bit MMIO window {}; use "
+                  "fewer devices or devices with smaller non-prefetchable BARs",
+                  format_size(size), describe(mmio32_.window()));
+    }
+    windows.memory = {*at, size};
+  }
+  if (prefetchable.total) {
+    const uint64_t size = align_up(prefetchable.total, kBridgeMemoryGranule);
+    const uint64_t alignment = std::max(prefetchable.largest, kBridgeMemoryGranule);
+    auto at = mmio64_.allocate(size, alignment);
+    if (!at) at = mmio32_.allocate(size, alignment);
+    if (!at) {
+      return fail(Errc::kNoResources,
+                  "no room for a root port's {} prefetchable window in the 64-bit MMIO window {} "
+                  "({}) nor in the 32-bit window {}; the 64-bit window starts above guest RAM "
+                  "and ends {}, so the VM needs fewer or smaller large BARs, less RAM, or more "
+                  "physical address bits",
+                  format_size(size), describe(mmio64_.window()), format_size(mmio64_.window().size),
+                  describe(mmio32_.window()), mmio64_end_);
+    }
+    windows.prefetchable = {*at, size};
+  }
+  return windows;
+}
 
 BarAllocator::BarAllocator(const BridgeWindows& windows, const std::vector<AddressWindow>& excluded,
                            std::string mmio64_end)
@@ -43,7 +123,7 @@ Expected<uint64_t> BarAllocator::allocate(const BarSpec& spec) {
                 describe(spec), describe(io_.window()));
   }
   const uint64_t alignment = std::max(spec.size, kBarPageSize);
-  if (spec.kind == BarKind::kMemory64) {
+  if (spec.kind == BarKind::kMemory64 && (spec.prefetchable || !below_port_)) {
     if (auto at = mmio64_.allocate(spec.size, alignment)) return *at;
   }
   if (auto at = mmio32_.allocate(spec.size, alignment)) return *at;

@@ -9,6 +9,7 @@ namespace {
 
 constexpr uint16_t kPcieVersion2 = 2;
 constexpr uint16_t kPcieTypeIntegratedEndpoint = 0x9;
+constexpr uint16_t kPcieTypeRootPort = 0x4;
 constexpr uint32_t kPcieDevCapRoleBasedErrors = 1u << 15;
 // Error reporting enables, relaxed ordering, max payload, extended tags, no snoop, max read
 // request. Phantom functions, aux power and FLR stay read-only zero (not supported).
@@ -16,6 +17,31 @@ constexpr uint16_t kPcieDevCtlWritable = 0x79ff;
 // The reset value: relaxed ordering and no snoop enabled, 512-byte max read request.
 constexpr uint16_t kPcieDevCtlDefault = 0x2810;
 constexpr uint16_t kPcieDevStaErrors = 0x000f;
+
+// A root port's link as the guest sees it: 16 GT/s x16, trained and active from the start (the
+// card is in the slot), with Data Link Layer Link Active reporting so software that waits for the
+// link after a Secondary Bus Reset finds it up at once.
+constexpr uint32_t kLinkSpeed16GT = 4;
+constexpr uint32_t kLinkWidthX16 = 16;
+constexpr uint32_t kLinkCapActiveReporting = 1u << 20;
+constexpr uint16_t kLinkStaSlotClock = 1u << 12;
+constexpr uint16_t kLinkStaActive = 1u << 13;
+constexpr uint32_t kLinkCap2Speeds = 0x1e;  // 2.5, 5, 8 and 16 GT/s supported
+// ASPM control, read completion boundary, common clock, extended synch; the rest is read-only.
+constexpr uint16_t kLinkCtlWritable = 0x00cb;
+// System error on correctable / non-fatal / fatal errors, PME interrupt, CRS visibility.
+constexpr uint16_t kRootCtlWritable = 0x001f;
+constexpr uint32_t kRootStaPme = 1u << 16;
+constexpr uint16_t kLinkCtl2TargetSpeed = 0x000f;
+
+uint16_t add_device_registers(ConfigSpace& config, uint16_t at, uint16_t type) {
+  config.set(at + kPcieFlags, 2, kPcieVersion2 | type << 4);
+  config.set(at + kPcieDeviceCapabilities, 4, kPcieDevCapRoleBasedErrors);
+  config.set(at + kPcieDeviceControl, 2, kPcieDevCtlDefault);
+  config.set_writable(at + kPcieDeviceControl, 2, kPcieDevCtlWritable);
+  config.set_write_one_to_clear(at + kPcieDeviceStatus, 2, kPcieDevStaErrors);
+  return at;
+}
 
 }  // namespace
 
@@ -66,11 +92,23 @@ Expected<uint16_t> add_msix_capability(ConfigSpace& config, const MsixLayout& la
 
 Expected<uint16_t> add_pcie_capability(ConfigSpace& config) {
   FERRY_ASSIGN(uint16_t at, config.add_capability(kCapPcie, kPcieCapabilitySize));
-  config.set(at + kPcieFlags, 2, kPcieVersion2 | kPcieTypeIntegratedEndpoint << 4);
-  config.set(at + kPcieDeviceCapabilities, 4, kPcieDevCapRoleBasedErrors);
-  config.set(at + kPcieDeviceControl, 2, kPcieDevCtlDefault);
-  config.set_writable(at + kPcieDeviceControl, 2, kPcieDevCtlWritable);
-  config.set_write_one_to_clear(at + kPcieDeviceStatus, 2, kPcieDevStaErrors);
+  return add_device_registers(config, at, kPcieTypeIntegratedEndpoint);
+}
+
+Expected<uint16_t> add_root_port_pcie_capability(ConfigSpace& config, uint8_t port_number) {
+  FERRY_ASSIGN(uint16_t at, config.add_capability(kCapPcie, kPcieCapabilitySize));
+  add_device_registers(config, at, kPcieTypeRootPort);
+  config.set(
+      at + kPcieLinkCapabilities, 4,
+      kLinkSpeed16GT | kLinkWidthX16 << 4 | kLinkCapActiveReporting | uint32_t{port_number} << 24);
+  config.set_writable(at + kPcieLinkControl, 2, kLinkCtlWritable);
+  config.set(at + kPcieLinkStatus, 2,
+             kLinkSpeed16GT | kLinkWidthX16 << 4 | kLinkStaSlotClock | kLinkStaActive);
+  config.set_writable(at + kPcieRootControl, 2, kRootCtlWritable);
+  config.set_write_one_to_clear(at + kPcieRootStatus, 4, kRootStaPme);
+  config.set(at + kPcieLinkCapabilities2, 4, kLinkCap2Speeds);
+  config.set(at + kPcieLinkControl2, 2, kLinkSpeed16GT);
+  config.set_writable(at + kPcieLinkControl2, 2, kLinkCtl2TargetSpeed);
   return at;
 }
 

@@ -19,6 +19,12 @@ Expected<void> RootBus::add(unsigned slot, unsigned function_number,
   return {};
 }
 
+Expected<void> RootBus::add_port(unsigned slot, std::shared_ptr<RootPort> port) {
+  FERRY_TRY(add(slot, 0, port));
+  ports_[slot] = std::move(port);
+  return {};
+}
+
 bool RootBus::occupied(unsigned slot) const {
   if (slot >= kSlots) return false;
   for (const auto& f : functions_[slot]) {
@@ -36,9 +42,14 @@ std::optional<unsigned> RootBus::free_slot(unsigned first) const {
 
 PciFunction* RootBus::find(unsigned bus, unsigned slot, unsigned function, uint16_t offset,
                            unsigned size) const {
-  if (bus != 0 || slot >= kSlots || function >= kFunctions) return nullptr;
+  if (slot >= kSlots || function >= kFunctions) return nullptr;
   if (!ConfigSpace::access_ok(offset, size)) return nullptr;
-  return functions_[slot][function].get();
+  if (bus == 0) return functions_[slot][function].get();
+  // Guest-programmed bus numbers may overlap; the lowest port slot that routes the bus wins.
+  for (const auto& port : ports_) {
+    if (port && port->routes(bus)) return port->downstream(bus, slot, function);
+  }
+  return nullptr;
 }
 
 uint32_t RootBus::read(unsigned bus, unsigned slot, unsigned function, uint16_t offset,
@@ -47,7 +58,7 @@ uint32_t RootBus::read(unsigned bus, unsigned slot, unsigned function, uint16_t 
   if (f == nullptr) return 0xffffffff;
   uint32_t value = f->config_read(offset, size);
   // Software scans functions 1-7 only when function 0 says the device has several.
-  if (function == 0 && offset <= kHeaderType && offset + size > kHeaderType) {
+  if (bus == 0 && function == 0 && offset <= kHeaderType && offset + size > kHeaderType) {
     bool others = false;
     for (unsigned i = 1; i < kFunctions; ++i) others = others || functions_[slot][i];
     if (others) value |= uint32_t{kHeaderTypeMultiFunction} << (8 * (kHeaderType - offset));

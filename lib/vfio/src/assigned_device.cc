@@ -456,4 +456,25 @@ void AssignedDevice::release() {
   device_.reset();
 }
 
+void AssignedDevice::secondary_bus_reset() {
+  // The host kernel saves and restores the device's state around the reset (config space, MSI-X
+  // table and enables), so the BAR mappings and vectors ferry set up stay valid; the guest's
+  // driver restores its own view, as after any bus reset.
+  if (released_ || !device_) return;
+  Expected<void> reset = resettable_
+                             ? resetter_.reset(*device_)
+                             : fail(Errc::kUnsupported, "ferry cannot reset it (said at start)");
+  if (reset) {
+    // The first is worth a line; a guest may reset as often as it likes after that.
+    spdlog::log(++guest_resets_ == 1 ? spdlog::level::info : spdlog::level::debug,
+                "{}: reset by the guest (Secondary Bus Reset of its root port)", bdf_);
+    return;
+  }
+  // The guest can ask for resets at will: say the first failure, not every one.
+  if (!guest_reset_failure_said_.exchange(true)) {
+    spdlog::warn("{}: the guest reset its root port's bus, but the device was not reset: {}", bdf_,
+                 reset.error().message());
+  }
+}
+
 }  // namespace ferry::vfio

@@ -372,8 +372,9 @@ Expected<void> SpecParser::parse_devices(const YAML::Node& node,
   for (size_t i = 0; i < node.size(); ++i) {
     const YAML::Node entry = node[i];
     const std::string path = fmt::format("devices[{}]", i);
-    FERRY_TRY(r_.check_map(entry, path, {"type", "slot", "vfio"}));
-    DeviceConfig device{.type = DeviceType::kPciTest, .slot = std::nullopt, .host_bdf = {}};
+    FERRY_TRY(r_.check_map(entry, path, {"type", "slot", "vfio", "root_port"}));
+    DeviceConfig device{
+        .type = DeviceType::kPciTest, .slot = std::nullopt, .host_bdf = {}, .root_port = false};
     if (const YAML::Node vfio = entry["vfio"]) {
       if (entry["type"]) {
         return fail(r_.error(entry["type"], path + ".type",
@@ -381,6 +382,7 @@ Expected<void> SpecParser::parse_devices(const YAML::Node& node,
       }
       FERRY_ASSIGN(device.host_bdf, parse_host_device(vfio, path + ".vfio", bdfs, i));
       device.type = DeviceType::kVfio;
+      device.root_port = true;
     } else if (!entry["type"]) {
       return fail(r_.error(entry, path + ".type",
                            "is missing; say which device: type: pci-test, or vfio: <host BDF> "
@@ -402,12 +404,16 @@ Expected<void> SpecParser::parse_devices(const YAML::Node& node,
       }
       device.slot = static_cast<unsigned>(slot);
     }
+    if (const YAML::Node port = entry["root_port"]) {
+      FERRY_ASSIGN(std::string on, r_.choice(port, path + ".root_port", {"true", "false"}));
+      device.root_port = on == "true";
+    }
     devices.push_back(device);
   }
   if (devices.size() > 31) {
     return fail(r_.error(node, "devices",
-                         fmt::format("{} devices do not fit the 31 free slots of PCI bus 0 (the "
-                                     "guest bus has no bridges yet); remove {}",
+                         fmt::format("{} devices do not fit the 31 free slots of PCI bus 0 (a "
+                                     "root port takes a slot too); remove {}",
                                      devices.size(), devices.size() - 31)));
   }
   return {};

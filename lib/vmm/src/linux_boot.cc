@@ -114,7 +114,7 @@ std::vector<E820Entry> linux_e820_map(uint64_t memory_size) {
        .size = kLinuxLowPagesEnd - kBootTablesBegin,
        .type = kE820Reserved},
       {.addr = kAcpiTablesBase, .size = kAcpiTablesSize, .type = kE820Reserved},
-      {.addr = kPciEcamBase, .size = kPciEcamDescribedSize, .type = kE820Reserved}};
+      {.addr = kPciEcamBase, .size = kPciEcamReservedSize, .type = kE820Reserved}};
   std::vector<E820Entry> map = reserved;
   for (const RamRange& r : ram_ranges(memory_size)) {
     uint64_t begin = r.gpa;

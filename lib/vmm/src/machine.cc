@@ -8,6 +8,7 @@
 
 #include "ferry/base/checked.h"
 #include "ferry/base/file.h"
+#include "ferry/pci/ecam.h"
 #include "ferry/vmm/acpi_tables.h"
 #include "ferry/vmm/boot_state.h"
 #include "ferry/vmm/builtin_payloads.h"
@@ -184,7 +185,7 @@ Expected<void> Machine::write_acpi() {
   const AcpiPlatform platform{.vcpus = config_.vcpus,
                               .windows = pci_->layout().windows,
                               .ecam_base = pci_->layout().ecam_base,
-                              .ecam_size = kPciEcamDescribedSize,
+                              .ecam_size = pci_->bus_count() * pci::Ecam::kBytesPerBus,
                               .intx = pci_->intx_routes()};
   FERRY_ASSIGN(uint64_t rsdp, write_acpi_tables(*memory_, platform));
   acpi_rsdp_ = rsdp;

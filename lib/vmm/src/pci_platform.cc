@@ -73,9 +73,16 @@ Expected<std::unique_ptr<pci::RootComplex>> create_pci(const VmConfig& config,
       device = host_device(i, root->bar_spaces());
     }
     if (!device) return fail(device.error().context(what));
-    auto slot = root->add(*device, d.slot);
-    if (!slot) return fail(slot.error().context(what));
-    spdlog::debug("{}: at 00:{:02x}.0", what, *slot);
+    if (d.root_port) {
+      auto placed = root->add_behind_port(*device, d.slot);
+      if (!placed) return fail(placed.error().context(what));
+      spdlog::debug("{}: at {:02x}:00.0, behind the root port at 00:{:02x}.0", what, placed->bus,
+                    placed->slot);
+    } else {
+      auto slot = root->add(*device, d.slot);
+      if (!slot) return fail(slot.error().context(what));
+      spdlog::debug("{}: at 00:{:02x}.0", what, *slot);
+    }
   }
   return root;
 }

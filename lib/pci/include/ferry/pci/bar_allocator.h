@@ -12,10 +12,13 @@
 #include "ferry/base/error.h"
 #include "ferry/pci/address_allocator.h"
 #include "ferry/pci/bar.h"
+#include "ferry/pci/root_port.h"
 
 namespace ferry::pci {
 
 constexpr uint64_t kBarPageSize = 4096;
+constexpr uint64_t kBridgeIoGranule = 4096;
+constexpr uint64_t kBridgeMemoryGranule = 1 << 20;
 
 class BarAllocator {
  public:
@@ -27,15 +30,29 @@ class BarAllocator {
                         const std::vector<AddressWindow>& excluded = {},
                         std::string mmio64_end = {});
 
+  /// Places the BARs of a function below a root port with `windows` (from allocate_port_windows):
+  /// there a 64-bit BAR that is not prefetchable goes to the memory window below 4 GiB, as a
+  /// bridge forwards 64-bit addresses only through its prefetchable window.
+  static BarAllocator below_port(const PortWindows& windows);
+
   /// An address for a BAR: I/O in the I/O window, 32-bit memory in the 32-bit window, 64-bit
   /// memory in the 64-bit window, or in the 32-bit window when the 64-bit one has no room.
   Expected<uint64_t> allocate(const BarSpec& spec);
+
+  /// The windows a root port needs for a function with `bars` below it, taken from this
+  /// allocator's windows: I/O in 4 KiB granules, memory in 1 MiB granules. 64-bit prefetchable
+  /// BARs share the prefetchable window (in the 64-bit window when it has room), every other
+  /// memory BAR and the ROM the memory window below 4 GiB. When the I/O window is full the port
+  /// gets none, as firmware does, and `io_left_out` says so: the function's I/O BARs stay
+  /// unassigned and its memory BARs still work.
+  Expected<PortWindows> allocate_port_windows(const std::vector<BarSpec>& bars, bool& io_left_out);
 
  private:
   AddressAllocator io_;
   AddressAllocator mmio32_;
   AddressAllocator mmio64_;
   std::string mmio64_end_;
+  bool below_port_ = false;
 };
 
 }  // namespace ferry::pci

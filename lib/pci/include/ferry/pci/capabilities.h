@@ -34,4 +34,8 @@ Expected<uint16_t> add_msix_capability(ConfigSpace& config, const MsixLayout& la
 /// with no link. 128-byte max payload, no FLR; device status error bits are write-1-to-clear.
 Expected<uint16_t> add_pcie_capability(ConfigSpace& config);
 
+/// PCI Express (version 2) for a Root Port numbered `port_number`: no slot registers (nothing is
+/// hot-plugged), a 16 GT/s x16 link that is always up and says so (Data Link Layer Link Active).
+Expected<uint16_t> add_root_port_pcie_capability(ConfigSpace& config, uint8_t port_number);
+
 }  // namespace ferry::pci

@@ -40,6 +40,27 @@ constexpr uint16_t kStatusCapabilityList = 1u << 4;
 constexpr uint16_t kStatusErrorBits = 0xf900;
 
 constexpr uint8_t kHeaderTypeMultiFunction = 0x80;
+constexpr uint8_t kHeaderTypeBridge = 0x01;
+
+// The type-1 (PCI-to-PCI bridge) header, where it differs from type 0.
+constexpr uint16_t kPrimaryBus = 0x18;
+constexpr uint16_t kSecondaryBus = 0x19;
+constexpr uint16_t kSubordinateBus = 0x1a;
+constexpr uint16_t kSecondaryLatency = 0x1b;
+constexpr uint16_t kIoBase = 0x1c;  // and I/O limit at 0x1d: address bits 15:12
+constexpr uint16_t kIoLimit = 0x1d;
+constexpr uint16_t kSecondaryStatus = 0x1e;
+constexpr uint16_t kMemoryBase = 0x20;  // and memory limit at 0x22: address bits 31:20
+constexpr uint16_t kMemoryLimit = 0x22;
+constexpr uint16_t kPrefetchableBase = 0x24;  // and limit at 0x26; upper halves at 0x28, 0x2c
+constexpr uint16_t kPrefetchableLimit = 0x26;
+constexpr uint16_t kPrefetchableBaseUpper = 0x28;
+constexpr uint16_t kPrefetchableLimitUpper = 0x2c;
+constexpr uint16_t kBridgeRomBar = 0x38;
+constexpr uint16_t kBridgeControl = 0x3e;
+
+constexpr uint16_t kPrefetchable64 = 0x1;  // low nibble of the prefetchable base and limit
+constexpr uint16_t kBridgeControlSecondaryReset = 1u << 6;
 
 constexpr uint32_t kBarIo = 1u << 0;
 constexpr uint32_t kBarMemory64 = 2u << 1;
@@ -82,6 +103,13 @@ constexpr uint16_t kPcieFlags = 0x02;
 constexpr uint16_t kPcieDeviceCapabilities = 0x04;
 constexpr uint16_t kPcieDeviceControl = 0x08;
 constexpr uint16_t kPcieDeviceStatus = 0x0a;
+constexpr uint16_t kPcieLinkCapabilities = 0x0c;
+constexpr uint16_t kPcieLinkControl = 0x10;
+constexpr uint16_t kPcieLinkStatus = 0x12;
+constexpr uint16_t kPcieRootControl = 0x1c;
+constexpr uint16_t kPcieRootStatus = 0x20;
 constexpr uint16_t kPcieDeviceControl2 = 0x28;
+constexpr uint16_t kPcieLinkCapabilities2 = 0x2c;
+constexpr uint16_t kPcieLinkControl2 = 0x30;
 
 }  // namespace ferry::pci

@@ -10,5 +10,6 @@ namespace ferry::pci {
 constexpr uint16_t kFerryVendorId = 0x1234;
 constexpr uint16_t kHostBridgeDeviceId = 0xfe00;  // 00:00.0
 constexpr uint16_t kTestDeviceId = 0xfe01;        // the PCI test device
+constexpr uint16_t kRootPortDeviceId = 0xfe02;    // a root port above an assigned device
 
 }  // namespace ferry::pci

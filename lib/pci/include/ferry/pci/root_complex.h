@@ -1,6 +1,6 @@
 // The guest's host bridge: configuration mechanism #1 at ports 0xcf8-0xcff, an ECAM window, the
 // root bus with the bridge's own function at 00:00.0, and the BAR allocator with which it plays
-// firmware for the functions added to it.
+// firmware for the functions added to it, on bus 0 or each behind a root port of its own.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,7 @@ namespace ferry::pci {
 struct RootComplexLayout {
   BridgeWindows windows;
   uint64_t ecam_base = 0;
-  uint64_t ecam_size = 0;  // 1 MiB per bus, 1 to 256 buses; functions sit on bus 0 only
+  uint64_t ecam_size = 0;               // 1 MiB per bus, 1 to 256 buses
   std::vector<AddressWindow> excluded;  // where no BAR may go (IOMMU reserved regions)
   std::string mmio64_end;  // where and why the 64-bit window ends (BarAllocator's error)
 };
@@ -53,19 +53,37 @@ class RootComplex {
   /// wiring a device's model set up is the one source. One route per slot and pin, by slot.
   std::vector<IntxRoute> intx_routes() const;
 
+  /// Puts a root port at `slot` (1-31; the lowest free slot when unset) with `endpoint` alone on
+  /// the next bus below it and, as firmware would, numbers that bus, opens the port's windows
+  /// over the endpoint's BARs and gives those their addresses. Returns the port's slot and bus.
+  struct PortPlacement {
+    unsigned slot = 0;
+    unsigned bus = 0;
+  };
+  Expected<PortPlacement> add_behind_port(std::shared_ptr<Endpoint> endpoint,
+                                          std::optional<unsigned> slot);
+
+  /// How many buses firmware numbered: bus 0 and one below each root port (what MCFG and the
+  /// host bridge's bus range describe).
+  unsigned bus_count() const { return next_bus_; }
+
  private:
   RootComplex(bus::Bus& mmio, bus::Bus& pio, const RootComplexLayout& layout)
       : mmio_(mmio),
         pio_(pio),
         layout_(layout),
         allocator_(layout.windows, layout.excluded, layout.mmio64_end) {}
-  Expected<void> assign_bars(Endpoint& endpoint, unsigned slot);
+  Expected<unsigned> claim_slot(const Endpoint& endpoint, std::optional<unsigned> slot) const;
+  // Gives `endpoint`'s BARs addresses from `allocator`; I/O BARs stay unassigned when `skip_io`.
+  Expected<void> assign_bars(Endpoint& endpoint, const std::string& where, BarAllocator& allocator,
+                             bool skip_io = false);
 
   bus::Bus& mmio_;
   bus::Bus& pio_;
   RootComplexLayout layout_;
   BarAllocator allocator_;
   std::shared_ptr<RootBus> bus_ = std::make_shared<RootBus>();
+  unsigned next_bus_ = 1;
 };
 
 }  // namespace ferry::pci

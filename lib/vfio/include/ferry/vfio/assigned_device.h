@@ -68,6 +68,11 @@ class AssignedDevice final : public pci::Endpoint {
   /// What ferry hides from the guest or changes about the device (said at start).
   const std::vector<std::string>& notes() const { return notes_; }
   const std::string& bdf() const { return bdf_; }
+  /// The guest reset the bus below the device's root port: the hardware is reset the way it is
+  /// at start (its FLR, or the bus reset the Assignment may do).
+  void secondary_bus_reset() override;
+  /// How many of those resets reached the hardware.
+  unsigned guest_resets() const { return guest_resets_; }
 
  protected:
   void bar_read(unsigned index, uint64_t offset, std::span<uint8_t> data) noexcept override;
@@ -124,6 +129,8 @@ class AssignedDevice final : public pci::Endpoint {
   std::unique_ptr<irq::ResampledLine> intx_line_;
   std::mutex intx_mutex_;  // guards the three above; taken inside the MSI-X table's lock
   std::atomic<bool> released_{false};
+  std::atomic<unsigned> guest_resets_{0};
+  std::atomic<bool> guest_reset_failure_said_{false};  // the first failure is logged, not each
 };
 
 }  // namespace ferry::vfio

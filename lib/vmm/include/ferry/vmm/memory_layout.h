@@ -33,10 +33,11 @@ constexpr uint64_t kPciMmio32Base = 0xc0000000;
 constexpr uint64_t kPciMmio32Size = 512 * kMiB;
 constexpr uint64_t kPciEcamBase = 0xe0000000;
 constexpr uint64_t kPciEcamSize = 256 * kMiB;  // 256 buses of 1 MiB; functions sit on bus 0 only
-// What ACPI (MCFG, the bus range, the motherboard resource) and e820 describe: bus 0 alone. With
-// 256 buses described Linux probes buses 1-255 slot by slot for peer bridges (about 8000 config
-// reads, each an exit: 0.9 s of boot in the lab).
-constexpr uint64_t kPciEcamDescribedSize = kMiB;
+// What e820 reserves of the ECAM: bus 0 and the buses of up to 31 root ports. ACPI (MCFG, the bus
+// range, the motherboard resource) describes only the buses firmware numbered: with 256 buses
+// described Linux probes buses 1-255 slot by slot for peer bridges (about 8000 config reads, each
+// an exit: 0.9 s of boot in the lab).
+constexpr uint64_t kPciEcamReservedSize = 32 * kMiB;
 constexpr uint64_t kPciIoBase = 0xc000;
 constexpr uint64_t kPciIoSize = 0x4000;
 constexpr uint64_t kPciMmio64Alignment = kGiB;

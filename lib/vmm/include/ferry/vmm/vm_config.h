@@ -39,6 +39,9 @@ struct DeviceConfig {
   DeviceType type = DeviceType::kPciTest;
   std::optional<unsigned> slot;  // PCI slot on bus 0, 1-31; the lowest free one when unset
   std::string host_bdf;          // kVfio: the host device, "0000:01:00.0"
+  // Alone on a bus below a root port at `slot` (which the guest can reset alone), or at `slot`
+  // itself. Default: assigned devices below a port, ferry's own devices on bus 0.
+  bool root_port = false;
 };
 
 struct VmConfig {
