@@ -57,11 +57,9 @@ pci::FunctionIdentity identity_of(const std::array<uint8_t, 256>& raw) {
 
 }  // namespace
 
-Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, accel::Vm& vm,
-                                                                 irq::MsiRouteTable& routes,
-                                                                 pci::BarSpaces spaces,
-                                                                 Resetter& resetter,
-                                                                 std::optional<IntxWiring> intx) {
+Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(
+    Device device, accel::Vm& vm, irq::MsiRouteTable& routes, pci::BarSpaces spaces,
+    Resetter& resetter, std::optional<IntxWiring> intx, BarDma* p2p) {
   // A device a killed VM left busy starts clean.
   std::optional<std::string> not_reset;
   if (auto reset = resetter.reset(device); !reset) {
@@ -80,7 +78,7 @@ Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, 
                 raw[pci::kHeaderType]);
   }
   std::shared_ptr<AssignedDevice> assigned(new AssignedDevice(
-      std::move(device), vm, routes, identity, std::move(spaces), raw, resetter, !not_reset));
+      std::move(device), vm, routes, identity, std::move(spaces), raw, resetter, p2p, !not_reset));
   if (not_reset) assigned->notes_.push_back(std::move(*not_reset));
   FERRY_TRY(assigned->set_up_bars());
   assigned->set_up_header_and_capabilities();
@@ -100,7 +98,7 @@ Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, 
 
 AssignedDevice::AssignedDevice(Device device, accel::Vm& vm, irq::MsiRouteTable& routes,
                                const pci::FunctionIdentity& identity, pci::BarSpaces spaces,
-                               const std::array<uint8_t, 256>& raw, Resetter& resetter,
+                               const std::array<uint8_t, 256>& raw, Resetter& resetter, BarDma* p2p,
                                bool resettable)
     : Endpoint("vfio " + device.bdf(), identity, std::move(spaces)),
       device_(std::move(device)),
@@ -110,6 +108,7 @@ AssignedDevice::AssignedDevice(Device device, accel::Vm& vm, irq::MsiRouteTable&
       raw_(raw),
       plan_(plan_config(raw_)),
       resetter_(resetter),
+      p2p_(p2p),
       resettable_(resettable) {}
 
 AssignedDevice::~AssignedDevice() { release(); }
@@ -163,7 +162,7 @@ Expected<void> AssignedDevice::map_bar_pieces(unsigned index) {
         return fail(std::move(host).error().context(
             fmt::format("{}: BAR {} at {:#x}+{:#x}", bdf_, index, piece.offset, piece.size)));
       }
-      pieces_[index].push_back({piece.offset, std::move(*host)});
+      pieces_[index].push_back({piece.offset, std::move(*host), std::nullopt});
     }
   }
   mmap_ms_[index] = milliseconds_since(start);
@@ -403,7 +402,8 @@ void AssignedDevice::bar_moved(unsigned index, std::optional<uint64_t> from,
 void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
                                  std::optional<uint64_t> to) {
   const auto start = std::chrono::steady_clock::now();
-  for (const MappedPiece& piece : pieces_[index]) {
+  for (MappedPiece& piece : pieces_[index]) {
+    if (piece.dma_at) unmap_p2p(index, piece);  // before the BAR leaves: no device DMAs there
     if (from) {
       if (auto unmapped = vm_.unmap_memory(*from + piece.offset, piece.host.size()); !unmapped) {
         spdlog::error("{}: BAR {}: {}", bdf_, index, unmapped.error().message());
@@ -417,6 +417,7 @@ void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
         spdlog::warn("{}: BAR {} at {:#x}: {}", bdf_, index, *to + piece.offset,
                      mapped.error().message());
       }
+      if (p2p_ != nullptr) map_p2p(index, piece, *to + piece.offset);
     }
   }
   guest_at_[index] = to;
@@ -431,6 +432,53 @@ void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
         mmap_ms_[index] + milliseconds_since(start), mmap_ms_[index], pieces_[index].size(),
         pieces_[index].size() == 1 ? "" : "s", milliseconds_since(start));
   }
+}
+
+void AssignedDevice::map_p2p(unsigned index, MappedPiece& piece, uint64_t iova) {
+  if (auto mapped = p2p_->map_bar(iova, piece.host.size(), piece.host.data()); !mapped) {
+    // The guest chose the address (over RAM, beyond the IOMMU's reach): its devices cannot DMA
+    // to that piece; everything else goes on.
+    spdlog::warn("{}: BAR {} at IOVA {:#x}-{:#x} stays out of peer-to-peer DMA: {}", bdf_, index,
+                 iova, iova + piece.host.size() - 1, mapped.error().message());
+    return;
+  }
+  piece.dma_at = iova;
+}
+
+void AssignedDevice::unmap_p2p(unsigned index, MappedPiece& piece) {
+  if (auto unmapped = p2p_->unmap_bar(*piece.dma_at, piece.host.size()); !unmapped) {
+    spdlog::warn("{}: BAR {}: {}", bdf_, index, unmapped.error().message());
+  }
+  piece.dma_at.reset();
+}
+
+uint64_t AssignedDevice::placed_address(unsigned index) {
+  const uint16_t reg = pci::kBar0 + 4 * index;
+  uint64_t address = config_read(reg, 4) & ~uint64_t{0xf};
+  if (bar(index)->kind == pci::BarKind::kMemory64) {
+    address |= uint64_t{config_read(reg + 4, 4)} << 32;
+  }
+  return address;
+}
+
+Expected<void> AssignedDevice::probe_p2p() {
+  if (p2p_ == nullptr) return {};
+  for (unsigned index = 0; index < pci::kBarCount; ++index) {
+    if (pieces_[index].empty()) continue;
+    const uint64_t at = placed_address(index);
+    for (MappedPiece& piece : pieces_[index]) {
+      const uint64_t iova = at + piece.offset;
+      if (auto mapped = p2p_->map_bar(iova, piece.host.size(), piece.host.data()); !mapped) {
+        return fail(std::move(mapped).error().context(
+            fmt::format("{}: BAR {} ({} at {:#x}) for peer-to-peer DMA (vfio.p2p)", bdf_, index,
+                        format_size(device_->region(index).size), at)));
+      }
+      if (auto unmapped = p2p_->unmap_bar(iova, piece.host.size()); !unmapped) {
+        return fail(std::move(unmapped).error().context(fmt::format("{}: BAR {}", bdf_, index)));
+      }
+    }
+  }
+  return {};
 }
 
 void AssignedDevice::release() {
