@@ -402,6 +402,7 @@ void AssignedDevice::bar_moved(unsigned index, std::optional<uint64_t> from,
 void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
                                  std::optional<uint64_t> to) {
   const auto start = std::chrono::steady_clock::now();
+  double dma_ms = 0;  // of which the peer-to-peer DMA maps
   for (MappedPiece& piece : pieces_[index]) {
     if (piece.dma_at) unmap_p2p(index, piece);  // before the BAR leaves: no device DMAs there
     if (from) {
@@ -417,7 +418,11 @@ void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
         spdlog::warn("{}: BAR {} at {:#x}: {}", bdf_, index, *to + piece.offset,
                      mapped.error().message());
       }
-      if (p2p_ != nullptr) map_p2p(index, piece, *to + piece.offset);
+      if (p2p_ != nullptr) {
+        const auto dma_start = std::chrono::steady_clock::now();
+        map_p2p(index, piece, *to + piece.offset);
+        dma_ms += milliseconds_since(dma_start);
+      }
     }
   }
   guest_at_[index] = to;
@@ -425,60 +430,15 @@ void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
   if (to && !pieces_[index].empty() && !announced_[index]) {
     announced_[index] = true;
     const uint64_t size = device_->region(index).size;
+    const double total_ms = milliseconds_since(start);
     spdlog::info(
         "{}: BAR {} ({}) at {:#x}-{:#x}, mapped into the guest in {:.3f} ms (mmap {:.3f} "
-        "ms, {} memory slot{} {:.3f} ms)",
-        bdf_, index, format_size(size), *to, *to + (size - 1),
-        mmap_ms_[index] + milliseconds_since(start), mmap_ms_[index], pieces_[index].size(),
-        pieces_[index].size() == 1 ? "" : "s", milliseconds_since(start));
+        "ms, {} memory slot{} {:.3f} ms{})",
+        bdf_, index, format_size(size), *to, *to + (size - 1), mmap_ms_[index] + total_ms,
+        mmap_ms_[index], pieces_[index].size(), pieces_[index].size() == 1 ? "" : "s",
+        total_ms - dma_ms,
+        p2p_ != nullptr ? fmt::format(", peer-to-peer DMA map {:.3f} ms", dma_ms) : "");
   }
-}
-
-void AssignedDevice::map_p2p(unsigned index, MappedPiece& piece, uint64_t iova) {
-  if (auto mapped = p2p_->map_bar(iova, piece.host.size(), piece.host.data()); !mapped) {
-    // The guest chose the address (over RAM, beyond the IOMMU's reach): its devices cannot DMA
-    // to that piece; everything else goes on.
-    spdlog::warn("{}: BAR {} at IOVA {:#x}-{:#x} stays out of peer-to-peer DMA: {}", bdf_, index,
-                 iova, iova + piece.host.size() - 1, mapped.error().message());
-    return;
-  }
-  piece.dma_at = iova;
-}
-
-void AssignedDevice::unmap_p2p(unsigned index, MappedPiece& piece) {
-  if (auto unmapped = p2p_->unmap_bar(*piece.dma_at, piece.host.size()); !unmapped) {
-    spdlog::warn("{}: BAR {}: {}", bdf_, index, unmapped.error().message());
-  }
-  piece.dma_at.reset();
-}
-
-uint64_t AssignedDevice::placed_address(unsigned index) {
-  const uint16_t reg = pci::kBar0 + 4 * index;
-  uint64_t address = config_read(reg, 4) & ~uint64_t{0xf};
-  if (bar(index)->kind == pci::BarKind::kMemory64) {
-    address |= uint64_t{config_read(reg + 4, 4)} << 32;
-  }
-  return address;
-}
-
-Expected<void> AssignedDevice::probe_p2p() {
-  if (p2p_ == nullptr) return {};
-  for (unsigned index = 0; index < pci::kBarCount; ++index) {
-    if (pieces_[index].empty()) continue;
-    const uint64_t at = placed_address(index);
-    for (MappedPiece& piece : pieces_[index]) {
-      const uint64_t iova = at + piece.offset;
-      if (auto mapped = p2p_->map_bar(iova, piece.host.size(), piece.host.data()); !mapped) {
-        return fail(std::move(mapped).error().context(
-            fmt::format("{}: BAR {} ({} at {:#x}) for peer-to-peer DMA (vfio.p2p)", bdf_, index,
-                        format_size(device_->region(index).size), at)));
-      }
-      if (auto unmapped = p2p_->unmap_bar(iova, piece.host.size()); !unmapped) {
-        return fail(std::move(unmapped).error().context(fmt::format("{}: BAR {}", bdf_, index)));
-      }
-    }
-  }
-  return {};
 }
 
 void AssignedDevice::release() {

@@ -105,6 +105,7 @@ Expected<void> Assignment::unmap_bar(uint64_t iova, uint64_t size) {
 
 Expected<void> Assignment::probe_p2p() {
   if (!p2p_) return {};
+  const auto start = std::chrono::steady_clock::now();
   for (const auto& device : devices_) {
     auto probed = device->probe_p2p();
     if (probed) continue;
@@ -119,6 +120,10 @@ Expected<void> Assignment::probe_p2p() {
     return fail(
         Error(error.code(), fmt::format("{}; {}", error.message(), fix), error.sys_errno()));
   }
+  spdlog::info(
+      "VFIO: peer-to-peer DMA (vfio.p2p): each mapped BAR mapped and unmapped once at its placed "
+      "address in {:.1f} ms; each is mapped while the guest decodes it",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   return {};
 }
 
