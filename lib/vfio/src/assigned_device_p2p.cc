@@ -8,6 +8,11 @@
 #include "ferry/pci/config_regs.h"
 
 namespace ferry::vfio {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+
+}  // namespace
 
 void AssignedDevice::map_p2p(unsigned index, MappedPiece& piece, uint64_t iova) {
   if (auto mapped = p2p_->map_bar(iova, piece.host.size(), piece.host.data()); !mapped) {
@@ -42,14 +47,21 @@ Expected<void> AssignedDevice::probe_p2p() {
     if (pieces_[index].empty()) continue;
     const uint64_t at = placed_address(index);
     for (MappedPiece& piece : pieces_[index]) {
-      const uint64_t iova = at + piece.offset;
-      if (auto mapped = p2p_->map_bar(iova, piece.host.size(), piece.host.data()); !mapped) {
-        return fail(std::move(mapped).error().context(
-            fmt::format("{}: BAR {} ({} at {:#x}) for peer-to-peer DMA (vfio.p2p)", bdf_, index,
-                        format_size(device_->region(index).size), at)));
-      }
-      if (auto unmapped = p2p_->unmap_bar(iova, piece.host.size()); !unmapped) {
-        return fail(std::move(unmapped).error().context(fmt::format("{}: BAR {}", bdf_, index)));
+      // The first and the last page of the piece: what the kernel refuses (a BAR mmap on
+      // iommufd, an IOVA beyond its ranges) it refuses there, and a multi-GiB BAR is not
+      // mapped twice (a 16 GiB one took seconds in the lab).
+      const uint64_t size = piece.host.size();
+      for (const uint64_t offset : {uint64_t{0}, size - kPage}) {
+        const uint64_t iova = at + piece.offset + offset;
+        if (auto mapped = p2p_->map_bar(iova, kPage, piece.host.data() + offset); !mapped) {
+          return fail(std::move(mapped).error().context(
+              fmt::format("{}: BAR {} ({} at {:#x}) for peer-to-peer DMA (vfio.p2p)", bdf_, index,
+                          format_size(device_->region(index).size), at)));
+        }
+        if (auto unmapped = p2p_->unmap_bar(iova, kPage); !unmapped) {
+          return fail(std::move(unmapped).error().context(fmt::format("{}: BAR {}", bdf_, index)));
+        }
+        if (size == kPage) break;
       }
     }
   }

@@ -121,8 +121,8 @@ Expected<void> Assignment::probe_p2p() {
         Error(error.code(), fmt::format("{}; {}", error.message(), fix), error.sys_errno()));
   }
   spdlog::info(
-      "VFIO: peer-to-peer DMA (vfio.p2p): each mapped BAR mapped and unmapped once at its placed "
-      "address in {:.1f} ms; each is mapped while the guest decodes it",
+      "VFIO: peer-to-peer DMA (vfio.p2p): each mapped BAR probed (mapped and unmapped) at its "
+      "placed address in {:.1f} ms; each is mapped while the guest decodes it",
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   return {};
 }

@@ -78,9 +78,9 @@ class AssignedDevice final : public pci::Endpoint {
   /// Interrupts off, BARs out of the guest and this process, the device reset and closed; once.
   /// Call it with the vCPUs stopped.
   void release();
-  /// With p2p, once the BARs are placed (decoding still off): maps each mapped BAR piece for
-  /// DMA at the address the BAR holds and unmaps it again, so a DMA space that cannot map BARs
-  /// fails the start, not the guest. Nothing stays mapped either way.
+  /// With p2p, once the BARs are placed (decoding still off): maps the first and last page of
+  /// each mapped BAR piece for DMA at the address the BAR holds and unmaps them again, so a DMA
+  /// space that cannot map BARs fails the start, not the guest. Nothing stays mapped.
   Expected<void> probe_p2p();
   /// What ferry hides from the guest or changes about the device (said at start).
   const std::vector<std::string>& notes() const { return notes_; }

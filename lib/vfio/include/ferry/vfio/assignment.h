@@ -86,7 +86,7 @@ class Assignment final : private Resetter, private BarDma {
                                                    std::optional<IntxWiring> intx = {});
   Backend backend() const { return ioas_ ? Backend::kIommufd : Backend::kLegacy; }
   /// With p2p, after the BARs are placed and before the guest runs: each device's BARs are
-  /// mapped for DMA at their placed addresses once and unmapped again
+  /// mapped for DMA at their placed addresses (first and last page) and unmapped again
   /// (AssignedDevice::probe_p2p), so a DMA space that cannot map BARs (iommufd) stops the start
   /// with the fix. Nothing stays mapped.
   Expected<void> probe_p2p();
