@@ -67,6 +67,23 @@ TEST(ConfigLoader, VfioBackendIsAutoUnlessTheSpecOrSetSaysOtherwise) {
   EXPECT_THAT(typo.error().message(), HasSubstr("backend"));
 }
 
+TEST(ConfigLoader, VfioP2pIsOffUnlessTheSpecOrSetTurnsItOn) {
+  EXPECT_FALSE(parse("payload: {builtin: hello}\n")->vfio_p2p);
+  EXPECT_FALSE(parse("vfio: {backend: legacy}\npayload: {builtin: hello}\n")->vfio_p2p);
+  EXPECT_TRUE(parse("vfio: {p2p: true}\npayload: {builtin: hello}\n")->vfio_p2p);
+  EXPECT_FALSE(parse("vfio: {p2p: false}\npayload: {builtin: hello}\n")->vfio_p2p);
+  auto set = parse("payload: {builtin: hello}\n", {{"vfio.p2p", "true"}});
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_TRUE(set->vfio_p2p);
+  auto unset = parse("vfio: {p2p: true}\npayload: {builtin: hello}\n", {{"vfio.p2p", "false"}});
+  ASSERT_TRUE(unset) << unset.error().message();
+  EXPECT_FALSE(unset->vfio_p2p);
+  auto bad = parse("vfio: {p2p: maybe}\npayload: {builtin: hello}\n");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message(), HasSubstr("vfio.p2p"));
+  EXPECT_THAT(bad.error().message(), HasSubstr("false, true"));
+}
+
 TEST(ConfigLoader, RelativePathsResolveAgainstTheSpecsDirectory) {
   test::TempDir dir;
   // A real ELF (the built-in hello) and an existing directory: both are checked at load.

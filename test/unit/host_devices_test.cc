@@ -161,6 +161,23 @@ TEST(HostDevicesVfioPath, AutoTakesTheCdevWhereTheKernelAndTheDeviceHaveIt) {
   EXPECT_FALSE(forced->iommufd);
 }
 
+// iommufd cannot map a BAR for DMA: with vfio.p2p, auto means the legacy container, and an
+// iommufd asked for stays iommufd (the start then fails naming the fix, docs/vfio.md).
+TEST(HostDevicesVfioPath, WithP2pAutoTakesTheLegacyContainerEvenWhereIommufdIs) {
+  ferry::test::TempDir dir;
+  const std::string root = lab_tree_with_iommufd(dir, true);
+  VmConfig p2p = with_host_device("0000:01:00.0");
+  p2p.vfio_p2p = true;
+  auto plan = check_host_devices(p2p, 40, root);
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_FALSE(plan->iommufd) << plan->why;
+  EXPECT_THAT(plan->why, HasSubstr("vfio.backend: auto with vfio.p2p"));
+  p2p.vfio_backend = pci::host::VfioBackendChoice::kIommufd;
+  auto asked = check_host_devices(p2p, 40, root);
+  ASSERT_TRUE(asked) << asked.error().message();
+  EXPECT_TRUE(asked->iommufd) << asked->why;
+}
+
 TEST(HostDevicesVfioPath, ADeviceWithoutItsCdevGoesTheLegacyWayUnderAuto) {
   ferry::test::TempDir dir;
   const std::string root = lab_tree_with_iommufd(dir, false);

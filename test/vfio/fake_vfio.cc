@@ -162,6 +162,10 @@ int FakeVfio::ioas_map(void* arg) {
     return -EINVAL;
   }
   if (overlaps_dma(map->iova, map->length)) return -EEXIST;
+  // With a device attached the pages are pinned now (pfn_reader_user_pin(): pin_user_pages),
+  // and GUP refuses a VM_IO | VM_PFNMAP vma, which is what a VFIO BAR mmap is (mm/gup.c
+  // check_vma_flags()): EFAULT.
+  if (attached_ioas_ == map->ioas_id && meets_bar_map(map->user_va, map->length)) return -EFAULT;
   if (failing(FakeVfioStep::kIoasMap)) return -options_.fail_errno;
   dma_[map->iova] = {map->iova, map->length, map->user_va};
   say(fmt::format("IOMMUFD IOAS_MAP {:#x}+{:#x}", map->iova, map->length));
@@ -262,10 +266,21 @@ int FakeVfio::map_dma(void* arg) {
     return -EINVAL;
   }
   if (overlaps_dma(map->iova, map->size)) return -EEXIST;
+  // Outside the IOMMU's IOVA ranges (vfio_iommu_iova_dma_valid()). A BAR mmap (VM_PFNMAP) is
+  // fine: type1 follows its PFNs (vaddr_get_pfns()).
+  if (options_.iova_limit != 0 && map->iova + map->size > options_.iova_limit) return -EINVAL;
   if (failing(FakeVfioStep::kMapDma)) return -options_.fail_errno;
   dma_[map->iova] = {map->iova, map->size, map->vaddr};
   say(fmt::format("VFIO MAP_DMA {:#x}+{:#x}", map->iova, map->size));
   return 0;
+}
+
+bool FakeVfio::meets_bar_map(uint64_t vaddr, uint64_t size) const {
+  for (const auto& [data, length] : bar_maps_) {
+    const auto at = reinterpret_cast<uint64_t>(data);
+    if (vaddr < at + length && at < vaddr + size) return true;
+  }
+  return false;
 }
 
 bool FakeVfio::overlaps_dma(uint64_t iova, uint64_t size) const {

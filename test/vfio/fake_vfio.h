@@ -4,12 +4,15 @@
 // group.c, vfio_iommu_type1.c) with their errno values:
 //
 //   container: API version, type1v2; SET_IOMMU only once a group is in it; MAP_DMA only after
-//              SET_IOMMU, page aligned, never overlapping a mapping (EEXIST); UNMAP_DMA of whole
+//              SET_IOMMU, page aligned, never overlapping a mapping (EEXIST), inside the IOVA
+//              ranges (EINVAL; `iova_limit`); a BAR mmap maps like RAM; UNMAP_DMA of whole
 //              mappings only (EINVAL when it would split one).
 //   group:     one opener at a time (EBUSY); GET_STATUS viable or not; SET_CONTAINER once, and
 //              only when viable; GET_DEVICE_FD only with the IOMMU set, by BDF (ENODEV else).
 //   iommufd:   /dev/iommu (ENOENT when `iommufd` is off); IOAS_ALLOC; IOAS_MAP only into an IOAS
 //              that exists (ENOENT), at a fixed IOVA, page aligned, never overlapping (EEXIST);
+//              with a device attached, of a BAR mmap EFAULT (it pins: pin_user_pages refuses
+//              a VM_PFNMAP vma);
 //              IOAS_UNMAP of whole mappings only; DESTROY of an IOAS a device is attached to is
 //              EBUSY (iommufd/main.c, io_pagetable.c).
 //   cdev:      /dev/vfio/devices/vfioN opens once, and not while the group is open (EBUSY); held
@@ -77,6 +80,8 @@ struct FakeVfioOptions {
   bool flr = true;
   // The IOMMU group of another device on the bus, which a bus hot reset would hit too.
   std::optional<unsigned> bus_shared_with_group;
+  // Where type1's IOVA ranges end (0: nowhere): a MAP_DMA reaching past it is EINVAL.
+  uint64_t iova_limit = 0;
   FakeVfioStep fail_at = FakeVfioStep::kNone;
   int fail_errno = EIO;
   // Where the fake tells what happened, in order ("VFIO MAP_DMA ...", "close VFIO group 12").
@@ -146,6 +151,8 @@ class FakeVfio final : public vfio::VfioSys {
   int map_dma(void* arg);
   // Whether [iova, iova + size) meets a mapping already made (type1 and iommufd refuse: EEXIST).
   bool overlaps_dma(uint64_t iova, uint64_t size) const;
+  // Whether [vaddr, vaddr + size) meets a BAR mmap the fake handed out.
+  bool meets_bar_map(uint64_t vaddr, uint64_t size) const;
   // Both IOMMUs unmap whole mappings only: false (EINVAL) if [begin, end) would split one,
   // else every mapping inside goes and `unmapped` grows by their sizes.
   bool unmap_whole_maps(uint64_t begin, uint64_t end, uint64_t& unmapped);

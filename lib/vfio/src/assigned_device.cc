@@ -57,11 +57,9 @@ pci::FunctionIdentity identity_of(const std::array<uint8_t, 256>& raw) {
 
 }  // namespace
 
-Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, accel::Vm& vm,
-                                                                 irq::MsiRouteTable& routes,
-                                                                 pci::BarSpaces spaces,
-                                                                 Resetter& resetter,
-                                                                 std::optional<IntxWiring> intx) {
+Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(
+    Device device, accel::Vm& vm, irq::MsiRouteTable& routes, pci::BarSpaces spaces,
+    Resetter& resetter, std::optional<IntxWiring> intx, BarDma* p2p) {
   // A device a killed VM left busy starts clean.
   std::optional<std::string> not_reset;
   if (auto reset = resetter.reset(device); !reset) {
@@ -80,7 +78,7 @@ Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, 
                 raw[pci::kHeaderType]);
   }
   std::shared_ptr<AssignedDevice> assigned(new AssignedDevice(
-      std::move(device), vm, routes, identity, std::move(spaces), raw, resetter, !not_reset));
+      std::move(device), vm, routes, identity, std::move(spaces), raw, resetter, p2p, !not_reset));
   if (not_reset) assigned->notes_.push_back(std::move(*not_reset));
   FERRY_TRY(assigned->set_up_bars());
   assigned->set_up_header_and_capabilities();
@@ -100,7 +98,7 @@ Expected<std::shared_ptr<AssignedDevice>> AssignedDevice::create(Device device, 
 
 AssignedDevice::AssignedDevice(Device device, accel::Vm& vm, irq::MsiRouteTable& routes,
                                const pci::FunctionIdentity& identity, pci::BarSpaces spaces,
-                               const std::array<uint8_t, 256>& raw, Resetter& resetter,
+                               const std::array<uint8_t, 256>& raw, Resetter& resetter, BarDma* p2p,
                                bool resettable)
     : Endpoint("vfio " + device.bdf(), identity, std::move(spaces)),
       device_(std::move(device)),
@@ -110,6 +108,7 @@ AssignedDevice::AssignedDevice(Device device, accel::Vm& vm, irq::MsiRouteTable&
       raw_(raw),
       plan_(plan_config(raw_)),
       resetter_(resetter),
+      p2p_(p2p),
       resettable_(resettable) {}
 
 AssignedDevice::~AssignedDevice() { release(); }
@@ -163,7 +162,7 @@ Expected<void> AssignedDevice::map_bar_pieces(unsigned index) {
         return fail(std::move(host).error().context(
             fmt::format("{}: BAR {} at {:#x}+{:#x}", bdf_, index, piece.offset, piece.size)));
       }
-      pieces_[index].push_back({piece.offset, std::move(*host)});
+      pieces_[index].push_back({piece.offset, std::move(*host), std::nullopt});
     }
   }
   mmap_ms_[index] = milliseconds_since(start);
@@ -403,7 +402,9 @@ void AssignedDevice::bar_moved(unsigned index, std::optional<uint64_t> from,
 void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
                                  std::optional<uint64_t> to) {
   const auto start = std::chrono::steady_clock::now();
-  for (const MappedPiece& piece : pieces_[index]) {
+  double dma_ms = 0;  // of which the peer-to-peer DMA maps
+  for (MappedPiece& piece : pieces_[index]) {
+    if (piece.dma_at) unmap_p2p(index, piece);  // before the BAR leaves: no device DMAs there
     if (from) {
       if (auto unmapped = vm_.unmap_memory(*from + piece.offset, piece.host.size()); !unmapped) {
         spdlog::error("{}: BAR {}: {}", bdf_, index, unmapped.error().message());
@@ -417,6 +418,11 @@ void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
         spdlog::warn("{}: BAR {} at {:#x}: {}", bdf_, index, *to + piece.offset,
                      mapped.error().message());
       }
+      if (p2p_ != nullptr) {
+        const auto dma_start = std::chrono::steady_clock::now();
+        map_p2p(index, piece, *to + piece.offset);
+        dma_ms += milliseconds_since(dma_start);
+      }
     }
   }
   guest_at_[index] = to;
@@ -424,12 +430,14 @@ void AssignedDevice::move_pieces(unsigned index, std::optional<uint64_t> from,
   if (to && !pieces_[index].empty() && !announced_[index]) {
     announced_[index] = true;
     const uint64_t size = device_->region(index).size;
+    const double total_ms = milliseconds_since(start);
     spdlog::info(
         "{}: BAR {} ({}) at {:#x}-{:#x}, mapped into the guest in {:.3f} ms (mmap {:.3f} "
-        "ms, {} memory slot{} {:.3f} ms)",
-        bdf_, index, format_size(size), *to, *to + (size - 1),
-        mmap_ms_[index] + milliseconds_since(start), mmap_ms_[index], pieces_[index].size(),
-        pieces_[index].size() == 1 ? "" : "s", milliseconds_since(start));
+        "ms, {} memory slot{} {:.3f} ms{})",
+        bdf_, index, format_size(size), *to, *to + (size - 1), mmap_ms_[index] + total_ms,
+        mmap_ms_[index], pieces_[index].size(), pieces_[index].size() == 1 ? "" : "s",
+        total_ms - dma_ms,
+        p2p_ != nullptr ? fmt::format(", peer-to-peer DMA map {:.3f} ms", dma_ms) : "");
   }
 }
 

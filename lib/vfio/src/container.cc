@@ -3,6 +3,8 @@
 #include <linux/vfio.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace ferry::vfio {
 
 Expected<Container> Container::open(VfioSys& sys) {
@@ -71,23 +73,37 @@ Expected<void> Container::map_dma(uint64_t iova, uint64_t size, void* host) {
   map.size = size;
   int r = sys_->ioctl(fd_.get(), VFIO_IOMMU_MAP_DMA, &map);
   if (r < 0) {
-    return fail_errno(
-        -r, fmt::format("VFIO_IOMMU_MAP_DMA of guest memory {:#x}-{:#x}", iova, iova + size - 1));
+    return fail_errno(-r,
+                      fmt::format("VFIO_IOMMU_MAP_DMA at IOVA {:#x}-{:#x}", iova, iova + size - 1));
   }
   maps_.push_back({iova, size});
+  return {};
+}
+
+Expected<void> Container::unmap_dma(uint64_t iova, uint64_t size) {
+  const auto found = std::find_if(maps_.begin(), maps_.end(), [&](const DmaMap& m) {
+    return m.iova == iova && m.size == size;
+  });
+  if (found == maps_.end()) {
+    return fail(Errc::kInternal, "VFIO_IOMMU_UNMAP_DMA {:#x}+{:#x}: not mapped", iova, size);
+  }
+  vfio_iommu_type1_dma_unmap unmap{};
+  unmap.argsz = sizeof unmap;
+  unmap.iova = iova;
+  unmap.size = size;
+  if (int r = sys_->ioctl(fd_.get(), VFIO_IOMMU_UNMAP_DMA, &unmap); r < 0) {
+    return fail_errno(-r, fmt::format("VFIO_IOMMU_UNMAP_DMA {:#x}+{:#x}", iova, size));
+  }
+  maps_.erase(found);
   return {};
 }
 
 void Container::unmap_all() {
   while (!maps_.empty()) {
     const DmaMap m = maps_.back();
-    maps_.pop_back();
-    vfio_iommu_type1_dma_unmap unmap{};
-    unmap.argsz = sizeof unmap;
-    unmap.iova = m.iova;
-    unmap.size = m.size;
-    if (int r = sys_->ioctl(fd_.get(), VFIO_IOMMU_UNMAP_DMA, &unmap); r < 0) {
-      spdlog::warn("VFIO_IOMMU_UNMAP_DMA {:#x}+{:#x}: {}", m.iova, m.size, std::strerror(-r));
+    if (auto unmapped = unmap_dma(m.iova, m.size); !unmapped) {
+      spdlog::warn("{}", unmapped.error().message());
+      maps_.pop_back();
     }
   }
 }

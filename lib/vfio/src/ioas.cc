@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "ferry/vfio/group.h"
@@ -99,21 +100,34 @@ Expected<void> Ioas::map_dma(uint64_t iova, uint64_t size, void* host) {
       .length = size,
       .iova = iova};
   if (int r = sys_->ioctl(fd_.get(), abi::kIommuIoasMap, &map); r < 0) {
-    return fail_errno(-r, fmt::format("IOMMU_IOAS_MAP of guest memory {:#x}-{:#x} (IOAS {})", iova,
+    return fail_errno(-r, fmt::format("IOMMU_IOAS_MAP at IOVA {:#x}-{:#x} (IOAS {})", iova,
                                       iova + size - 1, id_));
   }
   maps_.push_back({iova, size});
   return {};
 }
 
+Expected<void> Ioas::unmap_dma(uint64_t iova, uint64_t size) {
+  const auto found = std::find_if(maps_.begin(), maps_.end(), [&](const DmaMap& m) {
+    return m.iova == iova && m.size == size;
+  });
+  if (found == maps_.end()) {
+    return fail(Errc::kInternal, "IOMMU_IOAS_UNMAP {:#x}+{:#x}: not mapped", iova, size);
+  }
+  abi::IommuIoasUnmap unmap{.size = sizeof unmap, .ioas_id = id_, .iova = iova, .length = size};
+  if (int r = sys_->ioctl(fd_.get(), abi::kIommuIoasUnmap, &unmap); r < 0) {
+    return fail_errno(-r, fmt::format("IOMMU_IOAS_UNMAP {:#x}+{:#x}", iova, size));
+  }
+  maps_.erase(found);
+  return {};
+}
+
 void Ioas::unmap_all() {
   while (!maps_.empty()) {
     const DmaMap m = maps_.back();
-    maps_.pop_back();
-    abi::IommuIoasUnmap unmap{
-        .size = sizeof unmap, .ioas_id = id_, .iova = m.iova, .length = m.size};
-    if (int r = sys_->ioctl(fd_.get(), abi::kIommuIoasUnmap, &unmap); r < 0) {
-      spdlog::warn("IOMMU_IOAS_UNMAP {:#x}+{:#x}: {}", m.iova, m.size, std::strerror(-r));
+    if (auto unmapped = unmap_dma(m.iova, m.size); !unmapped) {
+      spdlog::warn("{}", unmapped.error().message());
+      maps_.pop_back();
     }
   }
 }

@@ -119,19 +119,24 @@ Expected<VmConfig> SpecParser::parse(const YAML::Node& root, const std::string& 
   return config;
 }
 
-// vfio: {backend: auto|legacy|iommufd}: how every assigned device of the VM reaches VFIO
-// (docs/vfio.md); --set vfio.backend=... overrides it.
+// vfio: {backend: auto|legacy|iommufd, p2p: false|true}: how every assigned device of the VM
+// reaches VFIO, and whether their BARs are DMA-mapped for peer-to-peer (docs/vfio.md); --set
+// vfio.backend=... and --set vfio.p2p=... override them.
 Expected<void> SpecParser::parse_vfio(const YAML::Node& node, VmConfig& config) {
   if (!node.IsMap()) {
     return fail(r_.error(node, "vfio", "must be a mapping, e.g. vfio: {backend: auto}"));
   }
-  FERRY_TRY(r_.check_map(node, "vfio", {"backend"}));
+  FERRY_TRY(r_.check_map(node, "vfio", {"backend", "p2p"}));
   if (const YAML::Node backend = node["backend"]) {
     FERRY_ASSIGN(std::string choice,
                  r_.choice(backend, "vfio.backend", {"auto", "legacy", "iommufd"}));
     config.vfio_backend = choice == "legacy"    ? pci::host::VfioBackendChoice::kLegacy
                           : choice == "iommufd" ? pci::host::VfioBackendChoice::kIommufd
                                                 : pci::host::VfioBackendChoice::kAuto;
+  }
+  if (const YAML::Node p2p = node["p2p"]) {
+    FERRY_ASSIGN(std::string choice, r_.choice(p2p, "vfio.p2p", {"false", "true"}));
+    config.vfio_p2p = choice == "true";
   }
   return {};
 }

@@ -105,6 +105,12 @@ Expected<HostDevicePlan> check_host_devices(const VmConfig& config, unsigned phy
   FERRY_ASSIGN(auto windows, pci::host::GuestWindows::for_guest(ram_top(config.memory_size),
                                                                 physical_address_bits));
   std::vector<pci::host::VfioPath> paths;
+  // iommufd cannot map a BAR for DMA (docs/vfio.md, "Peer-to-peer DMA"): with p2p, auto means
+  // the legacy container.
+  const bool p2p_auto =
+      config.vfio_p2p && config.vfio_backend == pci::host::VfioBackendChoice::kAuto;
+  const pci::host::VfioBackendChoice backend =
+      p2p_auto ? pci::host::VfioBackendChoice::kLegacy : config.vfio_backend;
   for (size_t i = 0; i < config.devices.size(); ++i) {
     const DeviceConfig& d = config.devices[i];
     if (d.type != DeviceType::kVfio) continue;
@@ -123,7 +129,12 @@ Expected<HostDevicePlan> check_host_devices(const VmConfig& config, unsigned phy
                   "  (ferry check {} prints the whole report)",
                   what, failures(verdict), d.host_bdf);
     }
-    pci::host::VfioPath path = pci::host::choose_vfio_path(*device, inventory, config.vfio_backend);
+    pci::host::VfioPath path = pci::host::choose_vfio_path(*device, inventory, backend);
+    if (p2p_auto) {
+      path.reason =
+          "the legacy VFIO container (vfio.backend: auto with vfio.p2p: iommufd cannot "
+          "map a BAR for DMA)";
+    }
     if (path.error) {
       return fail(Errc::kUnsupported, "{}: {}; nothing was changed on the host", what, *path.error);
     }

@@ -126,7 +126,7 @@ Expected<void> Machine::assign_host_devices(const HostDevicePlan& plan,
     spdlog::info("VFIO: {} path for {} device{} ({})", vfio::backend_name(backend), choices.size(),
                  choices.size() == 1 ? "" : "s", plan.why);
     FERRY_ASSIGN(vfio_, vfio::Assignment::create(*vm_, std::move(ram), vfio::VfioSys::real(),
-                                                 backend, std::move(mapped)));
+                                                 backend, std::move(mapped), config_.vfio_p2p));
     // Pinning for DMA backs every page: do it now, on several threads (guest_memory.h).
     const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
     const unsigned threads =
@@ -149,6 +149,9 @@ Expected<void> Machine::assign_host_devices(const HostDevicePlan& plan,
   }
   FERRY_ASSIGN(pci_, create_pci(config_, physical_address_bits, *routes_, mmio_bus_, pio_bus_, make,
                                 plan.iommu));
+  // The BARs are placed now (decoding off until the guest turns it on): a DMA space that
+  // cannot map them for peer-to-peer fails here, before the guest runs.
+  if (vfio_) FERRY_TRY(vfio_->probe_p2p());
   return {};
 }
 

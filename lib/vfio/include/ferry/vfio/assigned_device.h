@@ -50,21 +50,38 @@ class Resetter {
   virtual Expected<void> reset(Device& device) = 0;
 };
 
+// Where BARs go for peer-to-peer DMA (vfio.p2p): the VM's one DMA space, which every device
+// shares (the Assignment's, which serializes the calls). IOVA = the BAR's guest address.
+class BarDma {
+ public:
+  virtual ~BarDma() = default;
+  /// Maps [iova, iova+size) to the BAR mmap at `host`, for device reads and writes.
+  virtual Expected<void> map_bar(uint64_t iova, uint64_t size, void* host) = 0;
+  /// Undoes the map_bar of exactly [iova, iova+size).
+  virtual Expected<void> unmap_bar(uint64_t iova, uint64_t size) = 0;
+};
+
 class AssignedDevice final : public pci::Endpoint {
  public:
   /// Resets the device through `resetter` (which must outlive it), reads its configuration and
   /// regions, and maps its mmap-able BAR parts into this process (into the guest once the guest
   /// enables decoding). Without `intx` (or when the device has no pin) the guest finds no
-  /// interrupt pin.
+  /// interrupt pin. With `p2p` (which must outlive it) every mapped BAR piece is DMA-mapped at
+  /// its guest address while the guest decodes the BAR.
   static Expected<std::shared_ptr<AssignedDevice>> create(Device device, accel::Vm& vm,
                                                           irq::MsiRouteTable& routes,
                                                           pci::BarSpaces spaces, Resetter& resetter,
-                                                          std::optional<IntxWiring> intx = {});
+                                                          std::optional<IntxWiring> intx = {},
+                                                          BarDma* p2p = nullptr);
   ~AssignedDevice() override;
 
   /// Interrupts off, BARs out of the guest and this process, the device reset and closed; once.
   /// Call it with the vCPUs stopped.
   void release();
+  /// With p2p, once the BARs are placed (decoding still off): maps the first and last page of
+  /// each mapped BAR piece for DMA at the address the BAR holds and unmaps them again, so a DMA
+  /// space that cannot map BARs fails the start, not the guest. Nothing stays mapped.
+  Expected<void> probe_p2p();
   /// What ferry hides from the guest or changes about the device (said at start).
   const std::vector<std::string>& notes() const { return notes_; }
   const std::string& bdf() const { return bdf_; }
@@ -86,11 +103,13 @@ class AssignedDevice final : public pci::Endpoint {
   struct MappedPiece {  // a part of a BAR given to the guest as memory
     uint64_t offset;
     Mapping host;
+    std::optional<uint64_t> dma_at;  // the IOVA it is mapped at for peer-to-peer DMA
   };
 
   AssignedDevice(Device device, accel::Vm& vm, irq::MsiRouteTable& routes,
                  const pci::FunctionIdentity& identity, pci::BarSpaces spaces,
-                 const std::array<uint8_t, 256>& raw, Resetter& resetter, bool resettable);
+                 const std::array<uint8_t, 256>& raw, Resetter& resetter, BarDma* p2p,
+                 bool resettable);
   Expected<void> set_up_bars();
   void set_up_header_and_capabilities();
   Expected<void> set_up_interrupts();
@@ -103,6 +122,12 @@ class AssignedDevice final : public pci::Endpoint {
   bool in_msix_pba(unsigned index, uint64_t offset, size_t size) const;
   // BAR `index`'s mapped pieces leave guest address `from` and/or enter at `to`.
   void move_pieces(unsigned index, std::optional<uint64_t> from, std::optional<uint64_t> to);
+  // With p2p: `piece` of BAR `index` into the DMA space at `iova`, or out of it; a failure is
+  // logged and leaves the piece unmapped (the guest chose the address).
+  void map_p2p(unsigned index, MappedPiece& piece, uint64_t iova);
+  void unmap_p2p(unsigned index, MappedPiece& piece);
+  // Where BAR `index` is placed (its registers), decoding or not.
+  uint64_t placed_address(unsigned index);
   void update_msi();
   void update_msix_control();
   void mirror_enable(IrqIndexState& irqs, bool enabled, const char* what);
@@ -114,6 +139,7 @@ class AssignedDevice final : public pci::Endpoint {
   const std::array<uint8_t, 256> raw_;  // the device's configuration space at start
   const ConfigPlan plan_;
   Resetter& resetter_;
+  BarDma* const p2p_;      // null: BARs are not mapped for DMA
   const bool resettable_;  // false: the note at start said why it is never reset
   std::vector<std::string> notes_;
   std::array<std::vector<MappedPiece>, pci::kBarCount> pieces_;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -51,16 +52,19 @@ struct HostDeviceRef {
 };
 
 // It is its devices' Resetter: FLR where a device has it, else a bus hot reset when every IOMMU
-// group that reset would hit is one this Assignment holds.
-class Assignment final : private Resetter {
+// group that reset would hit is one this Assignment holds. With p2p it is their BarDma too.
+class Assignment final : private Resetter, private BarDma {
  public:
   /// Checks that `ram` can be pinned (RLIMIT_MEMLOCK) and opens the DMA space: the container
   /// (kLegacy) or /dev/iommu with an IOAS (kIommufd). `observer` (if any) follows the DMA
-  /// mapping of `ram` when the first device or group joins.
+  /// mapping of `ram` when the first device or group joins. With `p2p` (vfio.p2p) every
+  /// device's mapped BAR pieces are DMA-mapped too, at the BAR's guest address, while the guest
+  /// decodes the BAR: devices can DMA to each other's BARs.
   static Expected<std::unique_ptr<Assignment>> create(accel::Vm& vm, std::vector<GuestRam> ram,
                                                       VfioSys& sys = VfioSys::real(),
                                                       Backend backend = Backend::kLegacy,
-                                                      DmaMapObserver observer = {});
+                                                      DmaMapObserver observer = {},
+                                                      bool p2p = false);
   ~Assignment() override;
   Assignment(const Assignment&) = delete;
   Assignment& operator=(const Assignment&) = delete;
@@ -81,16 +85,23 @@ class Assignment final : private Resetter {
                                                    pci::BarSpaces spaces,
                                                    std::optional<IntxWiring> intx = {});
   Backend backend() const { return ioas_ ? Backend::kIommufd : Backend::kLegacy; }
+  /// With p2p, after the BARs are placed and before the guest runs: each device's BARs are
+  /// mapped for DMA at their placed addresses (first and last page) and unmapped again
+  /// (AssignedDevice::probe_p2p), so a DMA space that cannot map BARs (iommufd) stops the start
+  /// with the fix. Nothing stays mapped.
+  Expected<void> probe_p2p();
 
  private:
   Assignment(accel::Vm& vm, std::vector<GuestRam> ram, VfioSys& sys,
-             std::optional<Container> container, std::optional<Ioas> ioas, DmaMapObserver observer)
+             std::optional<Container> container, std::optional<Ioas> ioas, DmaMapObserver observer,
+             bool p2p)
       : vm_(vm),
         ram_(std::move(ram)),
         sys_(sys),
         container_(std::move(container)),
         ioas_(std::move(ioas)),
-        observer_(std::move(observer)) {}
+        observer_(std::move(observer)),
+        p2p_(p2p) {}
   DmaSpace& dma() { return ioas_ ? static_cast<DmaSpace&>(*ioas_) : *container_; }
   // Maps guest RAM unless mapped already; `first` names who joins (logged).
   Expected<void> map_ram_once(const std::string& first);
@@ -111,6 +122,9 @@ class Assignment final : private Resetter {
   // Undoes take_group for a group none of whose devices is held.
   void drop_group(unsigned number);
   Expected<void> reset(Device& device) override;
+  Expected<void> map_bar(uint64_t iova, uint64_t size, void* host) override;
+  Expected<void> unmap_bar(uint64_t iova, uint64_t size) override;
+  BarDma* bar_dma() { return p2p_ ? this : nullptr; }
 
   accel::Vm& vm_;
   std::vector<GuestRam> ram_;
@@ -118,6 +132,10 @@ class Assignment final : private Resetter {
   std::optional<Container> container_;  // kLegacy
   std::optional<Ioas> ioas_;            // kIommufd
   DmaMapObserver observer_;
+  const bool p2p_;
+  // BAR maps come from the vCPU threads of several devices (their config writes); the DMA
+  // space's list of maps is one.
+  std::mutex bar_dma_mutex_;
   std::unique_ptr<accel::VfioBridge> bridge_;
   // kIommufd: a dup of each device cdev fd, which is what the bridge holds; it outlives the
   // device's own fd so that the device can leave the bridge after a failed or finished release.

@@ -31,6 +31,7 @@ class Container final : public DmaSpace {
   Expected<void> remove_group(int group_fd);
   /// Maps [iova, iova+size) to host memory at `host` for device reads and writes (pins it).
   Expected<void> map_dma(uint64_t iova, uint64_t size, void* host) override;
+  Expected<void> unmap_dma(uint64_t iova, uint64_t size) override;
   /// Unmaps everything map_dma mapped, newest first.
   void unmap_all() override;
   /// Bytes mapped now.

@@ -33,6 +33,7 @@ class Ioas final : public DmaSpace {
                                  const std::string& path) const;
 
   Expected<void> map_dma(uint64_t iova, uint64_t size, void* host) override;
+  Expected<void> unmap_dma(uint64_t iova, uint64_t size) override;
   void unmap_all() override;
   uint64_t mapped_bytes() const override;
 

@@ -55,6 +55,8 @@ struct VmConfig {
   std::vector<DeviceConfig> devices;
   // vfio.backend: how the vfio devices reach VFIO (the legacy container or iommufd).
   pci::host::VfioBackendChoice vfio_backend = pci::host::VfioBackendChoice::kAuto;
+  // vfio.p2p: the assigned devices' BARs DMA-mapped too, for peer-to-peer DMA between them.
+  bool vfio_p2p = false;
   // ACPI tables in guest RAM (docs/acpi.md). Off for ferry's test guests, which may load over
   // them; a Linux payload (payload.kernel) always has them. No YAML key of its own.
   bool acpi = false;
