@@ -10,26 +10,31 @@
 #include "ferry/guests/ivshmemcheck.h"
 #include "ferry/guests/nvmep2p.h"
 
-/* The one place that finds the peer: the first ivshmem on bus 0, its BAR 2 (64-bit memory, as
- * ferry placed it), memory decoding turned on. Returns BAR 2's address. */
+/* The one place that finds the peer: the first ivshmem (bus 0 or below a root port), its BAR 2
+ * (64-bit memory, as ferry placed it), memory decoding turned on. Returns BAR 2's address. */
+static int is_ivshmem(uint32_t device) {
+  return mmio_read32(pci_device_reg(device, 0)) ==
+         (FERRY_IVSHMEMCHECK_DEVICE << 16 | FERRY_IVSHMEMCHECK_VENDOR);
+}
 static uint64_t find_ivshmem_bar2(void) {
-  const uint32_t id = FERRY_IVSHMEMCHECK_DEVICE << 16 | FERRY_IVSHMEMCHECK_VENDOR;
-  for (uint32_t slot = 0; slot < 32; ++slot) {
-    const uintptr_t config = FERRY_PCI_ECAM_BASE + (slot << 15);
-    if (mmio_read32(config) != id) continue;
-    const uint32_t low = mmio_read32(config + 0x10 + 4 * FERRY_IVSHMEMCHECK_BAR);
-    const uint32_t high = mmio_read32(config + 0x14 + 4 * FERRY_IVSHMEMCHECK_BAR);
-    const uint64_t address = (uint64_t)high << 32 | (low & ~0xfu);
-    if ((low & 1) || ((low >> 1) & 3) != 2 || address == 0) break;
-    mmio_write16(config + PCI_COMMAND, (uint16_t)(mmio_read16(config + PCI_COMMAND) | CMD_MEMORY));
-    say("ivshmem at 00:");
-    put_hex_digits(slot, 2);
-    puts_serial(".0, BAR2 ");
-    put_hex64(address);
-    end_line();
-    return address;
+  const uint32_t device = pci_find_device(is_ivshmem);
+  if (device == PCI_NO_DEVICE) {
+    fail(FERRY_NVMEP2P_EXIT_NO_IVSHMEM, "no ivshmem (1af4:1110) on bus 0 or below a root port");
   }
-  fail(FERRY_NVMEP2P_EXIT_NO_IVSHMEM, "no ivshmem (1af4:1110) with a placed 64-bit BAR 2 on bus 0");
+  const uint32_t low = mmio_read32(pci_device_reg(device, 0x10 + 4 * FERRY_IVSHMEMCHECK_BAR));
+  const uint32_t high = mmio_read32(pci_device_reg(device, 0x14 + 4 * FERRY_IVSHMEMCHECK_BAR));
+  const uint64_t address = (uint64_t)high << 32 | (low & ~0xfu);
+  if ((low & 1) || ((low >> 1) & 3) != 2 || address == 0) {
+    fail(FERRY_NVMEP2P_EXIT_NO_IVSHMEM, "the ivshmem's BAR 2 is not a placed 64-bit memory BAR");
+  }
+  const uintptr_t command = pci_device_reg(device, PCI_COMMAND);
+  mmio_write16(command, (uint16_t)(mmio_read16(command) | CMD_MEMORY));
+  say("ivshmem at ");
+  put_pci_device(device);
+  puts_serial(", BAR2 ");
+  put_hex64(address);
+  end_line();
+  return address;
 }
 
 int guest_main(uint32_t index, uint32_t count) {
