@@ -228,14 +228,18 @@ Expected<void> Platform::build() {
   endpoints.push_back(nvme);
   FERRY_ASSIGN(auto second, pci::PciTestDevice::create(root->bar_spaces(), routes));
   endpoints.push_back(second);
-  for (const auto& endpoint : endpoints) FERRY_TRY(root->add(endpoint, std::nullopt));
+  // As ferry places them: the first test device on bus 0; the NVMe and the second test device
+  // each alone below a root port (buses 1 and 2), so the ports' registers are in reach too.
+  FERRY_TRY(root->add(first, std::nullopt));
+  FERRY_TRY(root->add_behind_port(nvme, std::nullopt));
+  FERRY_TRY(root->add_behind_port(second, std::nullopt));
 
   targets = {
       {Space::kMmio, vmm::kIoapicAddress, irq::Ioapic::kMmioSize},
       {Space::kPio, vmm::kCom1Port, vmm::kUartPorts},
       {Space::kPio, FERRY_EXIT_PORT, 1},
       {Space::kPio, pci::ConfigPorts::kBase, pci::ConfigPorts::kSize},
-      {Space::kMmio, vmm::kPciEcamBase, pci::Ecam::kBytesPerBus},  // bus 0, where functions are
+      {Space::kMmio, vmm::kPciEcamBase, 3 * pci::Ecam::kBytesPerBus},  // buses 0-2, the functions
       {Space::kMmio, vmm::kPciEcamBase, vmm::kPciEcamSize},
       {Space::kMmio, FERRY_TESTDEV_BASE, FERRY_TESTDEV_SIZE},
   };
