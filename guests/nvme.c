@@ -910,6 +910,15 @@ static void rw_command(uint32_t opcode, uint64_t lba, uint32_t blocks, void* buf
   io_command(command, what);
 }
 
+/* A Flush of namespace 1: what was written is on the medium when it completes. */
+static UNUSED void flush_namespace(void) {
+  uint32_t command[SQE_DWORDS];
+  clear_command(command);
+  command[0] = NVM_FLUSH;
+  command[1] = FERRY_NVMECHECK_NSID;
+  io_command(command, "Flush");
+}
+
 static void zero_in_buffer(void) {
   for (uint32_t i = 0; i < DATA_BYTES / 8; ++i) ((volatile uint64_t*)in_buffer)[i] = 0;
 }
@@ -953,11 +962,7 @@ static void exercise_io(void) {
   barrier();
   rw_command(NVM_WRITE, FERRY_NVMECHECK_FIRST_LBA, FERRY_NVMECHECK_BLOCKS, out_buffer, out_prp_list,
              "Write LBA 1-8");
-  uint32_t command[SQE_DWORDS];
-  clear_command(command);
-  command[0] = NVM_FLUSH;
-  command[1] = FERRY_NVMECHECK_NSID;
-  io_command(command, "Flush");
+  flush_namespace();
   say("wrote LBA 1-8 and flushed\n");
 
   zero_in_buffer();

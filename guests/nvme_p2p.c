@@ -49,11 +49,7 @@ int guest_main(uint32_t index, uint32_t count) {
   rw_command(NVM_WRITE, FERRY_NVMEP2P_WRITE_LBA, blocks,
              (void*)(uintptr_t)(bar2 + FERRY_NVMEP2P_WRITE_OFFSET), out_prp_list,
              "Write from the ivshmem BAR");
-  uint32_t command[SQE_DWORDS];
-  clear_command(command);
-  command[0] = NVM_FLUSH;
-  command[1] = FERRY_NVMECHECK_NSID;
-  io_command(command, "Flush");
+  flush_namespace();
   say("wrote LBA from the ivshmem BAR and flushed\n");
   /* The same blocks read into RAM, the first word of each printed: what the disk holds. */
   zero_in_buffer();

@@ -16,12 +16,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr pci::BridgeWindows kWindows{
-    .io = {0xc000, 0x4000},
-    .mmio32 = {0xc0000000, 512 * kMiB},
-    .mmio64 = {4 * kGiB, 60 * kGiB},
-};
-
 struct Failure {
   FakeVfioStep step;
   std::vector<std::string> message;  // what the error must say
@@ -51,7 +45,7 @@ TEST_P(AssignmentFailureTest, NamesTheStepAndLeavesNothingBehind) {
     if (!assignment) {
       message = assignment.error().message();
     } else {
-      auto device = (*assignment)->assign("0000:01:00.0", 12, routes, {mmio, pio, kWindows});
+      auto device = (*assignment)->assign("0000:01:00.0", 12, routes, {mmio, pio, kTestWindows});
       ASSERT_FALSE(device) << "the fake was to fail a step";
       message = device.error().message();
       // The Assignment lives on as it was before the call: only its container is open.
@@ -122,8 +116,8 @@ TEST(AssignmentRetryTest, AnAssignAfterAFailedOneMapsDmaAndBridgesTheGroupAfresh
   auto assignment =
       vfio::Assignment::create(vm, {{.gpa = 0, .size = ram->size(), .host = ram->data()}}, vfio);
   ASSERT_TRUE(assignment) << assignment.error().message();
-  ASSERT_FALSE((*assignment)->assign("0000:01:00.0", 12, routes, {mmio, pio, kWindows}));
-  auto device = (*assignment)->assign("0000:01:00.0", 12, routes, {mmio, pio, kWindows});
+  ASSERT_FALSE((*assignment)->assign("0000:01:00.0", 12, routes, {mmio, pio, kTestWindows}));
+  auto device = (*assignment)->assign("0000:01:00.0", 12, routes, {mmio, pio, kTestWindows});
   ASSERT_TRUE(device) << device.error().message() << "\n" << journal.dump();
   EXPECT_EQ(vfio.dma_maps().size(), 1u);
   EXPECT_EQ(vm.bridged().size(), 1u);
@@ -143,7 +137,7 @@ TEST(AssignmentBusyTest, AGroupAnotherVmHoldsFailsAsBusyAndLeavesOnlyTheContaine
   bus::Bus mmio("mmio"), pio("port");
   auto assignment = vfio::Assignment::create(vm, {}, vfio);
   ASSERT_TRUE(assignment) << assignment.error().message();
-  auto device = (*assignment)->assign("0000:01:00.0", 12, routes, {mmio, pio, kWindows});
+  auto device = (*assignment)->assign("0000:01:00.0", 12, routes, {mmio, pio, kTestWindows});
   ASSERT_FALSE(device);
   EXPECT_EQ(device.error().code(), Errc::kBusy);
   EXPECT_THAT(device.error().message(), HasSubstr("busy"));

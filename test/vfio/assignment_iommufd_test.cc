@@ -18,11 +18,6 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr pci::BridgeWindows kWindows{
-    .io = {0xc000, 0x4000},
-    .mmio32 = {0xc0000000, 512 * kMiB},
-    .mmio64 = {4 * kGiB, 60 * kGiB},
-};
 const vfio::HostDeviceRef kNvme{
     .bdf = "0000:01:00.0", .group = 12, .cdev = "/dev/vfio/devices/vfio0"};
 
@@ -65,7 +60,7 @@ TEST(AssignmentIommufdTest, BindsAttachesMapsThenTearsDownInTheKernelsOrder) {
   auto assignment = s.create();
   ASSERT_TRUE(assignment) << assignment.error().message();
   EXPECT_EQ((*assignment)->backend(), vfio::Backend::kIommufd);
-  auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kWindows});
+  auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kTestWindows});
   ASSERT_TRUE(device) << device.error().message() << "\n" << s.journal.dump();
   expect_in_order(s.journal,
                   {"IOMMUFD open", "IOMMUFD IOAS_ALLOC 1", "VFIO open cdev /dev/vfio/devices/vfio0",
@@ -111,7 +106,7 @@ TEST_P(AssignmentIommufdFailureTest, NamesTheStepAndLeavesNothingBehind) {
     if (!assignment) {
       message = assignment.error().message();
     } else {
-      auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kWindows});
+      auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kTestWindows});
       ASSERT_FALSE(device) << "the fake was to fail a step";
       message = device.error().message();
       // The Assignment lives on as before the call: only the iommufd is open.
@@ -120,7 +115,7 @@ TEST_P(AssignmentIommufdFailureTest, NamesTheStepAndLeavesNothingBehind) {
       EXPECT_THAT(s.vm.bridged(), IsEmpty()) << s.journal.dump();
       EXPECT_FALSE(s.vfio.device_open());
       // And a second try works from there.
-      auto again = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kWindows});
+      auto again = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kTestWindows});
       ASSERT_TRUE(again) << again.error().message() << "\n" << s.journal.dump();
       EXPECT_EQ(s.vfio.dma_maps().size(), 1u);
       EXPECT_EQ(s.vm.bridged().size(), 1u);
@@ -154,7 +149,7 @@ TEST(AssignmentIommufdTest, ADeviceAnotherProcessHoldsFailsAtTheBindAndLeavesOnl
   s.vfio.hold_group_elsewhere(true);
   auto assignment = s.create();
   ASSERT_TRUE(assignment) << assignment.error().message();
-  auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kWindows});
+  auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kTestWindows});
   ASSERT_FALSE(device);
   EXPECT_THAT(device.error().message(),
               AllOf(HasSubstr("VFIO_DEVICE_BIND_IOMMUFD"), HasSubstr("another process")));
@@ -180,7 +175,7 @@ TEST(AssignmentIommufdTest, WithoutFlrTheBusIsResetWithNoGroupFdsWhenTheIommufdO
   IommufdRig s{options};
   auto assignment = s.create();
   ASSERT_TRUE(assignment) << assignment.error().message();
-  auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kWindows});
+  auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kTestWindows});
   ASSERT_TRUE(device) << device.error().message() << "\n" << s.journal.dump();
   EXPECT_EQ(s.journal.count("VFIO PCI_HOT_RESET by device id"), 1u) << s.journal.dump();
   device->reset();
@@ -196,7 +191,7 @@ TEST(AssignmentIommufdTest, ABusSharedWithADeviceNotHeldIsNotReset) {
   IommufdRig s{options};
   auto assignment = s.create();
   ASSERT_TRUE(assignment) << assignment.error().message();
-  auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kWindows});
+  auto device = (*assignment)->assign(kNvme, s.routes, {s.mmio, s.pio, kTestWindows});
   ASSERT_TRUE(device) << device.error().message() << "\n" << s.journal.dump();
   EXPECT_EQ(s.journal.find("VFIO PCI_HOT_RESET"), -1) << s.journal.dump();
   device->reset();

@@ -109,12 +109,6 @@ FakeMshvOptions bridge_and_passthrough() {
   return options;
 }
 
-constexpr pci::BridgeWindows kWindows{
-    .io = {0xc000, 0x4000},
-    .mmio32 = {0xc0000000, 512 * kMiB},
-    .mmio64 = {4 * kGiB, 60 * kGiB},
-};
-
 class MshvAssignmentTest : public ::testing::Test {
  protected:
   MshvAssignmentTest()
@@ -145,7 +139,7 @@ class MshvAssignmentTest : public ::testing::Test {
         *vm_, {{.gpa = 0, .size = ram_.size(), .host = ram_.data()}}, vfio_);
     ASSERT_TRUE(assignment) << assignment.error().message();
     assignment_ = std::move(*assignment);
-    auto device = assignment_->assign("0000:01:00.0", 12, *routes_, {mmio_, pio_, kWindows});
+    auto device = assignment_->assign("0000:01:00.0", 12, *routes_, {mmio_, pio_, kTestWindows});
     ASSERT_TRUE(device) << device.error().message();
     device_ = std::move(*device);
     guest_.emplace(*device_, mmio_, &journal_);

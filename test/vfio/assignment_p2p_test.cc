@@ -20,11 +20,6 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr pci::BridgeWindows kWindows{
-    .io = {0xc000, 0x4000},
-    .mmio32 = {0xc0000000, 512 * kMiB},
-    .mmio64 = {4 * kGiB, 60 * kGiB},
-};
 constexpr uint64_t kBar0 = FakeLinuxGuest::kBar0;
 constexpr uint64_t kMapped = 0x2000;  // BAR 0's part before the MSI-X table page
 // A second run of guest RAM inside the 32-bit window, so that a BAR moved there meets it.
@@ -51,7 +46,7 @@ struct P2pRig {
     assignment = std::move(*created);
     auto assigned =
         assignment->assign({.bdf = "0000:01:00.0", .group = 12, .cdev = "/dev/vfio/devices/vfio0"},
-                           routes, {mmio, pio, kWindows});
+                           routes, {mmio, pio, kTestWindows});
     EXPECT_TRUE(assigned) << assigned.error().message() << "\n" << journal.dump();
     if (assigned) device = std::move(*assigned);
   }

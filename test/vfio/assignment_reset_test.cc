@@ -21,12 +21,6 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr pci::BridgeWindows kWindows{
-    .io = {0xc000, 0x4000},
-    .mmio32 = {0xc0000000, 512 * kMiB},
-    .mmio64 = {4 * kGiB, 60 * kGiB},
-};
-
 // One NVMe in group 12 on a recording KVM-like Vm, with the fake's reset options as given.
 class AssignmentResetTest : public ::testing::Test {
  protected:
@@ -42,7 +36,7 @@ class AssignmentResetTest : public ::testing::Test {
         vm_, {{.gpa = 0, .size = ram_.size(), .host = ram_.data()}}, *vfio_);
     ASSERT_TRUE(assignment) << assignment.error().message();
     assignment_ = std::move(*assignment);
-    auto device = assignment_->assign("0000:01:00.0", 12, routes_, {mmio_, pio_, kWindows});
+    auto device = assignment_->assign("0000:01:00.0", 12, routes_, {mmio_, pio_, kTestWindows});
     ASSERT_TRUE(device) << device.error().message();
     device_ = std::move(*device);
     attached_ = journal_.size();

@@ -10,10 +10,18 @@
 #include <string>
 #include <vector>
 
+#include "ferry/base/units.h"
 #include "ferry/bus/bus.h"
 #include "ferry/pci/endpoint.h"
 
 namespace ferry::test {
+
+// The host bridge's windows the assignment tests place an assigned device's BARs in.
+inline constexpr pci::BridgeWindows kTestWindows{
+    .io = {0xc000, 0x4000},
+    .mmio32 = {0xc0000000, 512 * kMiB},
+    .mmio64 = {4 * kGiB, 60 * kGiB},
+};
 
 class FakeJournal {
  public:

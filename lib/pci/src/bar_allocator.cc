@@ -88,13 +88,8 @@ Expected<PortWindows> BarAllocator::allocate_port_windows(const std::vector<BarS
     auto at = mmio64_.allocate(size, alignment);
     if (!at) at = mmio32_.allocate(size, alignment);
     if (!at) {
-      return fail(Errc::kNoResources,
-                  "no room for a root port's {} prefetchable window in the 64-bit MMIO window {} "
-                  "({}) nor in the 32-bit window {}; the 64-bit window starts above guest RAM "
-                  "and ends {}, so the VM needs fewer or smaller large BARs, less RAM, or more "
-                  "physical address bits",
-                  format_size(size), describe(mmio64_.window()), format_size(mmio64_.window().size),
-                  describe(mmio32_.window()), mmio64_end_);
+      return fail(
+          no_64bit_room(fmt::format("root port's {} prefetchable window", format_size(size))));
     }
     windows.prefetchable = {*at, size};
   }
@@ -133,13 +128,17 @@ Expected<uint64_t> BarAllocator::allocate(const BarSpec& spec) {
                 "BARs",
                 describe(spec), describe(mmio32_.window()));
   }
-  return fail(Errc::kNoResources,
-              "no room for a {} in the 64-bit MMIO window {} ({}) nor in the 32-bit window {}; "
-              "the 64-bit window starts above guest RAM and ends {}, so the VM needs fewer or "
-              "smaller large BARs, less RAM, or more physical address bits (a host whose CPU "
-              "and IOMMU address more memory)",
-              describe(spec), describe(mmio64_.window()), format_size(mmio64_.window().size),
-              describe(mmio32_.window()), mmio64_end_);
+  return fail(no_64bit_room(describe(spec)));
+}
+
+Error BarAllocator::no_64bit_room(const std::string& what) const {
+  return Error(Errc::kNoResources,
+               fmt::format("no room for a {} in the 64-bit MMIO window {} ({}) nor in the 32-bit "
+                           "window {}; the 64-bit window starts above guest RAM and ends {}, so "
+                           "the VM needs fewer or smaller large BARs, less RAM, or more physical "
+                           "address bits (a host whose CPU and IOMMU address more memory)",
+                           what, describe(mmio64_.window()), format_size(mmio64_.window().size),
+                           describe(mmio32_.window()), mmio64_end_));
 }
 
 }  // namespace ferry::pci

@@ -48,6 +48,9 @@ class BarAllocator {
   Expected<PortWindows> allocate_port_windows(const std::vector<BarSpec>& bars, bool& io_left_out);
 
  private:
+  // Where `what` found neither window with room, and what to change.
+  Error no_64bit_room(const std::string& what) const;
+
   AddressAllocator io_;
   AddressAllocator mmio32_;
   AddressAllocator mmio64_;
