@@ -10,6 +10,9 @@
 //                                         run CMD (scripts/lab start|stop for the VFIO tests'
 //                                         session) only when the KVM tests do NOT use the lab
 //                                         (when they do, their session serves the VFIO tests)
+//   ferry_kvm_or_lab --always-session CMD...
+//                                         run CMD (scripts/lab start|stop for the session on
+//                                         Debian's kernel) on every host
 //   ferry_kvm_or_lab --check              exit 0 when the tests use this host's KVM, else 1 and
 //                                         say why they use the lab
 //
@@ -20,7 +23,10 @@
 // FERRY_NEEDS_VFIO=1 (ctest sets it for the tests labelled vfio): the test needs VFIO, which only
 // the lab has, so it runs in a lab session even where the KVM tests run on this host: the
 // KVM tests' session when they use the lab, else FERRY_VFIO_LAB_SESSION (default: the one the
-// fixture vfio_lab starts). test/lab/lab_choice.h makes that choice.
+// fixture vfio_lab starts). test/lab/lab_choice.h makes that choice. With
+// FERRY_VFIO_LAB_KERNEL=debian too (the VFIO tests' second registration) it runs in the session
+// on Debian's kernel (FERRY_DEBIAN_LAB_SESSION, the fixture vfio_lab_debian), and fails when that
+// session runs another kernel.
 // FERRY_NEEDS_LEGACY_PAGING=1 (ctest sets it for the x86 differential test's 32-bit paging
 // modes): where the KVM tests run on this host but its KVM cannot run 32-bit paging (kvm-pvm,
 // kvm_required.h), the test runs in the VFIO tests' session instead, whose kvm-amd can.
@@ -96,6 +102,12 @@ int run_vfio_session_command(char** argv) {
   return run_lab_command(argv, "VFIO");
 }
 
+int run_always_session_command(char** argv) {
+  std::cout << "the VFIO tests registered for Debian's kernel get a lab session of their own\n"
+            << std::flush;
+  return run_lab_command(argv, "VFIO (label debian-kernel)");
+}
+
 std::string lab_command_line(char** argv) {
   std::vector<std::string> words{"env", "FERRY_IN_LAB=1"};  // for tests that must know
   for (char** e = environ; *e != nullptr; ++e) {
@@ -120,14 +132,20 @@ int run_in_lab(char** argv, const std::string& why, const std::string& session_d
     std::cout << "[  SKIPPED ] THIS TEST NEEDS THE LAB (" << why << "), AND NO LAB: " << cannot_run;
     return 0;
   }
+  const std::string wrong_kernel = vfio_lab_kernel_mismatch(session.kernel());
+  if (!wrong_kernel.empty()) {
+    std::cerr << "ferry_kvm_or_lab: " << wrong_kernel << "\n";
+    return 1;
+  }
   std::cerr << "ferry_kvm_or_lab: " << why << "; running " << argv[0] << " in the lab session "
             << session_dir << "\n";
   const std::chrono::seconds timeout(std::stol(env("FERRY_LAB_COMMAND_TIMEOUT", "900")));
   auto result = session.run(lab_command_line(argv), timeout);
   if (!result) {
     std::cerr << "ferry_kvm_or_lab: " << result.error().message() << "\n"
-              << "(ctest starts the sessions as the tests kvm_lab_start and vfio_lab_start: run "
-                 "the tests through ctest, e.g. ctest -L kvm or ctest -L vfio)\n";
+              << "(ctest starts the sessions as the tests kvm_lab_start, vfio_lab_start and "
+                 "vfio_lab_debian_start: run the tests through ctest, e.g. ctest -L kvm or ctest "
+                 "-L vfio)\n";
     return 1;
   }
   std::cout << result->output << std::flush;
@@ -141,7 +159,7 @@ int run_in_lab(char** argv, const std::string& why, const std::string& session_d
 int main_impl(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: ferry_kvm_or_lab PROGRAM ARGS... | --session CMD... | --vfio-session "
-                 "CMD... | --check\n";
+                 "CMD... | --always-session CMD... | --check\n";
     return 2;
   }
   const std::string first = argv[1];
@@ -157,6 +175,10 @@ int main_impl(int argc, char** argv) {
   if (first == "--vfio-session") {
     if (argc < 3) return main_impl(1, argv);
     return run_vfio_session_command(argv + 2);
+  }
+  if (first == "--always-session") {
+    if (argc < 3) return main_impl(1, argv);
+    return run_always_session_command(argv + 2);
   }
   for (int i = 2; i < argc; ++i) {
     // Listing the tests (gtest_discover_tests at build time) needs no KVM.

@@ -25,8 +25,22 @@ std::string why_kvm_tests_use_lab() {
 std::string kvm_lab_session_dir() { return env("FERRY_LAB_SESSION", FERRY_LAB_SESSION_DIR); }
 
 std::string vfio_lab_session_dir() {
+  if (env("FERRY_VFIO_LAB_KERNEL") == "debian") {
+    return env("FERRY_DEBIAN_LAB_SESSION", FERRY_DEBIAN_LAB_SESSION_DIR);
+  }
   if (!why_kvm_tests_use_lab().empty()) return kvm_lab_session_dir();
   return env("FERRY_VFIO_LAB_SESSION", FERRY_VFIO_LAB_SESSION_DIR);
+}
+
+std::string vfio_lab_kernel_mismatch(const std::string& session_kernel) {
+  const std::string wanted = env("FERRY_VFIO_LAB_KERNEL");
+  if (wanted.empty()) return {};
+  std::string kernel = session_kernel.substr(0, session_kernel.find('\n'));
+  if (kernel.rfind(wanted + " ", 0) == 0) return {};
+  if (kernel.empty()) kernel = "none recorded: did scripts/lab start finish?";
+  return "this test is registered for the lab on the " + wanted +
+         " kernel (FERRY_VFIO_LAB_KERNEL), but its session " + vfio_lab_session_dir() +
+         " runs another (" + kernel + ")";
 }
 
 }  // namespace ferry::test

@@ -188,6 +188,8 @@ std::string shell_quote(const std::vector<std::string>& words) {
 
 std::string LabSession::cannot_run_reason() const { return read_text(dir_ + "/cannot-run"); }
 
+std::string LabSession::kernel() const { return read_text(dir_ + "/kernel"); }
+
 bool LabSession::qemu_alive() const {
   const std::string pid = read_text(dir_ + "/qemu.pid");
   return !pid.empty() && ::kill(std::stoi(pid), 0) == 0;

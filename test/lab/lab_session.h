@@ -23,6 +23,9 @@ class LabSession {
 
   /// Why the lab cannot run on this host, when `scripts/lab start` said so (exit 77).
   std::string cannot_run_reason() const;
+  /// The kernel the session booted, as `scripts/lab start` recorded it ("ferry <version>" or
+  /// "debian <version>"); empty before the session is ready.
+  std::string kernel() const;
   /// Runs `command_line` in the lab (one at a time across processes: it holds a lock on the
   /// session while it runs). Fails when the session is gone or the lab stops answering.
   Expected<LabCommandResult> run(const std::string& command_line,

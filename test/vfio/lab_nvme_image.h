@@ -1,5 +1,6 @@
 // What the tests that read a lab device's backing file (SESSION/nvme.img, SESSION/ivshmem.img)
-// from this host share: the session-or-skip check and the little-endian words the guests write.
+// from this host share: the session-or-skip check (and that the session runs the kernel the
+// test is registered for) and the little-endian words the guests write.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "lab_choice.h"
 #include "lab_session.h"
 
 namespace ferry::test {
@@ -30,7 +32,8 @@ inline uint64_t get_le64(const uint8_t* in) {
 
 }  // namespace ferry::test
 
-// In a test body: skips (loudly) or fails when `session` (a LabSession) cannot run the lab.
+// In a test body: skips (loudly) or fails when `session` (a LabSession) cannot run the lab, and
+// fails when it runs another kernel than the test's registration asks for (lab_choice.h).
 #define FERRY_REQUIRE_LAB_SESSION(session)                                                 \
   do {                                                                                     \
     const std::string cannot_run = (session).cannot_run_reason();                          \
@@ -40,4 +43,6 @@ inline uint64_t get_le64(const uint8_t* in) {
       }                                                                                    \
       GTEST_SKIP() << "VFIO IS ONLY IN THE LAB, AND NO LAB: " << cannot_run;               \
     }                                                                                      \
+    const std::string wrong = ::ferry::test::vfio_lab_kernel_mismatch((session).kernel()); \
+    if (!wrong.empty()) FAIL() << wrong;                                                   \
   } while (0)
